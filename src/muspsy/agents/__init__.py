@@ -1,0 +1,1 @@
+"""The three agent roles (client, counselor, supervisor) and what they share."""

@@ -1,0 +1,71 @@
+"""What every agent does: render its templates from a view, make one structured call, and
+report usage for the arc's accounting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel
+
+from muspsy.agents.spec import AgentSpec
+from muspsy.events import EventLog
+from muspsy.graphs.state import ArcState, add_usage
+from muspsy.llm import RoleModel, call_structured, format_hint
+
+T = TypeVar("T", bound=BaseModel)
+DIALOGUE_TEMPLATES = frozenset({"open", "turn", "crisis", "close"})
+
+
+@dataclass(frozen=True)
+class Agent:
+    spec: AgentSpec
+    model: RoleModel
+    events: EventLog
+    retries: int
+
+    def messages(
+        self, template: str, task: dict[str, str], schema: type[BaseModel], system: dict[str, str] | None
+    ) -> list[BaseMessage]:
+        prompt = self.spec.template(template).render({**task, "response_format": format_hint(schema)})
+        if system is None:
+            return [HumanMessage(prompt)]
+        return [SystemMessage(self.spec.template("system").render(system)), HumanMessage(prompt)]
+
+    async def ask(
+        self,
+        schema: type[T],
+        template: str,
+        task: dict[str, str],
+        state: ArcState,
+        system: dict[str, str] | None = None,
+    ) -> tuple[T, dict[str, dict[str, float]]]:
+        """One LLM call; returns the parsed output and the arc's new usage totals."""
+        session = state.get("session")
+        context: dict[str, Any] = {
+            "run": state["run_id"],
+            "arc": state["arc_id"],
+            "session": session["index"] if session else None,
+            "turn": len(session["turns"]) + 1 if session and template in DIALOGUE_TEMPLATES else None,
+            "role": self.spec.role,
+            "node": template,
+        }
+        result = await call_structured(
+            self.model,
+            schema,
+            self.messages(template, task, schema, system),
+            retries=self.retries,
+            events=self.events,
+            context=context,
+        )
+        delta = {
+            self.spec.role: {
+                "calls": result.retries + 1,
+                "retries": result.retries,
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "llm_seconds": round(result.seconds, 4),
+            }
+        }
+        return result.output, add_usage(state.get("usage", {}), delta)

@@ -1,0 +1,73 @@
+"""The counselor: opens each session (following up the homework), talks, follows the crisis
+protocol after a risk disclosure, and closes with homework. It sees only what a counselor
+would have (see `muspsy.views`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from muspsy import views
+from muspsy.agents.base import Agent
+from muspsy.agents.outputs import ClosingOutput, CounselorTurnOutput, CrisisTurnOutput, OpeningOutput
+from muspsy.agents.session_ops import with_turn
+from muspsy.agents.spec import Strategy
+from muspsy.graphs.state import ArcState, CurrentSession
+from muspsy.records import Memo
+
+
+@dataclass(frozen=True)
+class Counselor:
+    agent: Agent
+    strategy: Strategy
+
+    def _system(self, state: ArcState) -> dict[str, str]:
+        return views.counselor_system(state, self.strategy, self.agent.spec.settings.earlier_memos)
+
+    def _task(self, state: ArcState) -> dict[str, str]:
+        return views.counselor_task(state, self.agent.spec.settings.recent_turns)
+
+    async def open(self, state: ArcState) -> dict[str, Any]:
+        """Start a new session and say its first words."""
+        sessions = state.get("sessions", [])
+        reviewed = Memo.model_validate(sessions[-1]["memo"]).counseling_assignments if sessions else []
+        session: CurrentSession = {
+            "index": len(sessions) + 1,
+            "goal": state["next_goal"],
+            "client_state": state["client_state"],
+            "homework_reviewed": reviewed,
+            "turns": [],
+            "ready_to_close": False,
+            "crisis": False,
+            "imminent": False,
+            "homework_given": [],
+        }
+        state = {**state, "session": session}
+        out, usage = await self.agent.ask(OpeningOutput, "open", views.counselor_open(state), state, self._system(state))
+        return {"session": with_turn(session, "counselor", out.text, "open"), "usage": usage}
+
+    async def turn(self, state: ArcState) -> dict[str, Any]:
+        out, usage = await self.agent.ask(CounselorTurnOutput, "turn", self._task(state), state, self._system(state))
+        session = with_turn(state["session"], "counselor", out.text, "dialogue", ready_to_close=out.ready_to_close)
+        return {"session": session, "usage": usage}
+
+    async def crisis(self, state: ArcState) -> dict[str, Any]:
+        task = self._task(state)
+        del task["goal"], task["turns_left"]
+        out, usage = await self.agent.ask(CrisisTurnOutput, "crisis", task, state, self._system(state))
+        imminent = state["session"]["imminent"] or out.assessed_risk == "imminent"
+        session = with_turn(state["session"], "counselor", out.text, "crisis", ready_to_close=False, imminent=imminent)
+        return {"session": session, "usage": usage}
+
+    async def close(self, state: ArcState) -> dict[str, Any]:
+        task = self._task(state)
+        del task["turns_left"]
+        task["safety_note"] = (
+            "The client disclosed thoughts of death or suicide this session: before saying goodbye, make sure "
+            "the safety plan and crisis contacts are clear."
+            if state["session"]["crisis"]
+            else ""
+        )
+        out, usage = await self.agent.ask(ClosingOutput, "close", task, state, self._system(state))
+        session = with_turn(state["session"], "counselor", out.text, "close", homework_given=list(out.homework))
+        return {"session": session, "usage": usage}

@@ -1,0 +1,94 @@
+"""What each LLM call must return: small pydantic models with bounded strings and lists.
+
+Every string and list field has a `max_length` so grammar-constrained local models terminate,
+and dialogue text has a `min_length` so they cannot answer with an empty string. Field
+descriptions are shown to the model.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from muspsy.records import EndReason, Progress, RiskLevel, TurnRisk
+
+TURN_TEXT = Field(min_length=2, max_length=700, description="Exactly what you say, in your own voice.")
+SHORT = 300
+LONG = 500
+Line = Annotated[str, StringConstraints(min_length=2, max_length=200)]
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class CounselorTurnOutput(Output):
+    text: str = TURN_TEXT
+    ready_to_close: bool = Field(
+        description="True when this session's work is done and you will wrap up after the client's next reply."
+    )
+
+
+class CrisisTurnOutput(Output):
+    text: str = TURN_TEXT
+    assessed_risk: RiskLevel = Field(description="Your current estimate of the client's suicide risk.")
+
+
+class ClosingOutput(Output):
+    text: str = TURN_TEXT
+    homework: list[Line] = Field(
+        min_length=1, max_length=3, description="Between-session assignments you just gave, one short line each."
+    )
+
+
+class ClientTurnOutput(Output):
+    text: str = TURN_TEXT
+    risk: TurnRisk = Field(
+        description="Does this reply disclose thoughts of death or suicide? none unless it does."
+    )
+
+
+class PlanStageOutput(Output):
+    name: str = Field(min_length=2, max_length=80)
+    sessions: str = Field(min_length=1, max_length=20, description="Session range, e.g. 1-2.")
+    focus: str = Field(min_length=2, max_length=SHORT)
+
+
+class PlanOutput(Output):
+    case_conceptualization: str = Field(min_length=2, max_length=LONG)
+    goals: list[Line] = Field(min_length=1, max_length=4)
+    stages: list[PlanStageOutput] = Field(min_length=1, max_length=4)
+    first_session_goal: str = Field(min_length=2, max_length=SHORT)
+
+
+class MemoOutput(Output):
+    summary: str = Field(min_length=2, max_length=LONG)
+    emotion_and_cognitive_state: str = Field(min_length=2, max_length=SHORT)
+    counselor_observations: str = Field(min_length=2, max_length=SHORT)
+    counseling_assignments: list[Line] = Field(min_length=1, max_length=3)
+    session_goal: str = Field(min_length=2, max_length=SHORT)
+    next_session_goal: str = Field(min_length=2, max_length=SHORT)
+    progress: Progress
+    risk: RiskLevel
+
+
+class DecisionOutput(Output):
+    action: Literal["continue", "end"]
+    end_reason: EndReason | Literal["none"] = Field(description="Why the arc should end; none to continue.")
+    rationale: str = Field(min_length=2, max_length=SHORT)
+
+
+class WeekOutput(Output):
+    """The client's week between two sessions, written by the client model as a narrator."""
+
+    life_event: str = Field(min_length=2, max_length=SHORT, description="One thing that happened this week.")
+    emotion_state: str = Field(min_length=2, max_length=SHORT)
+    cognitive_state: str = Field(min_length=2, max_length=SHORT)
+    recollection: str = Field(
+        min_length=2, max_length=SHORT, description="What the client remembers of the last session, in first person."
+    )
+
+
+class OpeningOutput(Output):
+    text: str = TURN_TEXT

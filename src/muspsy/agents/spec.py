@@ -1,0 +1,92 @@
+"""Agent specs as data: each role's prompt templates and settings under `agents/<role>/`,
+and the counselor strategies under `agents/counselor/strategies/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from muspsy.data import agents_dir
+from muspsy.records import Role
+from muspsy.templates import Template, load_template
+
+
+class SpecError(ValueError):
+    """An agent spec or strategy file is missing or invalid."""
+
+
+class RoleSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recent_turns: int = Field(default=12, ge=2, description="Dialogue turns of the current session shown.")
+    earlier_memos: int = Field(default=3, ge=0, description="Earlier memo summaries shown beside the last memo.")
+
+
+class Strategy(BaseModel):
+    """A counselor strategy: how this kind of counselor thinks, works and sets homework."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9_-]+$")
+    title: str
+    stance: str
+    techniques: list[str] = Field(min_length=1)
+    session_structure: str
+    homework_style: str
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    role: Role
+    settings: RoleSettings
+    templates: dict[str, Template]
+
+    def template(self, name: str) -> Template:
+        try:
+            return self.templates[name]
+        except KeyError:
+            raise SpecError(f"agents/{self.role}/{name}.md: template missing") from None
+
+
+def _read_yaml(path: Path) -> object:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(f"{path}: {exc}") from None
+
+
+def load_spec(role: Role, root: Path | None = None) -> AgentSpec:
+    folder = (root or agents_dir()) / role
+    settings_path = folder / "settings.yaml"
+    try:
+        settings = RoleSettings.model_validate(_read_yaml(settings_path) or {})
+    except ValidationError as exc:
+        raise SpecError(f"{settings_path}: {exc.errors()[0]['msg']}") from None
+    templates = {p.stem: load_template(p) for p in sorted(folder.glob("*.md"))}
+    return AgentSpec(role=role, settings=settings, templates=templates)
+
+
+def strategies_dir(root: Path | None = None) -> Path:
+    return (root or agents_dir()) / "counselor" / "strategies"
+
+
+def available_strategies(root: Path | None = None) -> list[str]:
+    return sorted(p.stem for p in strategies_dir(root).glob("*.yaml"))
+
+
+def load_strategy(name: str, root: Path | None = None) -> Strategy:
+    path = strategies_dir(root) / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(available_strategies(root)) or "none"
+        raise SpecError(f"unknown strategy {name!r} (known: {known})")
+    try:
+        strategy = Strategy.model_validate(_read_yaml(path))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise SpecError(f"{path}: field {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    if strategy.name != name:
+        raise SpecError(f"{path}: field name: {strategy.name!r} does not match the file name")
+    return strategy

@@ -1,0 +1,100 @@
+"""The supervisor: drafts the treatment plan, writes the memo after every session, and proposes
+whether the arc goes on. Code, not the model, has the last word on when an arc ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from muspsy import views
+from muspsy.agents.base import Agent
+from muspsy.agents.client import initial_state
+from muspsy.agents.outputs import DecisionOutput, MemoOutput, PlanOutput
+from muspsy.agents.spec import Strategy
+from muspsy.graphs.state import ArcState, Limits
+from muspsy.records import ArcDecision, ClientProfile, Memo, SessionRecord, TreatmentPlan
+
+
+def enforce(proposal: DecisionOutput, completed: int, limits: Limits, imminent: bool) -> ArcDecision:
+    """Apply the rules no model may break: crisis first, then the session limits."""
+    proposed_reason = None if proposal.end_reason == "none" else proposal.end_reason
+    action, reason, override = proposal.action, proposed_reason, None
+    if action == "end" and reason is None:
+        reason = "goals_met"
+    if action == "continue":
+        reason = None
+    if imminent:
+        action, reason, override = "end", "crisis", "crisis rule: plan or intent to act was disclosed"
+    elif completed < limits["sessions_min"] and action == "end":
+        action, reason, override = "continue", None, f"sessions_min: only {completed} of {limits['sessions_min']} held"
+    elif completed >= limits["sessions_max"] and action == "continue":
+        action, reason, override = "end", "max_sessions", f"sessions_max: {limits['sessions_max']} held"
+    if override and (action, reason) == (proposal.action, proposed_reason):
+        override = None
+    return ArcDecision(
+        proposed_action=proposal.action,
+        proposed_end_reason=proposed_reason,
+        action=action,
+        end_reason=reason,
+        rationale=proposal.rationale,
+        overridden_by=override,
+    )
+
+
+@dataclass(frozen=True)
+class Supervisor:
+    agent: Agent
+    strategy: Strategy
+
+    def _system(self, state: ArcState) -> dict[str, str]:
+        return views.supervisor_system(state, self.strategy)
+
+    async def plan(self, state: ArcState) -> dict[str, Any]:
+        out, usage = await self.agent.ask(PlanOutput, "plan", views.supervisor_plan(state), state, self._system(state))
+        plan = TreatmentPlan.model_validate(out.model_dump())
+        profile = ClientProfile.model_validate(state["profile"])
+        return {
+            "plan": plan.model_dump(),
+            "next_goal": plan.first_session_goal,
+            "client_state": initial_state(profile).model_dump(),
+            "client_memories": [],
+            "sessions": [],
+            "usage": usage,
+        }
+
+    async def memo(self, state: ArcState) -> dict[str, Any]:
+        out, usage = await self.agent.ask(MemoOutput, "memo", views.supervisor_memo(state), state, self._system(state))
+        session = state["session"]
+        record = SessionRecord(
+            index=session["index"],
+            goal=session["goal"],
+            client_state=session["client_state"],  # type: ignore[arg-type]
+            homework_reviewed=session["homework_reviewed"],
+            turns=session["turns"],  # type: ignore[arg-type]
+            homework_given=session["homework_given"],
+            crisis=session["crisis"],
+            end_reason="counselor_closed" if session["ready_to_close"] else "turn_cap",
+            memo=Memo.model_validate(out.model_dump()),
+        )
+        return {"sessions": [*state.get("sessions", []), record.model_dump()], "usage": usage}
+
+    async def decide(self, state: ArcState) -> dict[str, Any]:
+        out, usage = await self.agent.ask(
+            DecisionOutput, "decide", views.supervisor_decide(state), state, self._system(state)
+        )
+        sessions = state["sessions"]
+        decision = enforce(out, len(sessions), state["limits"], state["session"]["imminent"])
+        last = {**sessions[-1], "decision": decision.model_dump()}
+        update: dict[str, Any] = {
+            "sessions": [*sessions[:-1], last],
+            "next_goal": last["memo"]["next_session_goal"],
+            "usage": usage,
+        }
+        if decision.action == "end":
+            assert decision.end_reason is not None
+            update["outcome"] = {
+                "end_reason": decision.end_reason,
+                "sessions": len(sessions),
+                "rationale": decision.overridden_by or decision.rationale,
+            }
+        return update

@@ -1,0 +1,73 @@
+"""Model backends behind one config: `openai` (any OpenAI-compatible endpoint), `embedded`
+(the pip-shipped SmolLM2 served on 127.0.0.1, reached through the same OpenAI path) and
+`scripted` (deterministic, for tests)."""
+
+from __future__ import annotations
+
+import os
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+from muspsy.backends.embedded import EmbeddedServer
+from muspsy.backends.openai_chat import openai_chat_model
+from muspsy.config import Backend, ConfigError, ModelSettings, RunConfig, role_settings
+from muspsy.llm import RoleModel
+from muspsy.records import Role
+from muspsy.testing import scripted_model
+
+LOCAL_HOSTS = ("://127.0.0.1", "://localhost", "://[::1]")
+
+
+@dataclass(frozen=True)
+class ResolvedModels:
+    backend: Backend
+    models: dict[Role, RoleModel]
+
+    def describe(self) -> dict[str, Any]:
+        """What the manifest records about the models (never a key)."""
+        return {role: {"name": m.name, **m.params} for role, m in self.models.items()}
+
+
+def _api_key(settings: ModelSettings, role: Role) -> str:
+    env_name = settings.api_key_env or "OPENAI_API_KEY"
+    key = os.environ.get(env_name)
+    if key:
+        return key
+    base_url = settings.base_url or os.environ.get("OPENAI_BASE_URL", "")
+    if any(host in base_url for host in LOCAL_HOSTS):
+        return "not-needed"  # local servers (vLLM, Ollama, llama.cpp) accept any key
+    raise ConfigError(
+        f"models.{role}: no API key: set the environment variable {env_name}, or point base_url at a local server"
+    )
+
+
+def _public_params(settings: ModelSettings) -> dict[str, Any]:
+    return settings.model_dump(exclude_none=True, exclude={"model"})
+
+
+async def open_models(config: RunConfig, stack: AsyncExitStack) -> ResolvedModels:
+    """Build one model per role; servers that must be stopped are registered on `stack`."""
+    backend = config.backend or "embedded"
+    settings = role_settings(config, backend)
+    models: dict[Role, RoleModel] = {}
+    if backend == "scripted":
+        for role, s in settings.items():
+            models[role] = RoleModel(scripted_model(), s.model or "scripted", "function_calling", _public_params(s))
+        return ResolvedModels(backend, models)
+    base_url = None
+    if backend == "embedded":
+        server = stack.enter_context(EmbeddedServer(config.embedded.context_tokens, config.embedded.parallel))
+        base_url = server.base_url
+    for role, s in settings.items():
+        if backend == "embedded":
+            s = s.model_copy(update={"base_url": base_url})
+            key = "not-needed"
+        else:
+            key = _api_key(s, role)
+        chat = openai_chat_model(s, key)
+        params = _public_params(s)
+        if backend == "embedded":
+            params.pop("base_url")  # a random local port: not part of what the run is
+        models[role] = RoleModel(chat, s.model or "default", s.structured_method or "json_schema", params)
+    return ResolvedModels(backend, models)

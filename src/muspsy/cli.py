@@ -1,0 +1,176 @@
+"""The `muspsy` command line: run arcs, validate profiles, draw the graphs.
+
+User errors (bad profile, config, strategy, missing model) print one line naming the file and
+field and exit with 2, never a traceback. `muspsy run` prints progress on stderr and the run
+folder's path as the last line of stdout, so scripts can capture it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal, NoReturn
+
+import typer
+from rich.console import Console
+
+from muspsy import __version__
+from muspsy.agents.spec import SpecError, available_strategies
+from muspsy.backends.embedded import EmbeddedModelMissing
+from muspsy.config import ConfigError, build_config, load_config_file, merge, resolved
+from muspsy.graphs.export import GRAPH_NAMES, to_mermaid, to_node_link
+from muspsy.llm import StructuredOutputError
+from muspsy.profiles import ProfileError, load_profile, load_profiles, profile_paths
+
+USER_ERRORS = (ProfileError, ConfigError, SpecError, EmbeddedModelMissing, StructuredOutputError)
+
+app = typer.Typer(
+    help="Simulate multi-session psychological counseling with LLM agents and write dataset-ready arcs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+profiles_app = typer.Typer(help="Check and list client profiles.", no_args_is_help=True)
+app.add_typer(profiles_app, name="profiles")
+err = Console(stderr=True, highlight=False)
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    try:
+        yield
+    except USER_ERRORS as exc:
+        fail(str(exc))
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"muspsy {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """muspsy: multi-session counseling simulation."""
+
+
+def cli_overrides(**options: Any) -> dict[str, Any]:
+    """Command-line options as a config mapping; unset options change nothing."""
+    limits = {k: options.pop(k) for k in ("sessions_min", "sessions_max", "turns_min", "turns_max")}
+    model = {"model": options.pop("model"), "base_url": options.pop("base_url")}
+    out: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
+    if any(v is not None for v in limits.values()):
+        out["limits"] = {k: v for k, v in limits.items() if v is not None}
+    if any(v is not None for v in model.values()):
+        out["models"] = {"default": {k: v for k, v in model.items() if v is not None}}
+    return out
+
+
+@app.command()
+def run(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Profile files or folders (default: the bundled profiles).")
+    ] = None,
+    backend: Annotated[
+        Literal["openai", "embedded", "scripted"] | None,
+        typer.Option(help="Model backend. Default: openai when an endpoint or key is configured, else embedded."),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model name for every role (openai backend).")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible base URL for every role, e.g. http://127.0.0.1:8000/v1.")
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML config file (see README).")] = None,
+    strategy: Annotated[str | None, typer.Option(help="Counselor strategy (see `muspsy strategies`).")] = None,
+    sessions_min: Annotated[int | None, typer.Option(help="Fewest sessions per arc, whatever the supervisor says.")] = None,
+    sessions_max: Annotated[int | None, typer.Option(help="Most sessions per arc.")] = None,
+    turns_min: Annotated[int | None, typer.Option(help="Fewest turns (both speakers) before a session may close.")] = None,
+    turns_max: Annotated[int | None, typer.Option(help="Most turns (both speakers) per session.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for the client's between-session draws.")] = None,
+    language: Annotated[str | None, typer.Option(help="Dialogue language for all arcs (en, zh, ...).")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are created.")] = Path("runs"),
+) -> None:
+    """Run one multi-session arc per profile and write a run folder."""
+    from muspsy.runner import run_arcs
+
+    with user_errors():
+        data = load_config_file(config) if config else {}
+        overrides = cli_overrides(
+            backend=backend, model=model, base_url=base_url, strategy=strategy, seed=seed, language=language,
+            sessions_min=sessions_min, sessions_max=sessions_max, turns_min=turns_min, turns_max=turns_max,
+        )
+        source = f"{config} (with command-line options)" if config else "command line"
+        cfg = resolved(build_config(merge(data, overrides), source))
+        profiles = load_profiles(paths)
+        err.print(f"muspsy {__version__}: {len(profiles)} profile(s), strategy {cfg.strategy}, backend {cfg.backend}")
+        result = asyncio.run(run_arcs(profiles, cfg, runs_dir, report=lambda m: err.print(m)))
+    err.print(f"{len(result.finished)} arc(s) finished, {len(result.failed)} failed; run folder:")
+    typer.echo(str(result.run_dir))
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@profiles_app.command("validate")
+def validate(paths: Annotated[list[Path], typer.Argument(help="Profile files or folders.")]) -> None:
+    """Check profile files; print one line per problem and exit 2 if any is invalid."""
+    with user_errors():
+        files = profile_paths(paths)
+    problems = 0
+    for path in files:
+        try:
+            profile = load_profile(path)
+        except ProfileError as exc:
+            problems += 1
+            err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        else:
+            typer.echo(f"ok {path} ({profile.id})")
+    if problems:
+        raise typer.Exit(2)
+
+
+@profiles_app.command("list")
+def list_profiles(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Profile files or folders (default: bundled).")] = None,
+) -> None:
+    """List profiles: id, language, age, attitude, risk, planned sessions."""
+    with user_errors():
+        for p in load_profiles(paths):
+            typer.echo(
+                f"{p.id}\t{p.language}\t{p.age}\t{p.attitude}\trisk={p.risk.level}\tplanned={len(p.planned_arc)}"
+            )
+
+
+@app.command()
+def strategies() -> None:
+    """List the counselor strategies available to --strategy."""
+    for name in available_strategies():
+        typer.echo(name)
+
+
+@app.command()
+def graph(
+    which: Annotated[Literal["arc", "session", "all"], typer.Option(help="Which graph to print.")] = "all",
+    format: Annotated[Literal["mermaid", "json"], typer.Option(help="Mermaid text or node-link JSON.")] = "mermaid",
+) -> None:
+    """Print the arc and session graphs as Mermaid or as networkx node-link JSON."""
+    names = GRAPH_NAMES if which == "all" else (which,)
+    render: Callable[[Any], Any] = to_mermaid if format == "mermaid" else to_node_link
+    if format == "json":
+        typer.echo(json.dumps({name: render(name) for name in names}, indent=2))
+    else:
+        typer.echo("\n".join(render(name) for name in names))
+
+
+if __name__ == "__main__":
+    app()

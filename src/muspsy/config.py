@@ -1,0 +1,164 @@
+"""Run configuration: a YAML file and command-line overrides, resolved per role and fingerprinted.
+
+Secrets never live here: a role names the environment variable that holds its API key, and
+only that name reaches manifests and logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from muspsy.records import ROLES, Role
+
+Backend = Literal["openai", "embedded", "scripted"]
+StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the file (or flag) and field."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSettings(Strict):
+    """One role's model; every field is optional so a role only states what it changes."""
+
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = Field(default=None, description="Name of the environment variable with the key.")
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=16)
+    timeout_s: float | None = Field(default=None, gt=0)
+    max_retries: int | None = Field(default=None, ge=0, description="Client retries on transport errors, 429, 5xx.")
+    extra_body: dict[str, Any] | None = None
+    structured_method: StructuredMethod | None = None
+
+    def over(self, base: ModelSettings) -> ModelSettings:
+        """These settings laid over `base`: fields set here win."""
+        return base.model_copy(update=self.model_dump(exclude_none=True))
+
+
+class Limits(Strict):
+    sessions_min: int = Field(default=2, ge=1)
+    sessions_max: int = Field(default=6, ge=1, le=50)
+    turns_min: int = Field(default=8, ge=3, description="Fewest turns (both speakers) before a session may close.")
+    turns_max: int = Field(default=24, ge=3, le=400, description="Most turns (both speakers) in one session.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Limits:
+        if self.sessions_min > self.sessions_max:
+            raise ValueError(f"sessions_min ({self.sessions_min}) is above sessions_max ({self.sessions_max})")
+        if self.turns_min > self.turns_max:
+            raise ValueError(f"turns_min ({self.turns_min}) is above turns_max ({self.turns_max})")
+        return self
+
+
+class EmbeddedSettings(Strict):
+    context_tokens: int = Field(default=8192, ge=1024)
+    parallel: int = Field(default=2, ge=1, le=16)
+
+
+class RunConfig(Strict):
+    backend: Backend | None = None
+    strategy: str = "cbt"
+    language: str | None = Field(default=None, description="Dialogue language for every arc; default: the profile's.")
+    seed: int = 0
+    structured_retries: int = Field(default=2, ge=0, le=10)
+    limits: Limits = Field(default_factory=Limits)
+    models: dict[Literal["default", "client", "counselor", "supervisor"], ModelSettings] = Field(default_factory=dict)
+    embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+
+
+BACKEND_DEFAULTS: dict[Backend, ModelSettings] = {
+    "openai": ModelSettings(
+        model="gpt-4o-mini",
+        api_key_env="OPENAI_API_KEY",
+        temperature=0.7,
+        max_tokens=800,
+        timeout_s=120,
+        max_retries=6,
+        structured_method="json_schema",
+    ),
+    "embedded": ModelSettings(
+        model="SmolLM2-135M-Instruct-Q4_1",
+        temperature=0.7,
+        max_tokens=900,
+        timeout_s=300,
+        max_retries=2,
+        extra_body={"repeat_penalty": 1.2},
+        structured_method="json_schema",
+    ),
+    "scripted": ModelSettings(model="scripted", structured_method="function_calling"),
+}
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: malformed YAML: {' '.join(str(exc).split())}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def build_config(data: dict[str, Any], source: str) -> RunConfig:
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise ConfigError(f"{source}: field {field}: {first['msg']}") from None
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge two config mappings; `override` wins."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def choose_backend(config: RunConfig, environ: dict[str, str] | None = None) -> Backend:
+    """Explicit choice first; else `openai` when an endpoint or key is configured; else `embedded`."""
+    if config.backend:
+        return config.backend
+    env = os.environ if environ is None else environ
+    configured = any(s.base_url for s in config.models.values())
+    if configured or env.get("OPENAI_BASE_URL") or env.get("OPENAI_API_KEY"):
+        return "openai"
+    return "embedded"
+
+
+def role_settings(config: RunConfig, backend: Backend) -> dict[Role, ModelSettings]:
+    default = config.models.get("default", ModelSettings()).over(BACKEND_DEFAULTS[backend])
+    return {role: config.models.get(role, ModelSettings()).over(default) for role in ROLES}
+
+
+def resolved(config: RunConfig, environ: dict[str, str] | None = None) -> RunConfig:
+    """The config with its backend chosen, as stored in the manifest and fingerprinted."""
+    return config.model_copy(update={"backend": choose_backend(config, environ)})
+
+
+def fingerprint(config: RunConfig) -> str:
+    """Stable hash of everything that changes what a run produces."""
+    backend = config.backend or "embedded"
+    payload = {
+        **config.model_dump(mode="json", exclude={"models"}),
+        "roles": {role: s.model_dump(mode="json") for role, s in role_settings(config, backend).items()},
+    }
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]

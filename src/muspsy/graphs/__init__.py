@@ -1,0 +1,1 @@
+"""LangGraph graphs: the arc graph (one client's course) and its session subgraph."""

@@ -1,0 +1,49 @@
+"""The graphs' shape, for people and tools: Mermaid text and networkx node-link JSON.
+
+The shape does not depend on the models, so it is drawn from graphs built on the scripted
+backend; drawing needs no network (`draw_mermaid`, not the PNG renderer).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import networkx as nx
+from langchain_core.runnables.graph import Graph
+
+from muspsy.agents.spec import load_strategy
+from muspsy.graphs.arc import build_arc_graph
+from muspsy.llm import RoleModel
+from muspsy.records import ROLES
+from muspsy.testing import scripted_model
+
+GraphName = Literal["arc", "session"]
+GRAPH_NAMES: tuple[GraphName, ...] = ("arc", "session")
+
+
+def drawable(name: GraphName) -> Graph:
+    models = {role: RoleModel(scripted_model(), "scripted", "function_calling") for role in ROLES}
+    arc = build_arc_graph(models, load_strategy("cbt")).compile(name="arc")
+    if name == "arc":
+        return arc.get_graph()
+    session = next(g for n, g in arc.get_subgraphs() if n == "session")
+    return session.get_graph()
+
+
+def to_mermaid(name: GraphName) -> str:
+    return drawable(name).draw_mermaid()
+
+
+def to_networkx(name: GraphName) -> nx.DiGraph:
+    graph = drawable(name)
+    out = nx.DiGraph(name=name)
+    for node_id in graph.nodes:
+        out.add_node(node_id)
+    for edge in graph.edges:
+        out.add_edge(edge.source, edge.target, conditional=edge.conditional)
+    return out
+
+
+def to_node_link(name: GraphName) -> dict[str, Any]:
+    data: dict[str, Any] = nx.node_link_data(to_networkx(name), edges="edges")
+    return data

@@ -1,0 +1,50 @@
+"""The session subgraph: open -> client_turn <-> counselor_turn (or crisis_response) -> close.
+
+A session ends on the counselor's structured `ready_to_close` signal once the minimum length
+is reached, or at the turn cap; never by matching strings in the dialogue.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from muspsy.agents.client import Client
+from muspsy.agents.counselor import Counselor
+from muspsy.graphs.state import ArcState
+
+
+def after_client(state: ArcState) -> Literal["crisis_response", "counselor_turn", "close"]:
+    session = state["session"]
+    limits = state["limits"]
+    length_after_close = len(session["turns"]) + 1
+    if length_after_close >= limits["turns_max"]:
+        return "close"
+    if session["turns"][-1].get("risk") not in (None, "none"):
+        return "crisis_response"
+    if session["ready_to_close"] and length_after_close >= limits["turns_min"]:
+        return "close"
+    return "counselor_turn"
+
+
+def build_session_graph(client: Client, counselor: Counselor) -> StateGraph[ArcState]:
+    """The uncompiled session graph; compile it, or add it to the arc graph as a node."""
+    graph = StateGraph(ArcState)
+    graph.add_node("open", counselor.open)
+    graph.add_node("client_turn", client.reply)
+    graph.add_node("counselor_turn", counselor.turn)
+    graph.add_node("crisis_response", counselor.crisis)
+    graph.add_node("close", counselor.close)
+    graph.add_edge(START, "open")
+    graph.add_edge("open", "client_turn")
+    graph.add_conditional_edges("client_turn", after_client)
+    graph.add_edge("counselor_turn", "client_turn")
+    graph.add_edge("crisis_response", "client_turn")
+    graph.add_edge("close", END)
+    return graph
+
+
+def compile_session_graph(client: Client, counselor: Counselor) -> CompiledStateGraph[ArcState]:
+    return build_session_graph(client, counselor).compile(name="session")

@@ -1,0 +1,59 @@
+"""The arc's graph state. Values are plain JSON-able dicts and lists so any checkpointer can
+store them; nodes convert to and from the typed records in `muspsy.records`."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+def add_usage(left: dict[str, dict[str, float]], right: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per-role usage counters added up.
+
+    Not a LangGraph reducer on purpose: the session subgraph hands its whole state back to the
+    arc graph, so a reducer would count the session's usage twice. Nodes store the new total.
+    """
+    merged = {role: dict(counts) for role, counts in (left or {}).items()}
+    for role, counts in (right or {}).items():
+        target = merged.setdefault(role, {})
+        for key, value in counts.items():
+            target[key] = target.get(key, 0) + value
+    return merged
+
+
+class Limits(TypedDict):
+    sessions_min: int
+    sessions_max: int
+    turns_min: int
+    turns_max: int
+
+
+class CurrentSession(TypedDict):
+    index: int
+    goal: str
+    client_state: dict[str, Any]
+    homework_reviewed: list[str]
+    turns: list[dict[str, Any]]
+    ready_to_close: bool
+    crisis: bool
+    imminent: bool
+    homework_given: list[str]
+
+
+class ArcState(TypedDict, total=False):
+    # Set once, at the start of the arc.
+    run_id: str
+    arc_id: str
+    seed: int
+    strategy: str
+    language: str
+    profile: dict[str, Any]
+    limits: Limits
+    # Written as the arc goes.
+    plan: dict[str, Any]
+    client_state: dict[str, Any]
+    client_memories: list[str]
+    next_goal: str
+    session: CurrentSession
+    sessions: list[dict[str, Any]]
+    outcome: dict[str, Any]
+    usage: dict[str, dict[str, float]]

@@ -1,0 +1,222 @@
+"""Test seam: a deterministic, instant chat model that speaks muspsy's structured outputs.
+
+`ScriptedChatModel` is a real LangChain `BaseChatModel`: it goes through the same
+`with_structured_output` path as a remote model, returns usage metadata, and fails loudly when
+a reply queue runs out (LangChain's fake models silently cycle). Users can drive it with their
+own replies in their tests, or with `default_responder`, which plays every role plausibly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict, PrivateAttr
+
+# A responder gets the schema name asked for and the prompt, and returns the tool arguments
+# (a dict) or a raw string (to simulate malformed output).
+Responder = Callable[[str, Sequence[BaseMessage]], "dict[str, Any] | str"]
+
+
+class ScriptExhausted(RuntimeError):
+    """A scripted model was asked for more replies than it was given."""
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Answers every structured call with what its responder returns."""
+
+    responder: Responder
+    model_name: str = "scripted"
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    _calls: list[tuple[str, list[BaseMessage]]] = PrivateAttr(default_factory=list)
+
+    @classmethod
+    def from_replies(cls, replies: Sequence[dict[str, Any] | str]) -> ScriptedChatModel:
+        """Replay `replies` in order, whatever is asked; raise `ScriptExhausted` after the last."""
+        queue: Iterator[dict[str, Any] | str] = iter(list(replies))
+
+        def next_reply(schema: str, messages: Sequence[BaseMessage]) -> dict[str, Any] | str:
+            try:
+                return next(queue)
+            except StopIteration:
+                raise ScriptExhausted(f"scripted model ran out of replies (asked for {schema})") from None
+
+        return cls(responder=next_reply)
+
+    @property
+    def calls(self) -> list[tuple[str, list[BaseMessage]]]:
+        """Every (schema name, messages) this model was asked, in order."""
+        return self._calls
+
+    @property
+    def _llm_type(self) -> str:
+        return "muspsy-scripted"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name}
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[Any, AIMessage]:
+        names = [convert_to_openai_tool(tool)["function"]["name"] for tool in tools]
+        return self.bind(tool_names=names, **kwargs)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        names = kwargs.get("tool_names") or ["text"]
+        schema = names[0]
+        self._calls.append((schema, list(messages)))
+        reply = self.responder(schema, messages)
+        prompt_tokens = sum(len(str(m.content).split()) for m in messages)
+        if isinstance(reply, str):
+            content = reply
+            message = AIMessage(
+                content="",
+                invalid_tool_calls=[{"name": schema, "args": reply, "id": "call_0", "error": "malformed", "type": "invalid_tool_call"}],
+            )
+        else:
+            content = json.dumps(reply, ensure_ascii=False)
+            message = AIMessage(content="", tool_calls=[{"name": schema, "args": reply, "id": "call_0", "type": "tool_call"}])
+        message.usage_metadata = {
+            "input_tokens": prompt_tokens,
+            "output_tokens": len(content.split()),
+            "total_tokens": prompt_tokens + len(content.split()),
+        }
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+TURN_MARK = re.compile(r"Session (\d+), turn (\d+)")
+
+
+def _position(messages: Sequence[BaseMessage]) -> tuple[int, int]:
+    match = TURN_MARK.search(str(messages[-1].content))
+    return (int(match.group(1)), int(match.group(2))) if match else (1, 1)
+
+
+def _section_items(messages: Sequence[BaseMessage], heading: str) -> list[str]:
+    """The `- ` lines under a `heading` line of the prompt (views write lists this way)."""
+    text = "\n".join(str(m.content) for m in messages)
+    _, found, rest = text.partition(heading)
+    if not found:
+        return []
+    items = []
+    for line in rest.splitlines()[1:]:
+        if not line.startswith("- "):
+            break
+        items.append(line[2:].strip())
+    return items
+
+
+COUNSELOR_LINES = [
+    "Thank you for telling me that. What goes through your mind when it happens?",
+    "It sounds like that has been weighing on you. How does it affect your days?",
+    "Let's slow down on that moment. What did you feel, and what did you do next?",
+    "You have noticed something important there. What would you like to be different?",
+    "That makes sense given what you have been through. What has helped, even a little?",
+    "If we looked at that thought together, what evidence would you find for and against it?",
+]
+CLIENT_LINES = [
+    "Honestly, it has been a hard few weeks and I am not sure where to start.",
+    "Mostly at night. I lie awake and replay everything that went wrong.",
+    "I guess I pull back from people. It feels easier than explaining myself.",
+    "I would like to feel less on edge, and to sleep through the night again.",
+    "Talking to my sister helps sometimes, when I let myself call her.",
+    "I have not really looked at it that way before. I can try.",
+]
+HOMEWORK = [
+    "Write down one upsetting thought each day, with the evidence for and against it",
+    "Take a ten-minute walk on three days and note your mood before and after",
+    "Plan one small activity you used to enjoy and do it before next session",
+]
+
+
+def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str, Any]:
+    """Play any muspsy role deterministically from the prompt alone."""
+    session, turn = _position(messages)
+    prompt = "\n".join(str(m.content) for m in messages)
+    if schema == "PlanOutput":
+        return {
+            "case_conceptualization": "Distress is kept going by avoidance and harsh self-talk.",
+            "goals": ["Understand what keeps the difficulties going", "Practise one coping skill weekly"],
+            "stages": [
+                {"name": "Assessment", "sessions": "1-2", "focus": "Build alliance and map the problem."},
+                {"name": "Change", "sessions": "3-4", "focus": "Practise new responses between sessions."},
+                {"name": "Consolidation", "sessions": "5-6", "focus": "Review gains and plan for setbacks."},
+            ],
+            "first_session_goal": "Build rapport and agree on what the client wants from counseling.",
+        }
+    if schema == "CounselorTurnOutput":
+        return {"text": COUNSELOR_LINES[(turn // 2 + session) % len(COUNSELOR_LINES)], "ready_to_close": turn >= 7}
+    if schema == "OpeningOutput":
+        homework = _section_items(messages, "Homework to review:")
+        if homework:
+            text = f"Welcome back. Last time you planned to: {homework[0]}. How did that go?"
+        else:
+            text = "Welcome. I am glad you came. What would you like to talk about today?"
+        return {"text": text}
+    if schema == "CrisisTurnOutput":
+        return {
+            "text": "Thank you for trusting me with that. Are you thinking of acting on these thoughts, "
+            "and do you have a plan? Let's write a safety plan together, and I will give you a crisis line.",
+            "assessed_risk": "high",
+        }
+    if schema == "ClosingOutput":
+        task = HOMEWORK[(session - 1) % len(HOMEWORK)]
+        return {"text": f"We are nearly at time. Before we meet again, could you {task.lower()}?", "homework": [task]}
+    if schema == "ClientTurnOutput":
+        risky = "Risk of self-harm: high" in prompt or "Risk of self-harm: imminent" in prompt
+        if risky and session == 1 and turn == 4:
+            return {"text": "Some nights I think everyone would be better off if I were not here.", "risk": "active_ideation"}
+        return {"text": CLIENT_LINES[(turn // 2 + session) % len(CLIENT_LINES)], "risk": "none"}
+    if schema == "MemoOutput":
+        assigned = _section_items(messages, "Homework given at the end of the session:")
+        return {
+            "summary": f"Session {session}: explored the main difficulty and agreed a between-session task.",
+            "emotion_and_cognitive_state": "Anxious and self-critical, but curious about change.",
+            "counselor_observations": "Engaged more as the session went on; avoidance remains a theme.",
+            "counseling_assignments": assigned or ["Notice and note one difficult moment each day"],
+            "session_goal": "Understand the current difficulties and agree a first step.",
+            "next_session_goal": f"Review the homework and deepen the work begun in session {session}.",
+            "progress": "some",
+            "risk": "high" if "[risk: " in prompt else "low",
+        }
+    if schema == "DecisionOutput":
+        if "[risk: " in prompt:
+            return {"action": "end", "end_reason": "referral", "rationale": "Risk disclosed: refer to specialist care."}
+        done = session >= 4
+        return {
+            "action": "end" if done else "continue",
+            "end_reason": "goals_met" if done else "none",
+            "rationale": "Goals reached." if done else "Work is under way; continue as planned.",
+        }
+    if schema == "WeekOutput":
+        return {
+            "life_event": "An ordinary week, with one tense conversation at work.",
+            "emotion_state": "A little calmer, still worried.",
+            "cognitive_state": "Starting to question some harsh thoughts.",
+            "recollection": "We talked about what keeps me stuck, and I agreed to try something before next time.",
+        }
+    raise ScriptExhausted(f"default_responder has no reply for schema {schema!r}")
+
+
+def scripted_model(responder: Responder = default_responder) -> ScriptedChatModel:
+    return ScriptedChatModel(responder=responder)
