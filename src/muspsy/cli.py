@@ -93,9 +93,13 @@ def run(
     ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML config file (see README).")] = None,
     strategy: Annotated[str | None, typer.Option(help="Counselor strategy (see `muspsy strategies`).")] = None,
-    sessions_min: Annotated[int | None, typer.Option(help="Fewest sessions per arc, whatever the supervisor says.")] = None,
+    sessions_min: Annotated[
+        int | None, typer.Option(help="Fewest sessions per arc, whatever the supervisor says.")
+    ] = None,
     sessions_max: Annotated[int | None, typer.Option(help="Most sessions per arc.")] = None,
-    turns_min: Annotated[int | None, typer.Option(help="Fewest turns (both speakers) before a session may close.")] = None,
+    turns_min: Annotated[
+        int | None, typer.Option(help="Fewest turns (both speakers) before a session may close.")
+    ] = None,
     turns_max: Annotated[int | None, typer.Option(help="Most turns (both speakers) per session.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for the client's between-session draws.")] = None,
     language: Annotated[str | None, typer.Option(help="Dialogue language for all arcs (en, zh, ...).")] = None,
@@ -107,8 +111,16 @@ def run(
     with user_errors():
         data = load_config_file(config) if config else {}
         overrides = cli_overrides(
-            backend=backend, model=model, base_url=base_url, strategy=strategy, seed=seed, language=language,
-            sessions_min=sessions_min, sessions_max=sessions_max, turns_min=turns_min, turns_max=turns_max,
+            backend=backend,
+            model=model,
+            base_url=base_url,
+            strategy=strategy,
+            seed=seed,
+            language=language,
+            sessions_min=sessions_min,
+            sessions_max=sessions_max,
+            turns_min=turns_min,
+            turns_max=turns_max,
         )
         source = f"{config} (with command-line options)" if config else "command line"
         cfg = resolved(build_config(merge(data, overrides), source))

@@ -53,6 +53,17 @@ class Limits(Strict):
     turns_min: int = Field(default=8, ge=3, description="Fewest turns (both speakers) before a session may close.")
     turns_max: int = Field(default=24, ge=3, le=400, description="Most turns (both speakers) in one session.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _minimums_fit_a_given_maximum(cls, data: Any) -> Any:
+        # `--turns-max 5` alone should just work: an unset minimum shrinks to fit the maximum.
+        if isinstance(data, dict):
+            data = dict(data)
+            for low, high in (("sessions_min", "sessions_max"), ("turns_min", "turns_max")):
+                if low not in data and isinstance(data.get(high), int):
+                    data[low] = min(cls.model_fields[low].default, data[high])
+        return data
+
     @model_validator(mode="after")
     def _ordered(self) -> Limits:
         if self.sessions_min > self.sessions_max:
@@ -121,7 +132,7 @@ def build_config(data: dict[str, Any], source: str) -> RunConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise ConfigError(f"{source}: field {field}: {first['msg']}") from None
+        raise ConfigError(f"{source}: field {field}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
@@ -105,7 +105,7 @@ async def call_structured(
     for attempt in range(retries + 1):
         call_started = time.perf_counter()
         try:
-            result = await runnable.ainvoke(list(messages))
+            result = cast(dict[str, Any], await runnable.ainvoke(list(messages)))
         except Exception as exc:
             if not _is_output_failure(exc):
                 raise

@@ -40,7 +40,8 @@ def load_profile(path: Path) -> ClientProfile:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ProfileError(f"{path}: field {field}: {first['msg']}{more}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise ProfileError(f"{path}: field {field}: {message}{more}") from None
     if profile.id != path.stem:
         raise ProfileError(f"{path}: field id: {profile.id!r} does not match the file name {path.stem!r}")
     return profile

@@ -201,7 +201,7 @@ class ArcRecord(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    schema_: Literal["muspsy.arc/1"] = Field(default=ARC_SCHEMA, alias="schema")
+    schema_: Literal["muspsy.arc/1"] = Field(default="muspsy.arc/1", alias="schema")
     run_id: str
     arc_id: str
     client_id: str

@@ -156,8 +156,8 @@ async def run_arcs(
                 models.models, strategy, events=events, retries=config.structured_retries, specs=specs
             ).compile(checkpointer=saver)
             for number, profile in enumerate(profiles, start=1):
-                label = f"[{number}/{len(profiles)}]"
-                await _run_one_arc(graph, run, models, profile, events, result, lambda m: report(f"{label} {m}"))
+                say = _prefixed(report, number, len(profiles))
+                await _run_one_arc(graph, run, models, profile, events, result, say)
             run.manifest["status"] = "completed" if not result.failed else "completed_with_failures"
         except BaseException:
             run.manifest["status"] = "interrupted"
@@ -167,6 +167,10 @@ async def run_arcs(
             run.folder.write_manifest(run.manifest)
             events.emit("run_finished", status=run.manifest["status"], **run.manifest["counts"])
     return result
+
+
+def _prefixed(report: Reporter, number: int, total: int) -> Reporter:
+    return lambda message: report(f"[{number}/{total}] {message}")
 
 
 def _start_run(
@@ -223,7 +227,10 @@ async def _run_one_arc(
     try:
         final = await graph.ainvoke(
             state,
-            {"configurable": {"thread_id": arc}, "recursion_limit": recursion_limit(limits.sessions_max, limits.turns_max)},
+            {
+                "configurable": {"thread_id": arc},
+                "recursion_limit": recursion_limit(limits.sessions_max, limits.turns_max),
+            },
             durability="sync",
         )
         record = assemble_record(final, run.provenance(models, started))
@@ -245,7 +252,10 @@ async def _run_one_arc(
         run.manifest["usage"] = add_usage(run.manifest["usage"], final["usage"])
         seconds = time.perf_counter() - clock
         events.emit(
-            "arc_finished", arc=arc, sessions=len(record.sessions), seconds=round(seconds, 3),
+            "arc_finished",
+            arc=arc,
+            sessions=len(record.sessions),
+            seconds=round(seconds, 3),
             end_reason=record.outcome.end_reason,
         )
         report(f"{arc}: {record.outcome.end_reason} after {len(record.sessions)} session(s) in {seconds:.1f} s")

@@ -36,9 +36,7 @@ class Template:
         missing = self.variables - values.keys()
         unexpected = values.keys() - self.variables
         if missing or unexpected:
-            raise TemplateError(
-                f"template {self.name}: missing {sorted(missing)}, unexpected {sorted(unexpected)}"
-            )
+            raise TemplateError(f"template {self.name}: missing {sorted(missing)}, unexpected {sorted(unexpected)}")
         return PLACEHOLDER.sub(lambda m: values[m.group(1)], self.text)
 
 

@@ -190,7 +190,11 @@ def counselor_system(state: ArcState, strategy: Strategy, earlier_memos: int) ->
     profile = _profile(state)
     memos = _memos(state)
     if memos:
-        earlier = [f"Session {i + 1}: {m.summary}" for i, m in enumerate(memos[:-1])][-earlier_memos:] if earlier_memos else []
+        earlier = (
+            [f"Session {i + 1}: {m.summary}" for i, m in enumerate(memos[:-1])][-earlier_memos:]
+            if earlier_memos
+            else []
+        )
         memo_block = f"{memo_text(memos[-1])}\nEarlier sessions:\n{bullets(earlier)}"
     else:
         memo_block = "(no sessions yet)"

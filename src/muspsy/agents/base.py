@@ -59,7 +59,7 @@ class Agent:
             events=self.events,
             context=context,
         )
-        delta = {
+        delta: dict[str, dict[str, float]] = {
             self.spec.role: {
                 "calls": result.retries + 1,
                 "retries": result.retries,

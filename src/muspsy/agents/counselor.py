@@ -43,7 +43,9 @@ class Counselor:
             "homework_given": [],
         }
         state = {**state, "session": session}
-        out, usage = await self.agent.ask(OpeningOutput, "open", views.counselor_open(state), state, self._system(state))
+        out, usage = await self.agent.ask(
+            OpeningOutput, "open", views.counselor_open(state), state, self._system(state)
+        )
         return {"session": with_turn(session, "counselor", out.text, "open"), "usage": usage}
 
     async def turn(self, state: ArcState) -> dict[str, Any]:

@@ -44,9 +44,7 @@ class ClosingOutput(Output):
 
 class ClientTurnOutput(Output):
     text: str = TURN_TEXT
-    risk: TurnRisk = Field(
-        description="Does this reply disclose thoughts of death or suicide? none unless it does."
-    )
+    risk: TurnRisk = Field(description="Does this reply disclose thoughts of death or suicide? none unless it does.")
 
 
 class PlanStageOutput(Output):

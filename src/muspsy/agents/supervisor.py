@@ -68,9 +68,9 @@ class Supervisor:
         record = SessionRecord(
             index=session["index"],
             goal=session["goal"],
-            client_state=session["client_state"],  # type: ignore[arg-type]
+            client_state=session["client_state"],
             homework_reviewed=session["homework_reviewed"],
-            turns=session["turns"],  # type: ignore[arg-type]
+            turns=session["turns"],
             homework_given=session["homework_given"],
             crisis=session["crisis"],
             end_reason="counselor_closed" if session["ready_to_close"] else "turn_cap",

@@ -14,7 +14,7 @@ from muspsy.backends.openai_chat import openai_chat_model
 from muspsy.config import Backend, ConfigError, ModelSettings, RunConfig, role_settings
 from muspsy.llm import RoleModel
 from muspsy.records import Role
-from muspsy.testing import scripted_model
+from muspsy.testing import ScriptedChatModel, default_responder
 
 LOCAL_HOSTS = ("://127.0.0.1", "://localhost", "://[::1]")
 
@@ -53,7 +53,12 @@ async def open_models(config: RunConfig, stack: AsyncExitStack) -> ResolvedModel
     models: dict[Role, RoleModel] = {}
     if backend == "scripted":
         for role, s in settings.items():
-            models[role] = RoleModel(scripted_model(), s.model or "scripted", "function_calling", _public_params(s))
+            models[role] = RoleModel(
+                ScriptedChatModel(responder=default_responder),
+                s.model or "scripted",
+                "function_calling",
+                _public_params(s),
+            )
         return ResolvedModels(backend, models)
     base_url = None
     if backend == "embedded":

@@ -13,17 +13,14 @@ from langchain_core.runnables.graph import Graph
 
 from muspsy.agents.spec import load_strategy
 from muspsy.graphs.arc import build_arc_graph
-from muspsy.llm import RoleModel
-from muspsy.records import ROLES
-from muspsy.testing import scripted_model
+from muspsy.testing import scripted_models
 
 GraphName = Literal["arc", "session"]
 GRAPH_NAMES: tuple[GraphName, ...] = ("arc", "session")
 
 
 def drawable(name: GraphName) -> Graph:
-    models = {role: RoleModel(scripted_model(), "scripted", "function_calling") for role in ROLES}
-    arc = build_arc_graph(models, load_strategy("cbt")).compile(name="arc")
+    arc = build_arc_graph(scripted_models(), load_strategy("cbt")).compile(name="arc")
     if name == "arc":
         return arc.get_graph()
     session = next(g for n, g in arc.get_subgraphs() if n == "session")

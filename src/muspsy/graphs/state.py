@@ -3,10 +3,13 @@ store them; nodes convert to and from the typed records in `muspsy.records`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
 
-def add_usage(left: dict[str, dict[str, float]], right: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+def add_usage(
+    left: Mapping[str, Mapping[str, float]], right: Mapping[str, Mapping[str, float]]
+) -> dict[str, dict[str, float]]:
     """Per-role usage counters added up.
 
     Not a LangGraph reducer on purpose: the session subgraph hands its whole state back to the

@@ -1,4 +1,4 @@
-"""Test seam: a deterministic, instant chat model that speaks muspsy's structured outputs.
+"""A deterministic, instant chat model that speaks muspsy's structured outputs.
 
 `ScriptedChatModel` is a real LangChain `BaseChatModel`: it goes through the same
 `with_structured_output` path as a remote model, returns usage metadata, and fails loudly when
@@ -21,6 +21,9 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, PrivateAttr
+
+from muspsy.llm import RoleModel
+from muspsy.records import ROLES, Role
 
 # A responder gets the schema name asked for and the prompt, and returns the tool arguments
 # (a dict) or a raw string (to simulate malformed output).
@@ -91,11 +94,15 @@ class ScriptedChatModel(BaseChatModel):
             content = reply
             message = AIMessage(
                 content="",
-                invalid_tool_calls=[{"name": schema, "args": reply, "id": "call_0", "error": "malformed", "type": "invalid_tool_call"}],
+                invalid_tool_calls=[
+                    {"name": schema, "args": reply, "id": "call_0", "error": "malformed", "type": "invalid_tool_call"}
+                ],
             )
         else:
             content = json.dumps(reply, ensure_ascii=False)
-            message = AIMessage(content="", tool_calls=[{"name": schema, "args": reply, "id": "call_0", "type": "tool_call"}])
+            message = AIMessage(
+                content="", tool_calls=[{"name": schema, "args": reply, "id": "call_0", "type": "tool_call"}]
+            )
         message.usage_metadata = {
             "input_tokens": prompt_tokens,
             "output_tokens": len(content.split()),
@@ -185,7 +192,10 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
     if schema == "ClientTurnOutput":
         risky = "Risk of self-harm: high" in prompt or "Risk of self-harm: imminent" in prompt
         if risky and session == 1 and turn == 4:
-            return {"text": "Some nights I think everyone would be better off if I were not here.", "risk": "active_ideation"}
+            return {
+                "text": "Some nights I think everyone would be better off if I were not here.",
+                "risk": "active_ideation",
+            }
         return {"text": CLIENT_LINES[(turn // 2 + session) % len(CLIENT_LINES)], "risk": "none"}
     if schema == "MemoOutput":
         assigned = _section_items(messages, "Homework given at the end of the session:")
@@ -218,5 +228,6 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
     raise ScriptExhausted(f"default_responder has no reply for schema {schema!r}")
 
 
-def scripted_model(responder: Responder = default_responder) -> ScriptedChatModel:
-    return ScriptedChatModel(responder=responder)
+def scripted_models(responder: Responder = default_responder) -> dict[Role, RoleModel]:
+    """One scripted model per role, each with its own call log, ready for `build_arc_graph`."""
+    return {role: RoleModel(ScriptedChatModel(responder=responder), "scripted", "function_calling") for role in ROLES}

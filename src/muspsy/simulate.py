@@ -1,0 +1,59 @@
+"""Simulate one arc in memory and get its canonical record: the smallest public entry point.
+
+    record = await simulate_arc(profile, scripted_models())
+
+Runs that write folders, checkpoints and events go through `muspsy.runner` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import cast
+
+from langgraph.checkpoint.memory import InMemorySaver
+
+from muspsy import __version__
+from muspsy.agents.spec import load_strategy
+from muspsy.config import Limits, RunConfig
+from muspsy.events import EventLog
+from muspsy.graphs.arc import build_arc_graph, recursion_limit
+from muspsy.graphs.state import ArcState
+from muspsy.llm import RoleModel
+from muspsy.records import ArcRecord, ClientProfile, Role
+
+
+async def simulate_arc(
+    profile: ClientProfile,
+    models: Mapping[Role, RoleModel],
+    *,
+    strategy: str = "cbt",
+    limits: Limits | None = None,
+    seed: int = 0,
+    language: str | None = None,
+    retries: int = 2,
+    events: EventLog | None = None,
+) -> ArcRecord:
+    """Run one client's whole course of counseling with `models` and return its record."""
+    from muspsy.runner import assemble_record, initial_arc_state, now
+
+    config = RunConfig(strategy=strategy, seed=seed, language=language, limits=limits or Limits())
+    graph = build_arc_graph(models, load_strategy(strategy), events=events, retries=retries).compile(
+        checkpointer=InMemorySaver()
+    )
+    state = initial_arc_state("in-memory", profile, config)
+    started = now()
+    final = await graph.ainvoke(
+        state,
+        {
+            "configurable": {"thread_id": state["arc_id"]},
+            "recursion_limit": recursion_limit(config.limits.sessions_max, config.limits.turns_max),
+        },
+    )
+    provenance = {
+        "version": __version__,
+        "models": {role: {"name": m.name, **m.params} for role, m in models.items()},
+        "seed": seed,
+        "started_at": started,
+        "finished_at": now(),
+    }
+    return assemble_record(cast(ArcState, final), provenance)

@@ -1,0 +1,41 @@
+"""Shared fixtures: bundled profiles, scripted models and small helpers for whole arcs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import BaseMessage
+
+from muspsy.config import Limits
+from muspsy.profiles import load_profile
+from muspsy.records import ArcRecord, ClientProfile
+from muspsy.simulate import simulate_arc
+from muspsy.testing import default_responder, scripted_models
+
+REPO = Path(__file__).resolve().parent.parent
+PROFILES = REPO / "profiles"
+EXTERNAL = REPO.parent / "shared" / "data" / "external"
+
+
+@pytest.fixture
+def profile() -> Callable[[str], ClientProfile]:
+    return lambda name: load_profile(PROFILES / f"{name}.yaml")
+
+
+def overriding(**replies: Callable[[Sequence[BaseMessage]], dict[str, Any] | str]) -> Any:
+    """The default responder, except for the schemas given (schema name -> reply function)."""
+
+    def respond(schema: str, messages: Sequence[BaseMessage]) -> dict[str, Any] | str:
+        if schema in replies:
+            return replies[schema](messages)
+        return default_responder(schema, messages)
+
+    return respond
+
+
+async def arc_of(profile: ClientProfile, responder: Any = default_responder, **limits: int) -> ArcRecord:
+    settings = {"sessions_min": 2, "sessions_max": 4, "turns_min": 5, "turns_max": 11, **limits}
+    return await simulate_arc(profile, scripted_models(responder), limits=Limits(**settings))

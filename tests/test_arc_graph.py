@@ -1,0 +1,183 @@
+"""Whole arcs on the scripted backend: structure, limits, homework follow-up, crisis, views."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from conftest import arc_of, overriding
+from langchain_core.messages import BaseMessage
+
+from muspsy.config import Limits
+from muspsy.llm import StructuredOutputError
+from muspsy.simulate import simulate_arc
+from muspsy.testing import default_responder, scripted_models
+
+pytestmark = pytest.mark.graph
+
+BUNDLED = [
+    "hannah-work-anxiety",
+    "zhou-lihua-job-loss",
+    "ryan-drinking-ambivalent",
+    "graham-chronic-pain-risk",
+    "grace-okonkwo-widowhood",
+    "mateo-social-anxiety",
+]
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+async def test_speakers_alternate_and_every_session_has_a_complete_memo(profile, name):
+    record = await arc_of(profile(name))
+    assert len(record.sessions) >= 2
+    for session in record.sessions:
+        speakers = [t.speaker for t in session.turns]
+        assert speakers[0] == speakers[-1] == "counselor"
+        assert all(a != b for a, b in zip(speakers, speakers[1:], strict=False)), speakers
+        assert [t.index for t in session.turns] == list(range(1, len(session.turns) + 1))
+        assert session.turns[0].kind == "open" and session.turns[-1].kind == "close"
+        memo = session.memo
+        for field in ("summary", "emotion_and_cognitive_state", "counselor_observations", "session_goal"):
+            assert getattr(memo, field).strip()
+        assert memo.counseling_assignments and memo.next_session_goal
+    assert [s.index for s in record.sessions] == list(range(1, len(record.sessions) + 1))
+    assert record.outcome.sessions == len(record.sessions)
+
+
+def always_end(messages: Sequence[BaseMessage]) -> dict[str, Any]:
+    return {"action": "end", "end_reason": "goals_met", "rationale": "Done after one session."}
+
+
+def never_end(messages: Sequence[BaseMessage]) -> dict[str, Any]:
+    return {"action": "continue", "end_reason": "none", "rationale": "Keep going."}
+
+
+async def test_sessions_min_holds_when_the_supervisor_wants_to_stop_after_session_one(profile):
+    record = await arc_of(profile("hannah-work-anxiety"), overriding(DecisionOutput=always_end), sessions_min=3)
+    assert len(record.sessions) == 3
+    assert record.outcome.end_reason == "goals_met"
+    first = record.sessions[0].decision
+    assert first is not None and first.proposed_action == "end" and first.action == "continue"
+    assert first.overridden_by and "sessions_min" in first.overridden_by
+
+
+async def test_sessions_max_holds_when_the_supervisor_never_stops(profile):
+    record = await arc_of(profile("hannah-work-anxiety"), overriding(DecisionOutput=never_end), sessions_max=3)
+    assert len(record.sessions) == 3
+    assert record.outcome.end_reason == "max_sessions"
+
+
+async def test_turn_cap_holds_when_the_counselor_never_closes(profile):
+    def keep_talking(messages):
+        return {"text": "Tell me more about that.", "ready_to_close": False}
+
+    record = await arc_of(profile("mateo-social-anxiety"), overriding(CounselorTurnOutput=keep_talking), turns_max=9)
+    for session in record.sessions:
+        assert len(session.turns) == 9
+        assert session.end_reason == "turn_cap"
+
+
+async def test_minimum_length_holds_when_the_counselor_wants_to_close_at_once(profile):
+    def close_now(messages):
+        return {"text": "I think we can wrap up.", "ready_to_close": True}
+
+    record = await arc_of(profile("mateo-social-anxiety"), overriding(CounselorTurnOutput=close_now), turns_min=7)
+    for session in record.sessions:
+        assert 7 <= len(session.turns) <= 11
+        assert session.end_reason == "counselor_closed"
+
+
+async def test_session_two_opens_by_following_up_the_homework(profile):
+    models = scripted_models()
+    record = await simulate_arc(profile("hannah-work-anxiety"), models, limits=Limits(turns_min=5, turns_max=9))
+    first_memo = record.sessions[0].memo
+    second = record.sessions[1]
+    assert second.homework_reviewed == first_memo.counseling_assignments
+    assert second.turns[0].kind == "open"
+    assert first_memo.counseling_assignments[0] in second.turns[0].text
+    openings = [msgs for schema, msgs in models["counselor"].chat.calls if schema == "OpeningOutput"]
+    assert first_memo.counseling_assignments[0] in str(openings[1][-1].content)
+    assert "none: this is the first session" in str(openings[0][-1].content)
+
+
+async def test_a_disclosure_takes_the_crisis_path(profile):
+    record = await arc_of(profile("graham-chronic-pain-risk"))
+    first = record.sessions[0]
+    disclosed = [t for t in first.turns if t.risk not in (None, "none")]
+    assert disclosed, "the high-risk client should disclose in session 1"
+    after = first.turns[disclosed[0].index]  # the turn right after the disclosure (indices are 1-based)
+    assert after.speaker == "counselor" and after.kind == "crisis"
+    assert first.crisis
+    assert first.memo.risk in ("high", "imminent")
+    assert first.decision is not None and first.decision.proposed_end_reason == "referral"
+
+
+async def test_plan_or_intent_ends_the_arc_in_crisis_even_before_sessions_min(profile):
+    def discloses_plan(messages):
+        reply = default_responder("ClientTurnOutput", messages)
+        if "turn 4." in str(messages[-1].content):
+            return {"text": "I have the pills saved and I have picked a day.", "risk": "plan_or_intent"}
+        return reply
+
+    record = await arc_of(
+        profile("graham-chronic-pain-risk"), overriding(ClientTurnOutput=discloses_plan), sessions_min=3
+    )
+    assert len(record.sessions) == 1
+    assert record.outcome.end_reason == "crisis"
+    assert record.sessions[0].decision is not None and record.sessions[0].decision.end_reason == "crisis"
+
+
+async def test_the_client_never_sees_memos_or_the_plan(profile):
+    def secret_memo(messages):
+        memo = default_responder("MemoOutput", messages)
+        return {
+            **memo,
+            "summary": "SECRET-SUMMARY",
+            "counselor_observations": "SECRET-OBSERVATIONS",
+            "emotion_and_cognitive_state": "SECRET-STATE",
+            "next_session_goal": "SECRET-NEXT-GOAL",
+        }
+
+    def secret_plan(messages):
+        plan = default_responder("PlanOutput", messages)
+        return {**plan, "case_conceptualization": "SECRET-CONCEPT", "goals": ["SECRET-GOAL"]}
+
+    models = scripted_models(overriding(MemoOutput=secret_memo, PlanOutput=secret_plan))
+    record = await simulate_arc(profile("grace-okonkwo-widowhood"), models, limits=Limits(turns_min=5, turns_max=9))
+    assert len(record.sessions) >= 2
+    client_prompts = [str(m.content) for _, msgs in models["client"].chat.calls for m in msgs]
+    assert client_prompts
+    assert not [p for p in client_prompts if "SECRET" in p]
+    # ... while the counselor does get the memo and the plan.
+    counselor_prompts = " ".join(str(m.content) for _, msgs in models["counselor"].chat.calls for m in msgs)
+    assert "SECRET-SUMMARY" in counselor_prompts and "SECRET-CONCEPT" in counselor_prompts
+
+
+async def test_malformed_output_is_retried_then_the_arc_goes_on(profile):
+    state = {"bad": 1}
+
+    def flaky(messages):
+        if state["bad"]:
+            state["bad"] -= 1
+            return "{not json"
+        return default_responder("CounselorTurnOutput", messages)
+
+    record = await arc_of(profile("hannah-work-anxiety"), overriding(CounselorTurnOutput=flaky))
+    assert record.usage["counselor"].retries == 1
+
+
+async def test_output_that_never_parses_fails_the_arc_with_a_clear_error(profile):
+    def broken(messages):
+        return {"text": ""}  # empty text and missing fields: schema-invalid every time
+
+    with pytest.raises(StructuredOutputError, match="CounselorTurnOutput after 3 attempts"):
+        await arc_of(profile("hannah-work-anxiety"), overriding(CounselorTurnOutput=broken))
+
+
+async def test_chinese_profile_keeps_its_language_and_planned_states(profile):
+    zh = profile("zhou-lihua-job-loss")
+    record = await arc_of(zh)
+    assert record.language == "zh"
+    planned = zh.planned(2)
+    assert planned is not None
+    assert record.sessions[1].client_state.emotion_state == planned.emotion_state

@@ -1,0 +1,40 @@
+"""A short real arc on the embedded SmolLM2 model: the record is complete. Structure only:
+a 135M model's wording is never asserted on."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import PROFILES
+
+from muspsy.config import RunConfig
+from muspsy.profiles import load_profile
+from muspsy.records import ArcRecord
+from muspsy.runner import run_arcs
+
+pytestmark = pytest.mark.embedded
+
+
+async def test_short_real_arc_on_the_embedded_model(tmp_path):
+    config = RunConfig.model_validate(
+        {"backend": "embedded", "limits": {"sessions_min": 2, "sessions_max": 2, "turns_min": 3, "turns_max": 5}}
+    )
+    profile = load_profile(PROFILES / "hannah-work-anxiety.yaml")
+    result = await run_arcs([profile], config, tmp_path)
+    assert result.failed == {}, result.failed
+    lines = (result.run_dir / "arcs.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1
+    record = ArcRecord.model_validate(json.loads(lines[0]))
+    assert len(record.sessions) == 2
+    for session in record.sessions:
+        assert 3 <= len(session.turns) <= 5
+        speakers = [t.speaker for t in session.turns]
+        assert all(a != b for a, b in zip(speakers, speakers[1:], strict=False))
+        assert all(t.text.strip() for t in session.turns)
+        assert session.memo.counseling_assignments
+    for role in ("client", "counselor", "supervisor"):
+        usage = record.usage[role]
+        assert usage.calls > 0 and usage.prompt_tokens > 0 and usage.completion_tokens > 0
+    assert record.provenance["backend"] == "embedded"
+    assert "base_url" not in json.dumps(record.provenance["models"])
