@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 import pytest
-from conftest import arc_of, overriding
 from langchain_core.messages import BaseMessage
 
+from conftest import arc_of, overriding
 from muspsy.config import Limits
 from muspsy.llm import StructuredOutputError
 from muspsy.simulate import simulate_arc
@@ -33,7 +34,7 @@ async def test_speakers_alternate_and_every_session_has_a_complete_memo(profile,
     for session in record.sessions:
         speakers = [t.speaker for t in session.turns]
         assert speakers[0] == speakers[-1] == "counselor"
-        assert all(a != b for a, b in zip(speakers, speakers[1:], strict=False)), speakers
+        assert all(a != b for a, b in pairwise(speakers)), speakers
         assert [t.index for t in session.turns] == list(range(1, len(session.turns) + 1))
         assert session.turns[0].kind == "open" and session.turns[-1].kind == "close"
         memo = session.memo

@@ -4,10 +4,11 @@ a 135M model's wording is never asserted on."""
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import pytest
-from conftest import PROFILES
 
+from conftest import PROFILES
 from muspsy.config import RunConfig
 from muspsy.profiles import load_profile
 from muspsy.records import ArcRecord
@@ -30,7 +31,7 @@ async def test_short_real_arc_on_the_embedded_model(tmp_path):
     for session in record.sessions:
         assert 3 <= len(session.turns) <= 5
         speakers = [t.speaker for t in session.turns]
-        assert all(a != b for a, b in zip(speakers, speakers[1:], strict=False))
+        assert all(a != b for a, b in pairwise(speakers))
         assert all(t.text.strip() for t in session.turns)
         assert session.memo.counseling_assignments
     for role in ("client", "counselor", "supervisor"):

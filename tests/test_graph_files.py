@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import json
 import subprocess
 
 import networkx as nx
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from muspsy.graphs.export import GRAPH_NAMES, to_mermaid
 
 pytestmark = pytest.mark.unit
@@ -40,20 +42,18 @@ def test_graph_json_every_node_reaches_the_end_and_none_is_orphaned():
     assert {"open", "client_turn", "counselor_turn", "crisis_response", "close"} <= session_nodes
 
 
+async def _enter(factory):
+    async with factory() as graph:
+        return graph
+
+
 def test_langgraph_json_entries_are_module_form_and_load():
     config = json.loads((REPO / "graphs" / "langgraph.json").read_text(encoding="utf-8"))
-    import asyncio
-    import importlib
-
     for name, entry in config["graphs"].items():
         module_name, _, attribute = entry.partition(":")
         assert "/" not in module_name and not module_name.endswith(".py"), entry
         factory = getattr(importlib.import_module(module_name), attribute)
 
-        async def build():
-            async with factory() as graph:
-                return graph
-
-        graph = asyncio.run(build())
+        graph = asyncio.run(_enter(factory))
         assert graph.checkpointer is None, f"{name}: Studio refuses graphs compiled with a checkpointer"
         assert "session" in graph.get_graph().nodes
