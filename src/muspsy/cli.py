@@ -16,9 +16,10 @@ from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from muspsy import __version__
-from muspsy.agents.spec import SpecError, available_strategies
+from muspsy.agents.spec import SpecError, available_strategies, load_strategy
 from muspsy.backends.embedded import EmbeddedModelMissing
 from muspsy.config import ConfigError, build_config, load_config_file, merge, resolved
 from muspsy.graphs.export import GRAPH_NAMES, to_mermaid, to_node_link
@@ -35,11 +36,16 @@ app = typer.Typer(
 )
 profiles_app = typer.Typer(help="Check and list client profiles.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_error(message: str) -> None:
+    # The message is plain text (paths may hold brackets): never parse it as rich markup.
+    err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
 
 
 def fail(message: str) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    print_error(message)
     raise typer.Exit(2)
 
 
@@ -125,6 +131,7 @@ def run(
         source = f"{config} (with command-line options)" if config else "command line"
         cfg = resolved(build_config(merge(data, overrides), source))
         profiles = load_profiles(paths)
+        load_strategy(cfg.strategy)  # fail on an unknown strategy before saying anything else
         err.print(f"muspsy {__version__}: {len(profiles)} profile(s), strategy {cfg.strategy}, backend {cfg.backend}")
         result = asyncio.run(run_arcs(profiles, cfg, runs_dir, report=lambda m: err.print(m)))
     err.print(f"{len(result.finished)} arc(s) finished, {len(result.failed)} failed; run folder:")
@@ -144,7 +151,7 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Profile files or 
             profile = load_profile(path)
         except ProfileError as exc:
             problems += 1
-            err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            print_error(str(exc))
         else:
             typer.echo(f"ok {path} ({profile.id})")
     if problems:

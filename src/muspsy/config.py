@@ -59,9 +59,10 @@ class Limits(Strict):
         # `--turns-max 5` alone should just work: an unset minimum shrinks to fit the maximum.
         if isinstance(data, dict):
             data = dict(data)
-            for low, high in (("sessions_min", "sessions_max"), ("turns_min", "turns_max")):
+            for low, high, floor in (("sessions_min", "sessions_max", 1), ("turns_min", "turns_max", 3)):
                 if low not in data and isinstance(data.get(high), int):
-                    data[low] = min(cls.model_fields[low].default, data[high])
+                    # Never below the minimum's own floor, so a bad maximum is reported as itself.
+                    data[low] = max(floor, min(cls.model_fields[low].default, data[high]))
         return data
 
     @model_validator(mode="after")

@@ -61,13 +61,26 @@ def _usage(raw: object) -> tuple[int, int]:
 
 
 def format_hint(schema: type[BaseModel]) -> str:
-    """Describe the expected JSON object in words; weak models follow this better than a schema."""
-    lines = ["Reply with one JSON object and nothing else. Its fields:"]
+    """A JSON skeleton, then one line per field: weak models copy a skeleton better than they
+    follow a schema, and strong models need the field meanings."""
+    properties = schema.model_json_schema()["properties"]
+    skeleton = ", ".join(f'"{name}": {_placeholder(name, properties[name])}' for name in schema.model_fields)
+    lines = [f"Answer with one JSON object like {{{skeleton}}}"]
     for name, info in schema.model_fields.items():
-        kind = _describe_type(schema.model_json_schema()["properties"][name])
         note = f": {info.description}" if info.description else ""
-        lines.append(f'- "{name}" ({kind}){note}')
+        lines.append(f"- {name} ({_describe_type(properties[name])}){note}")
     return "\n".join(lines)
+
+
+def _placeholder(name: str, prop: dict[str, Any]) -> str:
+    kind = prop.get("type")
+    if kind == "boolean":
+        return "false"
+    if kind == "integer":
+        return str(prop.get("minimum", 0))
+    if kind == "array":
+        return f'["<{name} item>"]' if prop.get("items", {}).get("type") == "string" else "[{...}]"
+    return f'"<{name}>"'  # also for enums: showing one value would nudge weak models towards it
 
 
 def _describe_type(prop: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from muspsy.records import EndReason, Progress, RiskLevel, TurnRisk
 
-TURN_TEXT = Field(min_length=2, max_length=700, description="Exactly what you say, in your own voice.")
+TURN_TEXT = Field(min_length=8, max_length=700, description="Exactly what you say, in your own voice.")
 SHORT = 300
 LONG = 500
 Line = Annotated[str, StringConstraints(min_length=2, max_length=200)]
