@@ -182,3 +182,18 @@ async def test_chinese_profile_keeps_its_language_and_planned_states(profile):
     planned = zh.planned(2)
     assert planned is not None
     assert record.sessions[1].client_state.emotion_state == planned.emotion_state
+
+
+async def test_a_low_risk_client_cannot_disclose_a_plan(profile):
+    def mislabels(messages):
+        reply = default_responder("ClientTurnOutput", messages)
+        return {**reply, "risk": "plan_or_intent"} if "turn 4." in str(messages[-1].content) else reply
+
+    hannah = profile("hannah-work-anxiety")
+    assert hannah.risk.level == "low"
+    record = await arc_of(hannah, overriding(ClientTurnOutput=mislabels), sessions_min=2)
+    assert record.outcome.end_reason != "crisis" and len(record.sessions) >= 2
+    capped = [t for t in record.sessions[0].turns if t.risk not in (None, "none")]
+    assert [t.risk for t in capped] == ["passive_ideation"]
+    assert record.sessions[0].turns[capped[0].index].kind == "crisis"
+    assert record.sessions[0].turns[capped[0].index].assessed_risk is not None

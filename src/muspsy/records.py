@@ -32,6 +32,21 @@ TURN_RISK_SEVERITY: dict[str, int] = {
     "active_ideation": 2,
     "plan_or_intent": 3,
 }
+# The most severe disclosure a client of each profile risk level can make. The profile is the
+# ground truth of the simulation: a low-risk client does not reveal a suicide plan because a
+# weak model mislabelled a turn.
+MAX_TURN_RISK: dict[str, TurnRisk] = {
+    "none": "none",
+    "low": "passive_ideation",
+    "moderate": "active_ideation",
+    "high": "plan_or_intent",
+    "imminent": "plan_or_intent",
+}
+
+
+def cap_turn_risk(label: TurnRisk, profile_level: RiskLevel) -> TurnRisk:
+    ceiling = MAX_TURN_RISK[profile_level]
+    return label if TURN_RISK_SEVERITY[label] <= TURN_RISK_SEVERITY[ceiling] else ceiling
 
 
 class Record(BaseModel):
@@ -128,7 +143,8 @@ class Turn(Record):
     index: int = Field(ge=1)
     speaker: Speaker
     text: str
-    risk: TurnRisk | None = None
+    risk: TurnRisk | None = Field(default=None, description="Client turns: what this turn disclosed.")
+    assessed_risk: RiskLevel | None = Field(default=None, description="Crisis turns: the counselor's estimate.")
     kind: Literal["open", "dialogue", "crisis", "close"] = "dialogue"
 
 

@@ -225,14 +225,16 @@ async def _run_one_arc(
     report(f"{arc}: running")
     events.emit("arc_started", arc=arc, client=profile.id)
     try:
-        final = await graph.ainvoke(
-            state,
-            {
-                "configurable": {"thread_id": arc},
-                "recursion_limit": recursion_limit(limits.sessions_max, limits.turns_max),
-            },
-            durability="sync",
-        )
+        thread = {
+            "configurable": {"thread_id": arc},
+            "recursion_limit": recursion_limit(limits.sessions_max, limits.turns_max),
+        }
+        # Stream the arc-level steps so a long arc on a slow model shows life after each session.
+        async for update in graph.astream(state, thread, durability="sync", stream_mode="updates"):
+            if "memo" in update:
+                done = update["memo"]["sessions"][-1]
+                report(f"{arc}: session {done['index']} done ({len(done['turns'])} turns)")
+        final = (await graph.aget_state(thread)).values
         record = assemble_record(final, run.provenance(models, started))
     except Exception as exc:  # one arc's failure must not stop the others
         message = f"{type(exc).__name__}: {exc}"

@@ -129,6 +129,7 @@ def client_system(state: ArcState) -> dict[str, str]:
         "personality": profile.personality,
         "background": profile.background,
         "presenting_problem": profile.intake.presenting_problem,
+        "story": _own_story(profile),
         "style": STYLE_NOTES[profile.conversational_style],
         "attitude": ATTITUDE_NOTES[profile.attitude],
         "shareable_facts": bullets(shareable),
@@ -137,6 +138,18 @@ def client_system(state: ArcState) -> dict[str, str]:
         "homework": _client_homework(state, current),
         "memories": bullets(state.get("client_memories", []), empty="(this is your first session)"),
     }
+
+
+def _own_story(profile: ClientProfile) -> str:
+    # The client knows its own intake story; it is the counselor who learns it only from intake.
+    intake = profile.intake
+    parts = [
+        ("Why now", intake.reason_for_counseling),
+        ("History", intake.history),
+        ("Daily life", intake.functioning),
+        ("Support", intake.support),
+    ]
+    return "\n".join(f"{label}: {text}" for label, text in parts if text)
 
 
 def _client_homework(state: ArcState, current: ClientState) -> str:

@@ -16,7 +16,7 @@ from muspsy.agents.base import Agent
 from muspsy.agents.outputs import ClientTurnOutput, WeekOutput
 from muspsy.agents.session_ops import with_turn
 from muspsy.graphs.state import ArcState
-from muspsy.records import TURN_RISK_SEVERITY, ClientProfile, ClientState, HomeworkAdherence, Memo
+from muspsy.records import TURN_RISK_SEVERITY, ClientProfile, ClientState, HomeworkAdherence, Memo, cap_turn_risk
 
 ADHERENCE_BASE = {"positive": 0.75, "neutral": 0.55, "negative": 0.3}
 PROGRESS_RELIEF = {"substantial": 2, "some": 1, "no_change": 0, "worse": -1}
@@ -95,15 +95,16 @@ class Client:
         task = views.client_turn(state, self.agent.spec.settings.recent_turns)
         out, usage = await self.agent.ask(ClientTurnOutput, "turn", task, state, views.client_system(state))
         session = state["session"]
-        severity = TURN_RISK_SEVERITY[out.risk]
+        risk = cap_turn_risk(out.risk, state["profile"]["risk"]["level"])
+        severity = TURN_RISK_SEVERITY[risk]
         updated = with_turn(
             session,
             "client",
             out.text,
             "dialogue",
-            risk=out.risk,
+            risk=risk,
             crisis=session["crisis"] or severity > 0,
-            imminent=session["imminent"] or out.risk == "plan_or_intent",
+            imminent=session["imminent"] or risk == "plan_or_intent",
         )
         return {"session": updated, "usage": usage}
 

@@ -57,8 +57,9 @@ class Counselor:
         task = self._task(state)
         del task["goal"], task["turns_left"]
         out, usage = await self.agent.ask(CrisisTurnOutput, "crisis", task, state, self._system(state))
-        imminent = state["session"]["imminent"] or out.assessed_risk == "imminent"
-        session = with_turn(state["session"], "counselor", out.text, "crisis", ready_to_close=False, imminent=imminent)
+        session = with_turn(
+            state["session"], "counselor", out.text, "crisis", assessed_risk=out.assessed_risk, ready_to_close=False
+        )
         return {"session": session, "usage": usage}
 
     async def close(self, state: ArcState) -> dict[str, Any]:
