@@ -12,7 +12,7 @@ from conftest import PROFILES
 from muspsy.config import RunConfig
 from muspsy.profiles import load_profile
 from muspsy.records import ArcRecord
-from muspsy.runner import run_arcs
+from muspsy.runner import start_run
 
 pytestmark = pytest.mark.embedded
 
@@ -22,7 +22,7 @@ async def test_short_real_arc_on_the_embedded_model(tmp_path):
         {"backend": "embedded", "limits": {"sessions_min": 2, "sessions_max": 2, "turns_min": 3, "turns_max": 5}}
     )
     profile = load_profile(PROFILES / "hannah-work-anxiety.yaml")
-    result = await run_arcs([profile], config, tmp_path)
+    result = await start_run([profile], config, tmp_path)
     assert result.failed == {}, result.failed
     lines = (result.run_dir / "arcs.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1

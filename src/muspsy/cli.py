@@ -1,4 +1,4 @@
-"""The `muspsy` command line: run arcs, validate profiles, draw the graphs.
+"""The `muspsy` command line: run and resume arcs, show status, validate profiles, draw graphs.
 
 User errors (bad profile, config, strategy, missing model) print one line naming the file and
 field and exit with 2, never a traceback. `muspsy run` prints progress on stderr and the run
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,12 +23,17 @@ from rich.text import Text
 from muspsy import __version__
 from muspsy.agents.spec import SpecError, available_strategies, load_strategy
 from muspsy.backends.embedded import EmbeddedModelMissing
+from muspsy.checkpointers import CheckpointerError
 from muspsy.config import ConfigError, build_config, load_config_file, merge, resolved
 from muspsy.graphs.export import GRAPH_NAMES, to_mermaid, to_node_link
-from muspsy.llm import StructuredOutputError
 from muspsy.profiles import ProfileError, load_profile, load_profiles, profile_paths
+from muspsy.progress import make_progress
+from muspsy.runfolder import RunFolderError
+from muspsy.runner import RunResult, resume_run, start_run
+from muspsy.status import run_status
+from muspsy.testing.fake_openai import FAULTS, FakeOpenAIServer
 
-USER_ERRORS = (ProfileError, ConfigError, SpecError, EmbeddedModelMissing, StructuredOutputError)
+USER_ERRORS = (ProfileError, ConfigError, SpecError, EmbeddedModelMissing, RunFolderError, CheckpointerError)
 
 app = typer.Typer(
     help="Simulate multi-session psychological counseling with LLM agents and write dataset-ready arcs.",
@@ -36,6 +43,8 @@ app = typer.Typer(
 )
 profiles_app = typer.Typer(help="Check and list client profiles.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
+dev_app = typer.Typer(help="Developer tools: a fake LLM endpoint for tests and benchmarks.", no_args_is_help=True)
+app.add_typer(dev_app, name="dev")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -74,8 +83,8 @@ def main(
 
 def cli_overrides(**options: Any) -> dict[str, Any]:
     """Command-line options as a config mapping; unset options change nothing."""
-    limits = {k: options.pop(k) for k in ("sessions_min", "sessions_max", "turns_min", "turns_max")}
-    model = {"model": options.pop("model"), "base_url": options.pop("base_url")}
+    limits = {k: options.pop(k, None) for k in ("sessions_min", "sessions_max", "turns_min", "turns_max")}
+    model = {"model": options.pop("model", None), "base_url": options.pop("base_url", None)}
     out: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     if any(v is not None for v in limits.values()):
         out["limits"] = {k: v for k, v in limits.items() if v is not None}
@@ -107,13 +116,19 @@ def run(
         int | None, typer.Option(help="Fewest turns (both speakers) before a session may close.")
     ] = None,
     turns_max: Annotated[int | None, typer.Option(help="Most turns (both speakers) per session.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for the client's between-session draws.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the first arc of each profile.")] = None,
+    arcs_per_profile: Annotated[
+        int | None, typer.Option(help="Arcs per profile, with seeds seed, seed+1, ... (distinct arc ids).")
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Arcs in flight at once.")] = None,
     language: Annotated[str | None, typer.Option(help="Dialogue language for all arcs (en, zh, ...).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where run folders are created.")] = Path("runs"),
+    checkpointer: Annotated[
+        str | None, typer.Option(help="sqlite (default: in the run folder) or a postgresql:// URL.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
-    """Run one multi-session arc per profile and write a run folder."""
-    from muspsy.runner import run_arcs
-
+    """Run one or more multi-session arcs per profile and write a run folder."""
     with user_errors():
         data = load_config_file(config) if config else {}
         overrides = cli_overrides(
@@ -123,6 +138,8 @@ def run(
             strategy=strategy,
             seed=seed,
             language=language,
+            arcs_per_profile=arcs_per_profile,
+            concurrency=concurrency,
             sessions_min=sessions_min,
             sessions_max=sessions_max,
             turns_min=turns_min,
@@ -132,12 +149,57 @@ def run(
         cfg = resolved(build_config(merge(data, overrides), source))
         profiles = load_profiles(paths)
         load_strategy(cfg.strategy)  # fail on an unknown strategy before saying anything else
-        err.print(f"muspsy {__version__}: {len(profiles)} profile(s), strategy {cfg.strategy}, backend {cfg.backend}")
-        result = asyncio.run(run_arcs(profiles, cfg, runs_dir, report=lambda m: err.print(m)))
-    err.print(f"{len(result.finished)} arc(s) finished, {len(result.failed)} failed; run folder:")
+        if not quiet:
+            err.print(
+                f"muspsy {__version__}: {len(profiles) * cfg.arcs_per_profile} arc(s) from {len(profiles)} "
+                f"profile(s), strategy {cfg.strategy}, backend {cfg.backend}, concurrency {cfg.concurrency}"
+            )
+        result = asyncio.run(
+            start_run(profiles, cfg, runs_dir, progress=make_progress(err, quiet), checkpointer=checkpointer)
+        )
+    finish(result, quiet)
+
+
+@app.command()
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="The run folder to continue.")],
+    force: Annotated[bool, typer.Option(help="Continue even if the config or prompts changed.")] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML settings laid over the run's own config.")
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Arcs in flight at once.")] = None,
+    checkpointer: Annotated[
+        str | None, typer.Option(help="The run's postgresql:// URL, when it used Postgres with a password.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Continue every unfinished or failed arc of a run from its last checkpoint; finished arcs are never redone."""
+    with user_errors():
+        overrides = merge(load_config_file(config) if config else {}, cli_overrides(concurrency=concurrency))
+        result = asyncio.run(
+            resume_run(
+                run_dir, overrides=overrides, force=force, progress=make_progress(err, quiet), checkpointer=checkpointer
+            )
+        )
+    finish(result, quiet)
+
+
+def finish(result: RunResult, quiet: bool) -> None:
+    if not quiet:
+        cost = f"; estimated cost ${result.cost_usd:.4f}" if result.cost_usd is not None else ""
+        done = f" ({result.already_done} were already done)" if result.already_done else ""
+        err.print(f"{len(result.finished)} arc(s) finished, {len(result.failed)} failed{done}{cost}; run folder:")
     typer.echo(str(result.run_dir))
     if result.failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def status(run_dir: Annotated[Path, typer.Argument(help="A run folder.")]) -> None:
+    """Show a run's finished, running, failed and pending arcs."""
+    with user_errors():
+        summary = run_status(run_dir)
+    typer.echo(summary)
 
 
 @profiles_app.command("validate")
@@ -189,6 +251,44 @@ def graph(
         typer.echo(json.dumps({name: render(name) for name in names}, indent=2))
     else:
         typer.echo("\n".join(render(name) for name in names))
+
+
+@dev_app.command("fake-llm")
+def fake_llm(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 0,
+    latency_ms: Annotated[float, typer.Option(help="Delay before every answer.")] = 0.0,
+    fault_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of requests that get a fault.")] = 0.0,
+    faults: Annotated[
+        str, typer.Option(help="Comma-separated fault kinds to draw from: " + ", ".join(FAULTS) + ".")
+    ] = ",".join(FAULTS),
+    hang_s: Annotated[float, typer.Option(help="How long a 'hang' fault holds the request.")] = 30.0,
+    seed: Annotated[int, typer.Option(help="Seed of the fault draws.")] = 0,
+) -> None:
+    """Serve a fake OpenAI-compatible chat endpoint on 127.0.0.1 (scripted answers, injected faults)."""
+    names = {name.strip() for name in faults.split(",") if name.strip()}
+    kinds = tuple(k for k in FAULTS if k in names)
+    unknown = sorted(names - set(FAULTS))
+    if unknown:
+        fail(f"--faults: unknown fault kind(s) {', '.join(unknown)} (known: {', '.join(FAULTS)})")
+    server = FakeOpenAIServer(
+        latency_s=latency_ms / 1000,
+        fault_rate=fault_rate,
+        faults=kinds,
+        hang_s=hang_s,
+        seed=seed,
+        port=port,
+    )
+    with server:
+        typer.echo(server.base_url, err=False)
+        err.print(f"fake OpenAI endpoint at {server.base_url}; Ctrl-C to stop")
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        err.print(f"served {server.requests} request(s); faults injected: {server.faults_injected}")
 
 
 if __name__ == "__main__":

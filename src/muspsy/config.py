@@ -41,6 +41,10 @@ class ModelSettings(Strict):
     max_retries: int | None = Field(default=None, ge=0, description="Client retries on transport errors, 429, 5xx.")
     extra_body: dict[str, Any] | None = None
     structured_method: StructuredMethod | None = None
+    max_concurrent_requests: int | None = Field(
+        default=None, ge=1, description="Requests in flight to this role's endpoint (shared by roles on one endpoint)."
+    )
+    requests_per_minute: float | None = Field(default=None, gt=0, description="Request rate cap for the endpoint.")
 
     def over(self, base: ModelSettings) -> ModelSettings:
         """These settings laid over `base`: fields set here win."""
@@ -79,8 +83,19 @@ class EmbeddedSettings(Strict):
     parallel: int = Field(default=2, ge=1, le=16)
 
 
+class Price(Strict):
+    """US dollars per million tokens."""
+
+    prompt_per_million: float = Field(ge=0)
+    completion_per_million: float = Field(ge=0)
+
+
 class RunConfig(Strict):
     backend: Backend | None = None
+    concurrency: int = Field(default=4, ge=1, le=4096, description="Arcs in flight at once.")
+    arcs_per_profile: int = Field(
+        default=1, ge=1, le=10000, description="Arcs per profile, with seeds seed, seed+1, ..."
+    )
     strategy: str = "cbt"
     language: str | None = Field(default=None, description="Dialogue language for every arc; default: the profile's.")
     seed: int = 0
@@ -88,6 +103,7 @@ class RunConfig(Strict):
     limits: Limits = Field(default_factory=Limits)
     models: dict[Literal["default", "client", "counselor", "supervisor"], ModelSettings] = Field(default_factory=dict)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+    prices: dict[str, Price] = Field(default_factory=dict, description="Model name -> price, for cost estimates.")
 
 
 BACKEND_DEFAULTS: dict[Backend, ModelSettings] = {
@@ -165,12 +181,21 @@ def resolved(config: RunConfig, environ: dict[str, str] | None = None) -> RunCon
     return config.model_copy(update={"backend": choose_backend(config, environ)})
 
 
-def fingerprint(config: RunConfig) -> str:
-    """Stable hash of everything that changes what a run produces."""
+# How a run executes, not what it produces: changing these never blocks a resume.
+EXECUTION_ONLY = {"concurrency", "prices"}
+ROLE_EXECUTION_ONLY = {"timeout_s", "max_retries", "max_concurrent_requests", "requests_per_minute"}
+
+
+def fingerprint(config: RunConfig, prompt_hashes: dict[str, str] | None = None) -> str:
+    """Stable hash of everything that changes what a run produces: config and prompts."""
     backend = config.backend or "embedded"
     payload = {
-        **config.model_dump(mode="json", exclude={"models"}),
-        "roles": {role: s.model_dump(mode="json") for role, s in role_settings(config, backend).items()},
+        **config.model_dump(mode="json", exclude={"models", *EXECUTION_ONLY}),
+        "roles": {
+            role: s.model_dump(mode="json", exclude=ROLE_EXECUTION_ONLY)
+            for role, s in role_settings(config, backend).items()
+        },
+        "prompts": prompt_hashes or {},
     }
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]

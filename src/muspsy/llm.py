@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, cast
 
@@ -18,6 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from pydantic import BaseModel, ValidationError
 
 from muspsy.events import EventLog
+from muspsy.ratelimit import EndpointLimiter
 
 T = TypeVar("T", bound=BaseModel)
 StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
@@ -35,6 +37,7 @@ class RoleModel:
     name: str
     structured_method: StructuredMethod = "json_schema"
     params: dict[str, Any] = field(default_factory=dict)
+    limiter: EndpointLimiter | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,8 @@ async def call_structured(
     for attempt in range(retries + 1):
         call_started = time.perf_counter()
         try:
-            result = cast(dict[str, Any], await runnable.ainvoke(list(messages)))
+            async with model.limiter or nullcontext():
+                result = cast(dict[str, Any], await runnable.ainvoke(list(messages)))
         except Exception as exc:
             if not _is_output_failure(exc):
                 raise

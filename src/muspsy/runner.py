@@ -1,34 +1,40 @@
-"""A run: many arcs with one config, written to `runs/<run_id>/`.
+"""Runs: many arcs with one config, concurrently, written to `runs/<run_id>/`, resumable.
 
-Each arc is one LangGraph thread checkpointed in the run's SQLite file with durability
-`sync`, so a node that finished is never paid for again. One arc's failure is recorded and the
-run goes on.
+Each arc is one LangGraph thread checkpointed with durability `sync`, so after a crash only
+the node that was running is paid for again. `arcs.jsonl` is the source of truth for what is
+finished: an arc is written there once, after its graph ends, and skipped on resume. One arc's
+failure is recorded and the others go on.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
 from muspsy import __version__
 from muspsy.agents.spec import AgentSpec, Strategy, load_spec, load_strategy
 from muspsy.backends import ResolvedModels, open_models
-from muspsy.config import RunConfig, fingerprint
+from muspsy.checkpointers import open_checkpointer, redact_url
+from muspsy.config import RunConfig, build_config, fingerprint, merge, resolved
 from muspsy.events import JsonlEventLog
 from muspsy.graphs.arc import build_arc_graph, recursion_limit
 from muspsy.graphs.state import ArcState, add_usage
+from muspsy.progress import ProgressSink, QuietProgress
 from muspsy.records import ROLES, ArcRecord, ClientProfile, Role
-from muspsy.runfolder import CHECKPOINTS, EVENTS, RunFolder
+from muspsy.runfolder import ARCS, EVENTS, RunFolder, RunFolderError, read_lines
 
-Reporter = Callable[[str], None]
+
+class ResumeRefused(RunFolderError):
+    """The run's config or prompts changed since it started; `--force` overrides."""
 
 
 def now() -> str:
@@ -37,12 +43,9 @@ def now() -> str:
 
 def prompt_hashes(specs: dict[Role, AgentSpec], strategy: Strategy) -> dict[str, str]:
     hashes = {f"{role}/{name}": t.sha256 for role, spec in specs.items() for name, t in spec.templates.items()}
-    hashes[f"counselor/strategies/{strategy.name}"] = _sha256(strategy.model_dump_json())
+    strategy_text = strategy.model_dump_json().encode("utf-8")
+    hashes[f"counselor/strategies/{strategy.name}"] = hashlib.sha256(strategy_text).hexdigest()
     return dict(sorted(hashes.items()))
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def new_run_id(runs_dir: Path, config_fingerprint: str) -> str:
@@ -54,15 +57,32 @@ def new_run_id(runs_dir: Path, config_fingerprint: str) -> str:
     return run_id
 
 
+@dataclass(frozen=True)
+class ArcPlan:
+    arc_id: str
+    client_id: str
+    seed: int
+
+
+def plan_arcs(profiles: Sequence[ClientProfile], config: RunConfig) -> list[ArcPlan]:
+    """K arcs per profile with seeds seed, seed+1, ...: distinct seeds, distinct arc ids."""
+    return [
+        ArcPlan(arc_id(p, config.strategy, config.seed + k), p.id, config.seed + k)
+        for p in profiles
+        for k in range(config.arcs_per_profile)
+    ]
+
+
 def arc_id(profile: ClientProfile, strategy: str, seed: int) -> str:
     return f"{profile.id}--{strategy}--seed{seed}"
 
 
-def initial_arc_state(run_id: str, profile: ClientProfile, config: RunConfig) -> ArcState:
+def initial_arc_state(run_id: str, profile: ClientProfile, config: RunConfig, seed: int | None = None) -> ArcState:
+    seed = config.seed if seed is None else seed
     return {
         "run_id": run_id,
-        "arc_id": arc_id(profile, config.strategy, config.seed),
-        "seed": config.seed,
+        "arc_id": arc_id(profile, config.strategy, seed),
+        "seed": seed,
         "strategy": config.strategy,
         "language": config.language or profile.language,
         "profile": profile.model_dump(mode="json", by_alias=True),
@@ -74,37 +94,6 @@ def initial_arc_state(run_id: str, profile: ClientProfile, config: RunConfig) ->
         },
         "usage": {},
     }
-
-
-@dataclass
-class RunResult:
-    run_dir: Path
-    finished: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Run:
-    """One run's shared context: config, folder, models' description, manifest."""
-
-    config: RunConfig
-    folder: RunFolder
-    run_id: str
-    strategy: Strategy
-    specs: dict[Role, AgentSpec]
-    manifest: dict[str, Any] = field(default_factory=dict)
-
-    def provenance(self, models: ResolvedModels, started: str) -> dict[str, Any]:
-        return {
-            "version": __version__,
-            "backend": models.backend,
-            "models": models.describe(),
-            "prompt_hashes": self.manifest["prompt_hashes"],
-            "config_fingerprint": self.manifest["config_fingerprint"],
-            "seed": self.config.seed,
-            "started_at": started,
-            "finished_at": now(),
-        }
 
 
 def assemble_record(state: ArcState, provenance: dict[str, Any]) -> ArcRecord:
@@ -126,140 +115,312 @@ def assemble_record(state: ArcState, provenance: dict[str, Any]) -> ArcRecord:
     )
 
 
-async def run_arcs(
+@dataclass
+class RunResult:
+    run_dir: Path
+    finished: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    already_done: int = 0
+    cost_usd: float | None = None
+
+
+@dataclass
+class Run:
+    """One run's shared context while it executes."""
+
+    config: RunConfig
+    folder: RunFolder
+    manifest: dict[str, Any]
+    profiles: dict[str, ClientProfile]
+    models: ResolvedModels
+    progress: ProgressSink
+    events: JsonlEventLog
+    result: RunResult
+
+    def save(self) -> None:
+        self.manifest["updated_at"] = now()
+        self.folder.write_manifest(self.manifest)
+
+    def set_arc(self, arc: str, status: str, error: str | None = None) -> None:
+        entry = self.manifest["arcs"][arc]
+        entry["status"] = status
+        entry.pop("error", None)
+        if error:
+            entry["error"] = error
+        self.save()
+
+    def provenance(self, seed: int, started: str) -> dict[str, Any]:
+        return {
+            "version": __version__,
+            "backend": self.models.backend,
+            "models": self.models.describe(),
+            "prompt_hashes": self.manifest["prompt_hashes"],
+            "config_fingerprint": self.manifest["config_fingerprint"],
+            "seed": seed,
+            "started_at": started,
+            "finished_at": now(),
+        }
+
+
+async def start_run(
     profiles: Sequence[ClientProfile],
     config: RunConfig,
     runs_dir: Path,
     *,
-    report: Reporter = lambda message: None,
+    progress: ProgressSink | None = None,
+    checkpointer: str | None = None,
 ) -> RunResult:
-    """Run one arc per profile with `config` (already resolved) and write the run folder.
+    """Plan one or more arcs per profile with `config` (already resolved) and run them.
 
     Bad configuration (unknown strategy, missing key, missing embedded model) raises before
     anything is written.
     """
     strategy = load_strategy(config.strategy)
     specs = {role: load_spec(role) for role in ROLES}
+    hashes = prompt_hashes(specs, strategy)
     async with AsyncExitStack() as stack:
-        report(f"backend: {config.backend}")
         models = await open_models(config, stack)
-        run = _start_run(config, runs_dir, strategy, specs, profiles, models)
-        events = JsonlEventLog(run.folder.path(EVENTS), run=run.run_id)
-        stack.callback(events.close)
-        result = RunResult(run_dir=run.folder.root)
-        events.emit("run_started", backend=config.backend, arcs=len(profiles), strategy=config.strategy)
-        try:
-            saver = await stack.enter_async_context(
-                AsyncSqliteSaver.from_conn_string(str(run.folder.path(CHECKPOINTS)))
+        config_fp = fingerprint(config, hashes)
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        run_id = new_run_id(runs_dir, config_fp)
+        folder = RunFolder(runs_dir / run_id)
+        folder.create()
+        folder.write_profiles(list(profiles))
+        manifest: dict[str, Any] = {
+            "schema": "muspsy.manifest/1",
+            "run_id": run_id,
+            "status": "pending",
+            "created_at": now(),
+            "updated_at": now(),
+            "version": __version__,
+            "backend": config.backend,
+            "models": models.describe(),
+            "config": config.model_dump(mode="json"),
+            "config_fingerprint": config_fp,
+            "prompt_hashes": hashes,
+            "seed": config.seed,
+            "checkpointer": redact_url(checkpointer) if checkpointer else "sqlite",
+            "attempts": [],
+            "arcs": {
+                plan.arc_id: {"client_id": plan.client_id, "seed": plan.seed, "status": "pending"}
+                for plan in plan_arcs(profiles, config)
+            },
+            "counts": {},
+            "usage": {},
+        }
+        folder.write_manifest(manifest)
+        return await _execute(stack, folder, manifest, config, models, strategy, specs, progress, checkpointer)
+
+
+def config_for_resume(manifest: dict[str, Any], overrides: dict[str, Any]) -> RunConfig:
+    return resolved(build_config(merge(manifest["config"], overrides), "resume options"))
+
+
+async def resume_run(
+    run_dir: Path,
+    *,
+    overrides: dict[str, Any] | None = None,
+    force: bool = False,
+    progress: ProgressSink | None = None,
+    checkpointer: str | None = None,
+) -> RunResult:
+    """Continue every unfinished or failed arc of a run from its last checkpoint."""
+    folder = RunFolder(run_dir)
+    manifest = folder.read_manifest()
+    config = config_for_resume(manifest, overrides or {})
+    strategy = load_strategy(config.strategy)
+    specs = {role: load_spec(role) for role in ROLES}
+    hashes = prompt_hashes(specs, strategy)
+    config_fp = fingerprint(config, hashes)
+    if config_fp != manifest["config_fingerprint"]:
+        changed = [k for k, v in hashes.items() if manifest["prompt_hashes"].get(k) != v]
+        what = f"prompts changed ({', '.join(changed)})" if changed else "the config changed"
+        if not force:
+            raise ResumeRefused(
+                f"{folder.path('manifest.json')}: field config_fingerprint: {what} since the run started "
+                f"({manifest['config_fingerprint']} -> {config_fp}); use --force to continue anyway"
             )
-            graph = build_arc_graph(
-                models.models, strategy, events=events, retries=config.structured_retries, specs=specs
-            ).compile(checkpointer=saver)
-            for number, profile in enumerate(profiles, start=1):
-                say = _prefixed(report, number, len(profiles))
-                await _run_one_arc(graph, run, models, profile, events, result, say)
-            run.manifest["status"] = "completed" if not result.failed else "completed_with_failures"
-        except BaseException:
-            run.manifest["status"] = "interrupted"
-            raise
-        finally:
-            run.manifest["updated_at"] = now()
-            run.folder.write_manifest(run.manifest)
-            events.emit("run_finished", status=run.manifest["status"], **run.manifest["counts"])
-    return result
+        manifest["forced_from_fingerprint"] = manifest["config_fingerprint"]
+    manifest.update(config=config.model_dump(mode="json"), config_fingerprint=config_fp, prompt_hashes=hashes)
+    stored = manifest.get("checkpointer", "sqlite")
+    if checkpointer is None and stored != "sqlite":
+        if "***" in stored:
+            raise RunFolderError(f"this run used the checkpointer {stored}: pass --checkpointer with its password")
+        checkpointer = stored
+    repaired = folder.repair()
+    async with AsyncExitStack() as stack:
+        models = await open_models(config, stack)
+        if repaired:
+            manifest.setdefault("repairs", []).append({"at": now(), "files": repaired})
+        return await _execute(stack, folder, manifest, config, models, strategy, specs, progress, checkpointer)
 
 
-def _prefixed(report: Reporter, number: int, total: int) -> Reporter:
-    return lambda message: report(f"[{number}/{total}] {message}")
-
-
-def _start_run(
+async def _execute(
+    stack: AsyncExitStack,
+    folder: RunFolder,
+    manifest: dict[str, Any],
     config: RunConfig,
-    runs_dir: Path,
+    models: ResolvedModels,
     strategy: Strategy,
     specs: dict[Role, AgentSpec],
-    profiles: Sequence[ClientProfile],
-    models: ResolvedModels,
-) -> Run:
-    config_fp = fingerprint(config)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    run_id = new_run_id(runs_dir, config_fp)
-    folder = RunFolder(runs_dir / run_id)
-    folder.create()
-    run = Run(config=config, folder=folder, run_id=run_id, strategy=strategy, specs=specs)
-    run.manifest = {
-        "schema": "muspsy.manifest/1",
-        "run_id": run_id,
-        "status": "running",
-        "created_at": now(),
-        "updated_at": now(),
-        "version": __version__,
-        "backend": config.backend,
-        "models": models.describe(),
-        "config": config.model_dump(mode="json"),
-        "config_fingerprint": config_fp,
-        "prompt_hashes": prompt_hashes(specs, strategy),
-        "seed": config.seed,
-        "profiles": [p.id for p in profiles],
-        "counts": {"arcs": len(profiles), "finished": 0, "failed": 0, "sessions": 0, "turns": 0},
-        "failed": [],
-        "usage": {},
-    }
-    folder.write_manifest(run.manifest)
-    return run
+    progress: ProgressSink | None,
+    checkpointer: str | None,
+) -> RunResult:
+    events = JsonlEventLog(folder.path(EVENTS), run=manifest["run_id"])
+    stack.callback(events.close)
+    saver = await open_checkpointer(stack, folder, checkpointer)
+    graph = build_arc_graph(
+        models.models, strategy, events=events, retries=config.structured_retries, specs=specs
+    ).compile(checkpointer=saver)
+    finished = folder.finished_arc_ids()
+    run = Run(
+        config=config,
+        folder=folder,
+        manifest=manifest,
+        profiles=folder.read_profiles(),
+        models=models,
+        progress=progress or QuietProgress(),
+        events=events,
+        result=RunResult(run_dir=folder.root, already_done=len(finished)),
+    )
+    for arc, entry in manifest["arcs"].items():
+        if arc in finished:
+            entry["status"] = "finished"
+            entry.pop("error", None)
+    todo = [arc for arc in manifest["arcs"] if arc not in finished]
+    manifest["status"] = "running"
+    manifest["attempts"].append({"started_at": now(), "pid": os.getpid(), "arcs_to_do": len(todo)})
+    run.save()
+    events.emit("run_started", backend=config.backend, arcs=len(manifest["arcs"]), to_do=len(todo))
+    run.progress.start(len(manifest["arcs"]), len(finished))
+    slots = asyncio.Semaphore(config.concurrency)
+    ticker = asyncio.create_task(_tick(run.progress))
 
+    async def one(arc: str) -> None:
+        async with slots:
+            await _run_arc(graph, run, arc)
 
-async def _run_one_arc(
-    graph: Any,
-    run: Run,
-    models: ResolvedModels,
-    profile: ClientProfile,
-    events: JsonlEventLog,
-    result: RunResult,
-    report: Reporter,
-) -> None:
-    state = initial_arc_state(run.run_id, profile, run.config)
-    arc = state["arc_id"]
-    limits = run.config.limits
-    started, clock = now(), time.perf_counter()
-    report(f"{arc}: running")
-    events.emit("arc_started", arc=arc, client=profile.id)
     try:
-        thread = {
-            "configurable": {"thread_id": arc},
-            "recursion_limit": recursion_limit(limits.sessions_max, limits.turns_max),
-        }
-        # Stream the arc-level steps so a long arc on a slow model shows life after each session.
-        async for update in graph.astream(state, thread, durability="sync", stream_mode="updates"):
-            if "memo" in update:
-                done = update["memo"]["sessions"][-1]
-                report(f"{arc}: session {done['index']} done ({len(done['turns'])} turns)")
-        final = (await graph.aget_state(thread)).values
-        record = assemble_record(final, run.provenance(models, started))
+        await asyncio.gather(*(one(arc) for arc in todo))
+        manifest["status"] = "completed" if not run.result.failed else "completed_with_failures"
+    except BaseException:
+        manifest["status"] = "interrupted"
+        raise
+    finally:
+        ticker.cancel()
+        run.progress.close()
+        _summarize(run)
+        run.save()
+        events.emit("run_finished", status=manifest["status"], **manifest["counts"])
+    return run.result
+
+
+async def _tick(progress: ProgressSink) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        progress.update()
+
+
+async def _run_arc(graph: Any, run: Run, arc: str) -> None:
+    entry = run.manifest["arcs"][arc]
+    profile = run.profiles[entry["client_id"]]
+    limits = run.config.limits
+    thread: Any = {
+        "configurable": {"thread_id": arc},
+        "recursion_limit": recursion_limit(limits.sessions_max, limits.turns_max),
+    }
+    tally = run.progress.tally
+    started, clock = now(), time.perf_counter()
+    run.set_arc(arc, "running")
+    run.events.emit("arc_started", arc=arc, client=profile.id)
+    try:
+        snapshot = await graph.aget_state(thread)
+        if not (snapshot.values and not snapshot.next):  # not already at the end of its graph
+            # A fresh arc starts from its initial state; a checkpointed one continues (input None).
+            start = (
+                None
+                if snapshot.values
+                else initial_arc_state(run.manifest["run_id"], profile, run.config, entry["seed"])
+            )
+            tokens_seen = _tokens(snapshot.values.get("usage", {})) if snapshot.values else 0
+            async for update in graph.astream(start, thread, durability="sync", stream_mode="updates"):
+                if "memo" in update:
+                    done = update["memo"]["sessions"][-1]
+                    tokens = _tokens(update["memo"]["usage"])
+                    tally.sessions += 1
+                    tally.turns += len(done["turns"])
+                    tally.tokens += tokens - tokens_seen
+                    tokens_seen = tokens
+            snapshot = await graph.aget_state(thread)
+        record = assemble_record(snapshot.values, run.provenance(entry["seed"], started))
     except Exception as exc:  # one arc's failure must not stop the others
         message = f"{type(exc).__name__}: {exc}"
-        result.failed[arc] = message
+        run.result.failed[arc] = message
         run.folder.add_failure(arc, profile.id, message)
-        run.manifest["failed"].append({"arc_id": arc, "error": message})
-        run.manifest["counts"]["failed"] += 1
-        events.emit("arc_failed", arc=arc, error=message)
-        report(f"{arc}: FAILED: {message}")
+        run.set_arc(arc, "failed", message)
+        run.events.emit("arc_failed", arc=arc, error=message)
+        tally.failed += 1
+        run.progress.note(f"{arc}: FAILED: {message}")
     else:
         run.folder.add_arc(record)
-        result.finished.append(arc)
-        counts = run.manifest["counts"]
-        counts["finished"] += 1
-        counts["sessions"] += len(record.sessions)
-        counts["turns"] += sum(len(s.turns) for s in record.sessions)
-        run.manifest["usage"] = add_usage(run.manifest["usage"], final["usage"])
+        run.result.finished.append(arc)
+        run.set_arc(arc, "finished")
         seconds = time.perf_counter() - clock
-        events.emit(
+        run.events.emit(
             "arc_finished",
             arc=arc,
             sessions=len(record.sessions),
             seconds=round(seconds, 3),
             end_reason=record.outcome.end_reason,
         )
-        report(f"{arc}: {record.outcome.end_reason} after {len(record.sessions)} session(s) in {seconds:.1f} s")
-    run.manifest["updated_at"] = now()
-    run.folder.write_manifest(run.manifest)
+        tally.finished += 1
+    run.progress.update()
+
+
+def _tokens(usage: dict[str, dict[str, float]]) -> int:
+    return int(sum(u.get("prompt_tokens", 0) + u.get("completion_tokens", 0) for u in usage.values()))
+
+
+def _summarize(run: Run) -> None:
+    """Counts, usage and cost from `arcs.jsonl`, the source of truth, whatever happened before."""
+    usage: dict[str, dict[str, float]] = {}
+    sessions = turns = 0
+    for record in read_lines(run.folder.path(ARCS)):
+        usage = add_usage(usage, record["usage"])
+        sessions += len(record["sessions"])
+        turns += sum(len(s["turns"]) for s in record["sessions"])
+    statuses = [entry["status"] for entry in run.manifest["arcs"].values()]
+    run.manifest["counts"] = {
+        "arcs": len(statuses),
+        "finished": statuses.count("finished"),
+        "failed": statuses.count("failed"),
+        "pending": statuses.count("pending") + statuses.count("running"),
+        "sessions": sessions,
+        "turns": turns,
+    }
+    run.manifest["usage"] = usage
+    cost = estimate_cost(usage, run.models.describe(), run.config)
+    if cost is not None:
+        run.manifest["estimated_cost_usd"] = cost
+        run.result.cost_usd = cost["total"]
+    with contextlib.suppress(IndexError):
+        run.manifest["attempts"][-1]["ended_at"] = now()
+
+
+def estimate_cost(
+    usage: dict[str, dict[str, float]], models: dict[str, dict[str, Any]], config: RunConfig
+) -> dict[str, float] | None:
+    """Per-role and total cost from the config's price table; None when it has no prices."""
+    if not config.prices:
+        return None
+    cost: dict[str, float] = {}
+    for role, counts in usage.items():
+        price = config.prices.get(models.get(role, {}).get("name", ""))
+        if price:
+            cost[role] = round(
+                counts.get("prompt_tokens", 0) * price.prompt_per_million / 1e6
+                + counts.get("completion_tokens", 0) * price.completion_per_million / 1e6,
+                6,
+            )
+    cost["total"] = round(sum(cost.values()), 6)
+    return cost

@@ -13,6 +13,7 @@ from muspsy.backends.embedded import EmbeddedServer
 from muspsy.backends.openai_chat import openai_chat_model
 from muspsy.config import Backend, ConfigError, ModelSettings, RunConfig, role_settings
 from muspsy.llm import RoleModel
+from muspsy.ratelimit import EndpointLimiter
 from muspsy.records import Role
 from muspsy.testing import ScriptedChatModel, default_responder
 
@@ -61,6 +62,7 @@ async def open_models(config: RunConfig, stack: AsyncExitStack) -> ResolvedModel
             )
         return ResolvedModels(backend, models)
     base_url = None
+    limiters = _endpoint_limiters(settings)
     if backend == "embedded":
         server = stack.enter_context(EmbeddedServer(config.embedded.context_tokens, config.embedded.parallel))
         base_url = server.base_url
@@ -74,5 +76,27 @@ async def open_models(config: RunConfig, stack: AsyncExitStack) -> ResolvedModel
         params = _public_params(s)
         if backend == "embedded":
             params.pop("base_url")  # a random local port: not part of what the run is
-        models[role] = RoleModel(chat, s.model or "default", s.structured_method or "json_schema", params)
+        models[role] = RoleModel(
+            chat, s.model or "default", s.structured_method or "json_schema", params, limiters.get(_endpoint(s))
+        )
     return ResolvedModels(backend, models)
+
+
+def _endpoint(settings: ModelSettings) -> str:
+    return settings.base_url or os.environ.get("OPENAI_BASE_URL") or "openai"
+
+
+def _endpoint_limiters(settings: dict[Role, ModelSettings]) -> dict[str, EndpointLimiter]:
+    """One limiter per endpoint; when roles on one endpoint disagree, the tightest limit wins."""
+    limits: dict[str, tuple[list[int], list[float]]] = {}
+    for s in settings.values():
+        concurrent, rpm = limits.setdefault(_endpoint(s), ([], []))
+        if s.max_concurrent_requests:
+            concurrent.append(s.max_concurrent_requests)
+        if s.requests_per_minute:
+            rpm.append(s.requests_per_minute)
+    return {
+        endpoint: EndpointLimiter(min(concurrent, default=None), min(rpm, default=None))
+        for endpoint, (concurrent, rpm) in limits.items()
+        if concurrent or rpm
+    }

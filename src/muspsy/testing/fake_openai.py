@@ -1,22 +1,28 @@
-"""A fake OpenAI-compatible chat server on 127.0.0.1, for tests that go through the real
-`ChatOpenAI` HTTP path with no network and no model.
+"""A fake OpenAI-compatible chat server on 127.0.0.1, for tests and benchmarks that go through
+the real `ChatOpenAI` HTTP path with no network and no model.
 
-It answers `/v1/chat/completions` requests that ask for a JSON schema with what a responder
-(by default `default_responder`) returns for that schema name, and counts requests.
+It answers `/v1/chat/completions` with what a responder (by default `default_responder`)
+returns for the JSON schema the request names, after a configurable latency, and injects
+faults on demand: 429 with Retry-After, 500, a hang past the client's timeout, malformed JSON,
+and a body cut off mid-way. It counts requests, so tests can check what was paid for.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from muspsy.testing.scripted import Responder, default_responder
+
+Fault = Literal["rate_limit", "server_error", "hang", "malformed", "cutoff"]
+FAULTS: tuple[Fault, ...] = ("rate_limit", "server_error", "hang", "malformed", "cutoff")
 
 
 def _messages(payload: dict[str, Any]) -> list[BaseMessage]:
@@ -32,10 +38,31 @@ def _messages(payload: dict[str, Any]) -> list[BaseMessage]:
 class FakeOpenAIServer:
     """`with FakeOpenAIServer() as server:` then point a client at `server.base_url`."""
 
-    def __init__(self, responder: Responder = default_responder, latency_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        responder: Responder = default_responder,
+        *,
+        latency_s: float = 0.0,
+        fault_rate: float = 0.0,
+        faults: tuple[Fault, ...] = FAULTS,
+        hang_s: float = 5.0,
+        retry_after_ms: int = 100,
+        seed: int = 0,
+        port: int = 0,
+    ) -> None:
+        unknown = set(faults) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {', '.join(FAULTS)}")
         self.responder = responder
         self.latency_s = latency_s
+        self.fault_rate = fault_rate
+        self.faults = faults
+        self.hang_s = hang_s
+        self.retry_after_ms = retry_after_ms
+        self.port = port
         self.requests = 0
+        self.faults_injected: dict[str, int] = dict.fromkeys(FAULTS, 0)
+        self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
 
@@ -46,15 +73,22 @@ class FakeOpenAIServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}/v1"
 
-    def completion(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def _next(self) -> tuple[int, Fault | None]:
         with self._lock:
             self.requests += 1
-            number = self.requests
+            fault = self._rng.choice(self.faults) if self.faults and self._rng.random() < self.fault_rate else None
+            if fault:
+                self.faults_injected[fault] += 1
+            return self.requests, fault
+
+    def completion(self, payload: dict[str, Any], number: int, malformed: bool = False) -> dict[str, Any]:
         fmt = payload.get("response_format") or {}
         schema = (fmt.get("json_schema") or {}).get("name", "text")
         messages = _messages(payload)
         reply = self.responder(schema, messages)
         content = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
+        if malformed:
+            content = content[: len(content) // 2]  # valid HTTP, broken JSON content
         prompt_tokens = sum(len(str(m.content).split()) for m in messages)
         completion_tokens = len(content.split())
         return {
@@ -71,31 +105,7 @@ class FakeOpenAIServer:
         }
 
     def __enter__(self) -> FakeOpenAIServer:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                if not self.path.endswith("/chat/completions"):
-                    self._send(404, {"error": {"message": f"no route {self.path}"}})
-                    return
-                length = int(self.headers.get("Content-Length", "0"))
-                payload = json.loads(self.rfile.read(length) or b"{}")
-                if server.latency_s:
-                    time.sleep(server.latency_s)
-                self._send(200, server.completion(payload))
-
-            def _send(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None  # keep test output clean
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
         self._httpd.daemon_threads = True
         threading.Thread(target=self._httpd.serve_forever, name="fake-openai", daemon=True).start()
         return self
@@ -107,3 +117,52 @@ class FakeOpenAIServer:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+
+
+def _handler_for(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as real endpoints do
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length) if length else b"{}"
+            if not self.path.endswith("/chat/completions"):
+                self._send(404, {"error": {"message": f"no route {self.path}"}})
+                return
+            number, fault = server._next()
+            if server.latency_s:
+                time.sleep(server.latency_s)
+            if fault == "rate_limit":
+                headers = {"retry-after-ms": str(server.retry_after_ms), "Retry-After": "1"}
+                self._send(429, {"error": {"message": "rate limited", "type": "rate_limit"}}, headers)
+            elif fault == "server_error":
+                self._send(500, {"error": {"message": "injected server error", "type": "server_error"}})
+            elif fault == "hang":
+                time.sleep(server.hang_s)
+                self.close_connection = True
+            elif fault == "cutoff":
+                data = json.dumps(server.completion(json.loads(body), number)).encode("utf-8")
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+            else:
+                self._send(200, server.completion(json.loads(body), number, malformed=fault == "malformed"))
+
+        def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(body).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None  # keep test output clean
+
+    return Handler

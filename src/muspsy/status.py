@@ -1,0 +1,53 @@
+"""`muspsy status`: where a run stands, read from its folder alone (no model, no checkpoints)."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+from muspsy.runfolder import RunFolder
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_status(run_dir: Path) -> str:
+    folder = RunFolder(run_dir)
+    manifest = folder.read_manifest()
+    finished = folder.finished_arc_ids()
+    attempts = manifest.get("attempts", [])
+    last = attempts[-1] if attempts else {}
+    live = manifest["status"] == "running" and _alive(last.get("pid")) and "ended_at" not in last
+    states: dict[str, str] = {}
+    for arc, entry in manifest["arcs"].items():
+        # arcs.jsonl is the truth: a manifest that says finished ran ahead of it when the process died.
+        state = "finished" if arc in finished else entry["status"].replace("finished", "pending")
+        if state == "running" and not live:
+            state = "interrupted"
+        states[arc] = state
+    counts = Counter(states.values())
+    run_state = manifest["status"] if live or manifest["status"] != "running" else "interrupted"
+    lines = [
+        f"run {manifest['run_id']}: {run_state} ({manifest['backend']} backend, {len(attempts)} attempt(s))",
+        "arcs: "
+        + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("finished", "running", "interrupted", "failed", "pending"))
+        + f" of {len(states)}",
+    ]
+    for arc, state in states.items():
+        if state == "failed":
+            lines.append(f"  failed {arc}: {manifest['arcs'][arc].get('error', '')}")
+        elif state in ("running", "interrupted"):
+            lines.append(f"  {state} {arc}")
+    if run_state != "completed" and counts.get("finished", 0) < len(states) and not live:
+        lines.append(f"continue with: muspsy resume {run_dir}")
+    return "\n".join(lines)
