@@ -326,7 +326,8 @@ async def _run_arc(graph: Any, run: Run, arc: str) -> None:
     profile = run.profiles[entry["client_id"]]
     limits = run.config.limits
     thread: Any = {
-        "configurable": {"thread_id": arc},
+        # Unique across runs: a shared Postgres holds the threads of many runs.
+        "configurable": {"thread_id": f"{run.manifest['run_id']}/{arc}"},
         "recursion_limit": recursion_limit(limits.sessions_max, limits.turns_max),
     }
     tally = run.progress.tally

@@ -1,0 +1,204 @@
+"""Durable batches against the fake OpenAI server: kills and resumes, injected faults, config
+changes, status, accounting."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import PROFILES
+from muspsy.records import ArcRecord
+from muspsy.testing import FakeOpenAIServer
+
+pytestmark = pytest.mark.cli
+
+SMALL = ["--sessions-max", "2", "--turns-max", "7"]
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+
+
+def muspsy(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["muspsy", *args], capture_output=True, text=True, env=clean_env(), timeout=600)
+
+
+def arcs_of(run_dir: Path) -> list[dict]:
+    lines = (run_dir / "arcs.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]  # every line must parse: no torn line
+
+
+def recorded_calls(arcs: list[dict]) -> int:
+    return sum(int(usage["calls"]) for arc in arcs for usage in arc["usage"].values())
+
+
+def the_run_dir(runs: Path) -> Path:
+    (run_dir,) = list(runs.iterdir())
+    return run_dir
+
+
+def test_kill_nine_at_random_moments_then_resume_loses_and_duplicates_nothing(tmp_path):
+    rng = random.Random(2026)
+    concurrency = 4
+    kills = 0
+    with FakeOpenAIServer(latency_s=0.02) as server:
+        command = [
+            "muspsy", "run", str(PROFILES), "--backend", "openai", "--base-url", server.base_url,
+            "--arcs-per-profile", "2", "--concurrency", str(concurrency), "--sessions-max", "3", "--turns-max", "9",
+            "--runs-dir", str(tmp_path), "--quiet",
+        ]  # fmt: skip
+        process = subprocess.Popen(command, env=clean_env(), stdout=subprocess.DEVNULL)
+        for attempt in range(4):
+            # The first wait covers start-up (imports, run folder); later ones land mid-run.
+            time.sleep(rng.uniform(3.0, 5.0) if attempt == 0 else rng.uniform(0.5, 2.5))
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                kills += 1
+            run_dir = the_run_dir(tmp_path)
+            process = subprocess.Popen(
+                ["muspsy", "resume", str(run_dir), "--quiet"], env=clean_env(), stdout=subprocess.DEVNULL
+            )
+        assert process.wait(timeout=600) == 0
+        requests = server.requests
+    assert kills >= 3, "the kills should land while the batch is still running"
+    arcs = arcs_of(run_dir)
+    ids = [a["arc_id"] for a in arcs]
+    assert len(ids) == len(set(ids)) == 12
+    for arc in arcs:
+        ArcRecord.model_validate(arc)
+    # Nothing was lost or altered: the same batch, uninterrupted, gives the same sessions.
+    reference = muspsy(
+        "run", str(PROFILES), "--backend", "scripted", "--arcs-per-profile", "2", "--sessions-max", "3",
+        "--turns-max", "9", "--runs-dir", str(tmp_path / "reference"),
+    )  # fmt: skip
+    assert reference.returncode == 0, reference.stderr
+    expected = {a["arc_id"]: a["sessions"] for a in arcs_of(Path(reference.stdout.strip().splitlines()[-1]))}
+    assert {a["arc_id"]: a["sessions"] for a in arcs} == expected
+    # Every call that was paid for is in some record, except at most one per arc in flight per kill.
+    wasted = requests - recorded_calls(arcs)
+    assert 0 <= wasted <= kills * concurrency, (requests, recorded_calls(arcs), kills)
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "completed"
+
+
+def test_resuming_a_finished_run_calls_nothing(tmp_path):
+    with FakeOpenAIServer() as server:
+        first = muspsy(
+            "run", str(PROFILES / "mateo-social-anxiety.yaml"), "--backend", "openai", "--base-url", server.base_url,
+            *SMALL, "--runs-dir", str(tmp_path),
+        )  # fmt: skip
+        assert first.returncode == 0, first.stderr
+        before = server.requests
+        run_dir = Path(first.stdout.strip().splitlines()[-1])
+        again = muspsy("resume", str(run_dir))
+        assert again.returncode == 0, again.stderr
+        assert server.requests == before
+    assert "1 were already done" in again.stderr
+    assert len(arcs_of(run_dir)) == 1
+
+
+def test_twenty_percent_faults_of_every_kind_lose_nothing(tmp_path):
+    config = tmp_path / "faulty.yaml"
+    config.write_text(
+        "structured_retries: 4\nmodels:\n  default:\n    timeout_s: 1.0\n    max_retries: 8\n",
+        encoding="utf-8",
+    )
+    profiles = sorted(PROFILES.glob("*.yaml"))[:5]
+    with FakeOpenAIServer(fault_rate=0.2, hang_s=1.5, retry_after_ms=20, seed=7) as server:
+        result = muspsy(
+            "run", *map(str, profiles), "--backend", "openai", "--base-url", server.base_url, "--config", str(config),
+            "--arcs-per-profile", "4", "--concurrency", "8", *SMALL, "--runs-dir", str(tmp_path / "runs"),
+        )  # fmt: skip
+        injected = dict(server.faults_injected)
+    assert result.returncode == 0, result.stderr
+    assert all(count > 0 for count in injected.values()), injected
+    arcs = arcs_of(Path(result.stdout.strip().splitlines()[-1]))
+    assert len({a["arc_id"] for a in arcs}) == len(arcs) == 20
+    for arc in arcs:
+        assert len(arc["sessions"]) == 2
+    assert sum(a["usage"][role]["retries"] for a in arcs for role in a["usage"]) > 0  # malformed JSON was re-asked
+
+
+def test_resume_refuses_a_changed_config_unless_forced(tmp_path):
+    with FakeOpenAIServer() as server:
+        first = muspsy(
+            "run", str(PROFILES / "hannah-work-anxiety.yaml"), "--backend", "openai", "--base-url", server.base_url,
+            *SMALL, "--runs-dir", str(tmp_path / "runs"),
+        )  # fmt: skip
+        assert first.returncode == 0, first.stderr
+        run_dir = Path(first.stdout.strip().splitlines()[-1])
+        changed = tmp_path / "changed.yaml"
+        changed.write_text("limits:\n  turns_max: 9\n", encoding="utf-8")
+        refused = muspsy("resume", str(run_dir), "--config", str(changed))
+        assert refused.returncode == 2
+        (line,) = refused.stderr.strip().splitlines()
+        assert "config_fingerprint" in line and "--force" in line
+        # How a run executes is not what it produces: more concurrency needs no --force.
+        assert muspsy("resume", str(run_dir), "--concurrency", "16").returncode == 0
+        forced = muspsy("resume", str(run_dir), "--config", str(changed), "--force")
+        assert forced.returncode == 0, forced.stderr
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["forced_from_fingerprint"] and manifest["config"]["limits"]["turns_max"] == 9
+    assert len(arcs_of(run_dir)) == 1
+
+
+def test_status_reports_each_kind_of_arc(tmp_path):
+    def refuses_grace(schema, messages):
+        from muspsy.testing import default_responder
+
+        if "Grace" in str(messages[0].content) and schema == "ClientTurnOutput":
+            return "no"
+        return default_responder(schema, messages)
+
+    with FakeOpenAIServer(responder=refuses_grace) as server:
+        result = muspsy(
+            "run", str(PROFILES / "grace-okonkwo-widowhood.yaml"), str(PROFILES / "hannah-work-anxiety.yaml"),
+            "--backend", "openai", "--base-url", server.base_url, *SMALL, "--runs-dir", str(tmp_path),
+        )  # fmt: skip
+    assert result.returncode == 1
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    status = muspsy("status", str(run_dir))
+    assert status.returncode == 0
+    assert "1 finished" in status.stdout and "1 failed" in status.stdout
+    assert "failed grace-okonkwo-widowhood--cbt--seed0: StructuredOutputError" in status.stdout
+    assert f"muspsy resume {run_dir}" in status.stdout
+    assert muspsy("status", str(tmp_path / "nope")).returncode == 2
+
+
+def test_prices_give_an_estimated_cost(tmp_path):
+    config = tmp_path / "priced.yaml"
+    config.write_text(
+        "models:\n  default:\n    model: fake-mini\nprices:\n  fake-mini:\n"
+        "    prompt_per_million: 0.5\n    completion_per_million: 2.0\n",
+        encoding="utf-8",
+    )
+    with FakeOpenAIServer() as server:
+        result = muspsy(
+            "run", str(PROFILES / "mateo-social-anxiety.yaml"), "--backend", "openai", "--base-url", server.base_url,
+            "--config", str(config), *SMALL, "--runs-dir", str(tmp_path / "runs"),
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((Path(result.stdout.strip().splitlines()[-1]) / "manifest.json").read_text())
+    usage = manifest["usage"]
+    expected = sum(u["prompt_tokens"] * 0.5e-6 + u["completion_tokens"] * 2e-6 for u in usage.values())
+    assert manifest["estimated_cost_usd"]["total"] == pytest.approx(expected, abs=1e-5)
+    assert expected > 0
+    assert "estimated cost $" in result.stderr
+
+
+def test_arcs_per_profile_gives_distinct_seeds_and_ids(tmp_path):
+    result = muspsy(
+        "run", str(PROFILES / "ryan-drinking-ambivalent.yaml"), "--backend", "scripted", "--arcs-per-profile", "3",
+        "--seed", "10", "--runs-dir", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    arcs = arcs_of(Path(result.stdout.strip().splitlines()[-1]))
+    assert sorted(a["provenance"]["seed"] for a in arcs) == [10, 11, 12]
+    assert len({a["arc_id"] for a in arcs}) == 3
