@@ -9,6 +9,7 @@ import random
 import signal
 import subprocess
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,49 @@ def test_arcs_per_profile_gives_distinct_seeds_and_ids(tmp_path):
     arcs = arcs_of(Path(result.stdout.strip().splitlines()[-1]))
     assert sorted(a["provenance"]["seed"] for a in arcs) == [10, 11, 12]
     assert len({a["arc_id"] for a in arcs}) == 3
+
+
+@pytest.mark.unit
+def test_a_torn_last_line_is_cut_and_whole_lines_are_kept(tmp_path):
+    from muspsy.runfolder import read_lines, repair_tail
+
+    path = tmp_path / "arcs.jsonl"
+    path.write_text('{"arc_id": "a"}\n{"arc_id": "b"}\n{"arc_id": "c", "sess', encoding="utf-8")
+    assert repair_tail(path)
+    assert [line["arc_id"] for line in read_lines(path)] == ["a", "b"]
+    assert not repair_tail(path)
+    path.write_text('{"arc_id": "a"}\n{"arc_id": \n', encoding="utf-8")  # newline written, JSON not whole
+    assert repair_tail(path)
+    assert path.read_text(encoding="utf-8") == '{"arc_id": "a"}\n'
+
+
+@pytest.mark.unit
+async def test_endpoint_limiter_caps_requests_in_flight_and_per_minute():
+    import asyncio
+
+    from muspsy.ratelimit import EndpointLimiter
+
+    limiter = EndpointLimiter(max_concurrent=2)
+    in_flight = peak = 0
+
+    async def request() -> None:
+        nonlocal in_flight, peak
+        async with limiter:
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.01)
+            in_flight -= 1
+
+    await asyncio.gather(*(request() for _ in range(10)))
+    assert peak == 2
+
+    paced = EndpointLimiter(requests_per_minute=600)  # one start every 0.1 s
+    starts: list[float] = []
+
+    async def timed() -> None:
+        async with paced:
+            starts.append(time.monotonic())
+
+    await asyncio.gather(*(timed() for _ in range(4)))
+    gaps = [b - a for a, b in pairwise(starts)]
+    assert all(gap >= 0.09 for gap in gaps), gaps
