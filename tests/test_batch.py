@@ -45,20 +45,37 @@ def the_run_dir(runs: Path) -> Path:
     return run_dir
 
 
+def wait_until_arcs_run(runs: Path, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Block until the batch has started arcs (so a kill lands mid-run), or fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the batch ended before it could be killed"
+        for manifest in runs.glob("*/manifest.json"):
+            try:
+                data = json.loads(manifest.read_text())
+            except ValueError:
+                continue  # being replaced right now
+            ours = data["attempts"] and data["attempts"][-1]["pid"] == process.pid
+            if ours and any(arc["status"] == "running" for arc in data["arcs"].values()):
+                return
+        time.sleep(0.05)
+    raise AssertionError("no arc started in time")
+
+
 def test_kill_nine_at_random_moments_then_resume_loses_and_duplicates_nothing(tmp_path):
     rng = random.Random(2026)
     concurrency = 4
     kills = 0
-    with FakeOpenAIServer(latency_s=0.02) as server:
+    with FakeOpenAIServer(latency_s=0.1) as server:
         command = [
             "muspsy", "run", str(PROFILES), "--backend", "openai", "--base-url", server.base_url,
             "--arcs-per-profile", "2", "--concurrency", str(concurrency), "--sessions-max", "3", "--turns-max", "9",
             "--runs-dir", str(tmp_path), "--quiet",
         ]  # fmt: skip
         process = subprocess.Popen(command, env=clean_env(), stdout=subprocess.DEVNULL)
-        for attempt in range(4):
-            # The first wait covers start-up (imports, run folder); later ones land mid-run.
-            time.sleep(rng.uniform(3.0, 5.0) if attempt == 0 else rng.uniform(0.5, 2.5))
+        for _ in range(4):
+            wait_until_arcs_run(tmp_path, process)
+            time.sleep(rng.uniform(0.0, 2.0))
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 process.wait()

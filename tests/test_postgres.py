@@ -18,7 +18,7 @@ import pytest
 from conftest import PROFILES
 from muspsy.testing import FakeOpenAIServer
 from postgres_cluster import postgres_cluster, server_bin
-from test_batch import arcs_of, clean_env, recorded_calls, the_run_dir
+from test_batch import arcs_of, clean_env, recorded_calls, the_run_dir, wait_until_arcs_run
 
 pytestmark = pytest.mark.cli
 
@@ -34,14 +34,15 @@ def postgres_url():
 
 def test_kill_and_resume_with_the_postgres_checkpointer(tmp_path, postgres_url):
     concurrency = 3
-    with FakeOpenAIServer(latency_s=0.02) as server:
+    with FakeOpenAIServer(latency_s=0.1) as server:
         command = [
             "muspsy", "run", str(PROFILES), "--backend", "openai", "--base-url", server.base_url,
             "--checkpointer", postgres_url, "--concurrency", str(concurrency), "--sessions-max", "2",
             "--turns-max", "9", "--runs-dir", str(tmp_path), "--quiet",
         ]  # fmt: skip
         process = subprocess.Popen(command, env=clean_env(), stdout=subprocess.DEVNULL)
-        time.sleep(5.0)
+        wait_until_arcs_run(tmp_path, process)
+        time.sleep(1.0)
         assert process.poll() is None, "the batch finished before it could be killed"
         process.send_signal(signal.SIGKILL)
         process.wait()

@@ -125,7 +125,7 @@ BACKEND_DEFAULTS: dict[Backend, ModelSettings] = {
         extra_body={"repeat_penalty": 1.2},
         structured_method="json_schema",
     ),
-    "scripted": ModelSettings(model="scripted", structured_method="function_calling"),
+    "scripted": ModelSettings(model="scripted", structured_method="json_schema"),
 }
 
 

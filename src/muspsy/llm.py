@@ -6,16 +6,18 @@ retries what LangGraph and the client do not: malformed or schema-invalid output
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ValidationError
 
 from muspsy.events import EventLog
@@ -63,6 +65,7 @@ def _usage(raw: object) -> tuple[int, int]:
     return 0, 0
 
 
+@functools.cache
 def format_hint(schema: type[BaseModel]) -> str:
     """A JSON skeleton, then one line per field: weak models copy a skeleton better than they
     follow a schema, and strong models need the field meanings."""
@@ -104,6 +107,36 @@ def _describe_type(prop: dict[str, Any]) -> str:
     return str(kind or "object")
 
 
+@functools.cache
+def request_options(schema: type[BaseModel], method: StructuredMethod) -> dict[str, Any]:
+    """What to send so the model answers with `schema`; computed once per schema and method."""
+    if method == "function_calling":
+        tool = convert_to_openai_tool(schema)
+        return {"tools": [tool], "tool_choice": {"type": "function", "function": {"name": tool["function"]["name"]}}}
+    if method == "json_mode":
+        return {"response_format": {"type": "json_object"}}
+    json_schema = {"name": schema.__name__, "schema": schema.model_json_schema()}
+    return {"response_format": {"type": "json_schema", "json_schema": json_schema}}
+
+
+def parse_reply(message: AIMessage, schema: type[T], method: StructuredMethod) -> T:
+    """The reply as `schema`; raises ValidationError or OutputParserException when it is not one."""
+    if method == "function_calling":
+        if not message.tool_calls:
+            raise OutputParserException(f"expected a {schema.__name__} tool call, got none")
+        return schema.model_validate(message.tool_calls[0]["args"])
+    text = message.content if isinstance(message.content, str) else json.dumps(message.content)
+    return schema.model_validate_json(_strip_fences(text))
+
+
+def _strip_fences(text: str) -> str:
+    # Some servers wrap JSON in Markdown fences even when asked for a JSON object.
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[-1].rsplit("```", 1)[0]
+    return text
+
+
 async def call_structured(
     model: RoleModel,
     schema: type[T],
@@ -113,37 +146,43 @@ async def call_structured(
     events: EventLog,
     context: dict[str, Any],
 ) -> CallResult[T]:
-    """Ask for `schema`, retrying bad output up to `retries` times, then raise."""
-    runnable = model.chat.with_structured_output(schema, method=model.structured_method, include_raw=True)
+    """Ask for `schema`, retrying bad output up to `retries` times, then raise.
+
+    Request options are bound directly and the reply parsed here (not `with_structured_output`):
+    one code path for every method, the same error for every kind of bad output, and no schema
+    conversion per call.
+    """
+    options = request_options(schema, model.structured_method)
     prompt_tokens = completion_tokens = 0
     started = time.perf_counter()
     last_error = ""
     for attempt in range(retries + 1):
         call_started = time.perf_counter()
+        parsed: T | None = None
+        p = c = 0
         try:
             async with model.limiter or nullcontext():
-                result = cast(dict[str, Any], await runnable.ainvoke(list(messages)))
+                reply = await model.chat.ainvoke(list(messages), **options)
+            p, c = _usage(reply)
+            parsed = parse_reply(reply, schema, model.structured_method)
         except Exception as exc:
             if not _is_output_failure(exc):
                 raise
-            result = {"raw": None, "parsed": None, "parsing_error": exc}
-        p, c = _usage(result.get("raw"))
+            last_error = _short_error(exc)
         prompt_tokens += p
         completion_tokens += c
-        parsed = result.get("parsed")
-        error = result.get("parsing_error")
         events.emit(
             "llm_call",
             **context,
             schema=schema.__name__,
             model=model.name,
             attempt=attempt + 1,
-            ok=parsed is not None and error is None,
+            ok=parsed is not None,
             latency_s=round(time.perf_counter() - call_started, 4),
             prompt_tokens=p,
             completion_tokens=c,
         )
-        if isinstance(parsed, schema) and error is None:
+        if parsed is not None:
             return CallResult(
                 output=parsed,
                 prompt_tokens=prompt_tokens,
@@ -151,7 +190,6 @@ async def call_structured(
                 seconds=time.perf_counter() - started,
                 retries=attempt,
             )
-        last_error = _short_error(error) if error else "the model returned no parsable object"
     raise StructuredOutputError(
         f"{context.get('role', 'model')} gave no valid {schema.__name__} after {retries + 1} attempts: {last_error}"
     )

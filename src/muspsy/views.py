@@ -104,7 +104,7 @@ def strategy_text(strategy: Strategy) -> str:
 
 
 def _memos(state: ArcState) -> list[Memo]:
-    return [Memo.model_validate(s["memo"]) for s in state.get("sessions", [])]
+    return [Memo.model_validate(s["memo"]) for s in state.get("history", [])]
 
 
 def _profile(state: ArcState) -> ClientProfile:
@@ -155,10 +155,10 @@ def _own_story(profile: ClientProfile) -> str:
 def _client_homework(state: ArcState, current: ClientState) -> str:
     # The client knows the homework because the counselor said it aloud at the last close,
     # not because it read the supervisor's memo.
-    sessions = state.get("sessions", [])
-    if not sessions:
+    history = state.get("history", [])
+    if not history:
         return "(none yet)"
-    given = sessions[-1].get("homework_given", [])
+    given = history[-1].get("homework_given", [])
     return f"{bullets(given)}\nWhat you did about it: {current.homework_adherence.replace('_', ' ')}"
 
 

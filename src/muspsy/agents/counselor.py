@@ -29,10 +29,10 @@ class Counselor:
 
     async def open(self, state: ArcState) -> dict[str, Any]:
         """Start a new session and say its first words."""
-        sessions = state.get("sessions", [])
-        reviewed = Memo.model_validate(sessions[-1]["memo"]).counseling_assignments if sessions else []
+        history = state.get("history", [])
+        reviewed = Memo.model_validate(history[-1]["memo"]).counseling_assignments if history else []
         session: CurrentSession = {
-            "index": len(sessions) + 1,
+            "index": len(history) + 1,
             "goal": state["next_goal"],
             "client_state": state["client_state"],
             "homework_reviewed": reviewed,

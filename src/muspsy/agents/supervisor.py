@@ -59,6 +59,7 @@ class Supervisor:
             "client_state": initial_state(profile).model_dump(),
             "client_memories": [],
             "sessions": [],
+            "history": [],
             "usage": usage,
         }
 
@@ -76,7 +77,12 @@ class Supervisor:
             end_reason="counselor_closed" if session["ready_to_close"] else "turn_cap",
             memo=Memo.model_validate(out.model_dump()),
         )
-        return {"sessions": [*state.get("sessions", []), record.model_dump()], "usage": usage}
+        compact = {"index": record.index, "memo": record.memo.model_dump(), "homework_given": record.homework_given}
+        return {
+            "sessions": [*state.get("sessions", []), record.model_dump()],
+            "history": [*state.get("history", []), compact],
+            "usage": usage,
+        }
 
     async def decide(self, state: ArcState) -> dict[str, Any]:
         out, usage = await self.agent.ask(

@@ -13,7 +13,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from muspsy.agents.client import Client
 from muspsy.agents.counselor import Counselor
-from muspsy.graphs.state import ArcState
+from muspsy.graphs.state import ArcState, SessionState
 
 
 def after_client(state: ArcState) -> Literal["crisis_response", "counselor_turn", "close"]:
@@ -29,9 +29,9 @@ def after_client(state: ArcState) -> Literal["crisis_response", "counselor_turn"
     return "counselor_turn"
 
 
-def build_session_graph(client: Client, counselor: Counselor) -> StateGraph[ArcState]:
+def build_session_graph(client: Client, counselor: Counselor) -> StateGraph[SessionState]:
     """The uncompiled session graph; compile it, or add it to the arc graph as a node."""
-    graph = StateGraph(ArcState)
+    graph = StateGraph(SessionState)
     graph.add_node("open", counselor.open)
     graph.add_node("client_turn", client.reply)
     graph.add_node("counselor_turn", counselor.turn)
@@ -46,5 +46,5 @@ def build_session_graph(client: Client, counselor: Counselor) -> StateGraph[ArcS
     return graph
 
 
-def compile_session_graph(client: Client, counselor: Counselor) -> CompiledStateGraph[ArcState]:
+def compile_session_graph(client: Client, counselor: Counselor) -> CompiledStateGraph[SessionState]:
     return build_session_graph(client, counselor).compile(name="session")

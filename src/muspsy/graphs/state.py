@@ -42,6 +42,29 @@ class CurrentSession(TypedDict):
     homework_given: list[str]
 
 
+class SessionState(TypedDict, total=False):
+    """What the session subgraph works on: no finished transcripts, only their `history`.
+
+    Every turn is a checkpoint, and the SQLite saver writes the whole state each time; keeping
+    earlier sessions' dialogue out of it keeps a turn's cost flat however long the arc runs.
+    """
+
+    run_id: str
+    arc_id: str
+    seed: int
+    strategy: str
+    language: str
+    profile: dict[str, Any]
+    limits: Limits
+    plan: dict[str, Any]
+    client_state: dict[str, Any]
+    client_memories: list[str]
+    next_goal: str
+    history: list[dict[str, Any]]
+    session: CurrentSession
+    usage: dict[str, dict[str, float]]
+
+
 class ArcState(TypedDict, total=False):
     # Set once, at the start of the arc.
     run_id: str
@@ -57,6 +80,8 @@ class ArcState(TypedDict, total=False):
     client_memories: list[str]
     next_goal: str
     session: CurrentSession
+    # Finished sessions: whole records, and a compact copy (index, memo, homework) for views.
     sessions: list[dict[str, Any]]
+    history: list[dict[str, Any]]
     outcome: dict[str, Any]
     usage: dict[str, dict[str, float]]

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -75,8 +75,7 @@ class ScriptedChatModel(BaseChatModel):
         tool_choice: str | None = None,
         **kwargs: Any,
     ) -> Runnable[Any, AIMessage]:
-        names = [convert_to_openai_tool(tool)["function"]["name"] for tool in tools]
-        return self.bind(tool_names=names, **kwargs)
+        return self.bind(tools=[convert_to_openai_tool(tool) for tool in tools], **kwargs)
 
     def _generate(
         self,
@@ -85,24 +84,41 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        names = kwargs.get("tool_names") or ["text"]
-        schema = names[0]
+        return self._reply(messages, kwargs)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return self._reply(messages, kwargs)
+
+    def _reply(self, messages: list[BaseMessage], options: dict[str, Any]) -> ChatResult:
+        """Answer like an OpenAI-compatible server: JSON content for a `response_format` JSON
+        schema, a tool call for `tools`."""
+        fmt = options.get("response_format")
+        tools = options.get("tools")
+        if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+            schema, as_tool = fmt["json_schema"]["name"], False
+        elif tools:
+            schema, as_tool = tools[0]["function"]["name"], True
+        else:
+            schema, as_tool = "text", False
         self._calls.append((schema, list(messages)))
         reply = self.responder(schema, messages)
-        prompt_tokens = sum(len(str(m.content).split()) for m in messages)
-        if isinstance(reply, str):
-            content = reply
-            message = AIMessage(
-                content="",
-                invalid_tool_calls=[
-                    {"name": schema, "args": reply, "id": "call_0", "error": "malformed", "type": "invalid_tool_call"}
-                ],
-            )
+        content = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
+        if not as_tool:
+            message = AIMessage(content=content)
+        elif isinstance(reply, str):
+            invalid = {"name": schema, "args": reply, "id": "call_0", "error": "malformed", "type": "invalid_tool_call"}
+            message = AIMessage(content="", invalid_tool_calls=[invalid])
         else:
-            content = json.dumps(reply, ensure_ascii=False)
             message = AIMessage(
                 content="", tool_calls=[{"name": schema, "args": reply, "id": "call_0", "type": "tool_call"}]
             )
+        prompt_tokens = sum(len(str(m.content).split()) for m in messages)
         message.usage_metadata = {
             "input_tokens": prompt_tokens,
             "output_tokens": len(content.split()),
@@ -230,4 +246,4 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
 
 def scripted_models(responder: Responder = default_responder) -> dict[Role, RoleModel]:
     """One scripted model per role, each with its own call log, ready for `build_arc_graph`."""
-    return {role: RoleModel(ScriptedChatModel(responder=responder), "scripted", "function_calling") for role in ROLES}
+    return {role: RoleModel(ScriptedChatModel(responder=responder), "scripted") for role in ROLES}
