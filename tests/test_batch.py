@@ -266,3 +266,46 @@ async def test_endpoint_limiter_caps_requests_in_flight_and_per_minute():
     await asyncio.gather(*(timed() for _ in range(4)))
     gaps = [b - a for a, b in pairwise(starts)]
     assert all(gap >= 0.09 for gap in gaps), gaps
+
+
+def test_fake_llm_command_serves_until_terminated():
+    import urllib.request
+
+    server = subprocess.Popen(
+        ["muspsy", "dev", "fake-llm", "--latency-ms", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        base_url = server.stdout.readline().strip()
+        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
+        body = {
+            "model": "m",
+            "messages": [{"role": "user", "content": "Session 1, turn 2."}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "ClientTurnOutput", "schema": {}}},
+        }
+        request = urllib.request.Request(
+            f"{base_url}/chat/completions", json.dumps(body).encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            reply = json.loads(response.read())
+        content = json.loads(reply["choices"][0]["message"]["content"])
+        assert set(content) == {"text", "risk"} and reply["usage"]["prompt_tokens"] > 0
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=30)
+    assert server.returncode == 0
+    assert "served 1 request(s)" in stderr
+
+
+def test_progress_lines_when_not_a_terminal(tmp_path):
+    result = muspsy(
+        "run", str(PROFILES / "hannah-work-anxiety.yaml"), "--backend", "scripted", *SMALL, "--runs-dir", str(tmp_path)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "arcs 1/1 finished, 0 failed; sessions 2, turns " in result.stderr
+    quiet = muspsy(
+        "run", str(PROFILES / "hannah-work-anxiety.yaml"), "--backend", "scripted", *SMALL,
+        "--runs-dir", str(tmp_path), "--quiet",
+    )  # fmt: skip
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    assert Path(quiet.stdout.strip()).is_dir()

@@ -102,6 +102,9 @@ def build_state() -> ArcState:
         "client_memories": ["We talked about my deadlines and I agreed to track my sleep."],
         "next_goal": memo.next_session_goal,
         "sessions": [finished],
+        "history": [
+            {"index": finished["index"], "memo": finished["memo"], "homework_given": finished["homework_given"]}
+        ],
         "session": {
             "index": 2,
             "goal": memo.next_session_goal,

@@ -101,6 +101,7 @@ def arc_state(session_index: int) -> ArcState:
         "client_memories": [MEMORY] if finished else [],
         "next_goal": goal,
         "sessions": finished,
+        "history": [{"index": s["index"], "memo": s["memo"], "homework_given": s["homework_given"]} for s in finished],
         "session": {
             "index": session_index,
             "goal": goal,

@@ -3,9 +3,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointTuple
+from langgraph.checkpoint.sqlite import SqliteSaver
 
 from muspsy.runfolder import CHECKPOINTS, RunFolder
 
@@ -25,23 +31,63 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-async def _sqlite_saver(stack: AsyncExitStack, folder: RunFolder) -> Any:
-    import aiosqlite
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+class LoopSqliteSaver(SqliteSaver):
+    """LangGraph's SQLite saver, called directly from the event loop.
 
-    conn = await stack.enter_async_context(aiosqlite.connect(str(folder.path(CHECKPOINTS))))
-    # WAL (the saver's own setting) with synchronous=NORMAL: a commit survives the process being
-    # killed, which is what resume is for, without an fsync per graph step; a power cut may
-    # lose the last steps, which a resume then redoes.
-    await conn.execute("PRAGMA journal_mode=WAL")
-    await conn.execute("PRAGMA synchronous=NORMAL")
-    return AsyncSqliteSaver(conn)
+    `AsyncSqliteSaver` sends every statement through aiosqlite's worker thread under one lock;
+    with WAL and synchronous=NORMAL a checkpoint write takes tens of microseconds, less than
+    those thread hand-offs cost, so here it simply runs inline.
+    """
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return self.get_tuple(config)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        for item in self.list(config, filter=filter, before=before, limit=limit):
+            yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return self.put(config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        self.put_writes(config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        self.delete_thread(thread_id)
+
+
+def _sqlite_saver(stack: AsyncExitStack, folder: RunFolder) -> LoopSqliteSaver:
+    conn = sqlite3.connect(str(folder.path(CHECKPOINTS)), check_same_thread=False)
+    stack.callback(conn.close)
+    # WAL with synchronous=NORMAL: a commit survives the process being killed, which is what
+    # resume is for, without an fsync per graph step; a power cut may lose the last steps,
+    # which a resume then redoes.
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    saver = LoopSqliteSaver(conn)
+    saver.setup()
+    return saver
 
 
 async def open_checkpointer(stack: AsyncExitStack, folder: RunFolder, url: str | None) -> Any:
     """One checkpointer for the whole run (a second SQLite connection to one file would lock)."""
     if url is None or url == "sqlite":
-        return await _sqlite_saver(stack, folder)
+        return _sqlite_saver(stack, folder)
     if urlsplit(url).scheme not in POSTGRES_SCHEMES:
         raise CheckpointerError(f"--checkpointer: expected sqlite or a postgresql:// URL, got {redact_url(url)}")
     try:
