@@ -120,6 +120,9 @@ class FakeOpenAIServer:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    # The default listen backlog (5) refuses connections when hundreds of arcs connect at once.
+    request_queue_size = 1024
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that time out or are killed drop their connections; that is the point here.
         return None
