@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
@@ -20,11 +20,11 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ValidationError
 
+from muspsy.config import StructuredMethod
 from muspsy.events import EventLog
 from muspsy.ratelimit import EndpointLimiter
 
 T = TypeVar("T", bound=BaseModel)
-StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
 
 
 class StructuredOutputError(RuntimeError):

@@ -20,6 +20,7 @@ from muspsy.graphs.arc import build_arc_graph, recursion_limit
 from muspsy.graphs.state import ArcState
 from muspsy.llm import RoleModel
 from muspsy.records import ArcRecord, ClientProfile, Role
+from muspsy.runner import assemble_record, initial_arc_state, now
 
 
 async def simulate_arc(
@@ -34,8 +35,6 @@ async def simulate_arc(
     events: EventLog | None = None,
 ) -> ArcRecord:
     """Run one client's whole course of counseling with `models` and return its record."""
-    from muspsy.runner import assemble_record, initial_arc_state, now
-
     config = RunConfig(strategy=strategy, seed=seed, language=language, limits=limits or Limits())
     graph = build_arc_graph(models, load_strategy(strategy), events=events, retries=retries).compile(
         checkpointer=InMemorySaver()

@@ -49,23 +49,6 @@ class SessionState(TypedDict, total=False):
     earlier sessions' dialogue out of it keeps a turn's cost flat however long the arc runs.
     """
 
-    run_id: str
-    arc_id: str
-    seed: int
-    strategy: str
-    language: str
-    profile: dict[str, Any]
-    limits: Limits
-    plan: dict[str, Any]
-    client_state: dict[str, Any]
-    client_memories: list[str]
-    next_goal: str
-    history: list[dict[str, Any]]
-    session: CurrentSession
-    usage: dict[str, dict[str, float]]
-
-
-class ArcState(TypedDict, total=False):
     # Set once, at the start of the arc.
     run_id: str
     arc_id: str
@@ -79,9 +62,13 @@ class ArcState(TypedDict, total=False):
     client_state: dict[str, Any]
     client_memories: list[str]
     next_goal: str
+    history: list[dict[str, Any]]  # compact finished sessions: index, memo, homework given
     session: CurrentSession
-    # Finished sessions: whole records, and a compact copy (index, memo, homework) for views.
-    sessions: list[dict[str, Any]]
-    history: list[dict[str, Any]]
-    outcome: dict[str, Any]
     usage: dict[str, dict[str, float]]
+
+
+class ArcState(SessionState, total=False):
+    """The arc graph's state: the session state plus whole finished sessions and the outcome."""
+
+    sessions: list[dict[str, Any]]
+    outcome: dict[str, Any]
