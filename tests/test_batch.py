@@ -309,3 +309,22 @@ def test_progress_lines_when_not_a_terminal(tmp_path):
     )  # fmt: skip
     assert quiet.returncode == 0 and quiet.stderr == ""
     assert Path(quiet.stdout.strip()).is_dir()
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
+    with FakeOpenAIServer(latency_s=0.1) as server:
+        command = [
+            "muspsy", "run", str(PROFILES), "--backend", "openai", "--base-url", server.base_url,
+            *SMALL, "--runs-dir", str(tmp_path),
+        ]  # fmt: skip
+        process = subprocess.Popen(command, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_until_arcs_run(tmp_path, process)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 130
+        assert "Traceback" not in stderr
+        run_dir = the_run_dir(tmp_path)
+        assert f"muspsy resume {run_dir}" in stderr
+        assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"
+        assert muspsy("resume", str(run_dir)).returncode == 0
+    assert len(arcs_of(run_dir)) == len(list(PROFILES.glob("*.yaml")))

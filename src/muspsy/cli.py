@@ -64,6 +64,9 @@ def user_errors() -> Iterator[None]:
         yield
     except USER_ERRORS as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        # The runner has saved the manifest and said how to resume; no traceback.
+        raise typer.Exit(130) from None
 
 
 def version_callback(value: bool) -> None:

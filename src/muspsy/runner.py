@@ -305,6 +305,7 @@ async def _execute(
         manifest["status"] = "completed" if not run.result.failed else "completed_with_failures"
     except BaseException:
         manifest["status"] = "interrupted"
+        run.progress.note(f"interrupted; continue with: muspsy resume {folder.root}")
         raise
     finally:
         ticker.cancel()
