@@ -328,3 +328,13 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
         assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"
         assert muspsy("resume", str(run_dir)).returncode == 0
     assert len(arcs_of(run_dir)) == len(list(PROFILES.glob("*.yaml")))
+
+
+def test_a_bad_checkpointer_url_fails_before_anything_is_written(tmp_path):
+    result = muspsy(
+        "run", "--backend", "scripted", "--checkpointer", "mysql://x@y/z", "--runs-dir", str(tmp_path / "r")
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "--checkpointer" in line and "postgresql://" in line
+    assert not (tmp_path / "r").exists()

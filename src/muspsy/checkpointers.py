@@ -84,18 +84,27 @@ def _sqlite_saver(stack: AsyncExitStack, folder: RunFolder) -> LoopSqliteSaver:
     return saver
 
 
-async def open_checkpointer(stack: AsyncExitStack, folder: RunFolder, url: str | None) -> Any:
-    """One checkpointer for the whole run (a second SQLite connection to one file would lock)."""
+def check_checkpointer(url: str | None) -> None:
+    """Fail early, before a run folder exists, on a URL that cannot work."""
     if url is None or url == "sqlite":
-        return _sqlite_saver(stack, folder)
+        return
     if urlsplit(url).scheme not in POSTGRES_SCHEMES:
         raise CheckpointerError(f"--checkpointer: expected sqlite or a postgresql:// URL, got {redact_url(url)}")
     try:
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        import langgraph.checkpoint.postgres.aio  # noqa: F401
     except ImportError:
         raise CheckpointerError(
             "--checkpointer: Postgres support is not installed: pip install 'muspsy[postgres]'"
         ) from None
+
+
+async def open_checkpointer(stack: AsyncExitStack, folder: RunFolder, url: str | None) -> Any:
+    """One checkpointer for the whole run (a second SQLite connection to one file would lock)."""
+    if url is None or url == "sqlite":
+        return _sqlite_saver(stack, folder)
+    check_checkpointer(url)
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
     try:
         saver = await stack.enter_async_context(AsyncPostgresSaver.from_conn_string(url))
         await saver.setup()

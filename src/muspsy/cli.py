@@ -23,7 +23,7 @@ from rich.text import Text
 from muspsy import __version__
 from muspsy.agents.spec import SpecError, available_strategies, load_strategy
 from muspsy.backends.embedded import EmbeddedModelMissing
-from muspsy.checkpointers import CheckpointerError
+from muspsy.checkpointers import CheckpointerError, check_checkpointer
 from muspsy.config import ConfigError, build_config, load_config_file, merge, resolved
 from muspsy.graphs.export import GRAPH_NAMES, to_mermaid, to_node_link
 from muspsy.profiles import ProfileError, load_profile, load_profiles, profile_paths
@@ -151,7 +151,9 @@ def run(
         source = f"{config} (with command-line options)" if config else "command line"
         cfg = resolved(build_config(merge(data, overrides), source))
         profiles = load_profiles(paths)
-        load_strategy(cfg.strategy)  # fail on an unknown strategy before saying anything else
+        # Fail on an unknown strategy or checkpointer before saying anything else.
+        load_strategy(cfg.strategy)
+        check_checkpointer(checkpointer)
         if not quiet:
             err.print(
                 f"muspsy {__version__}: {len(profiles) * cfg.arcs_per_profile} arc(s) from {len(profiles)} "

@@ -23,7 +23,7 @@ from typing import Any
 from muspsy import __version__
 from muspsy.agents.spec import AgentSpec, Strategy, load_spec, load_strategy
 from muspsy.backends import ResolvedModels, open_models
-from muspsy.checkpointers import open_checkpointer, redact_url
+from muspsy.checkpointers import check_checkpointer, open_checkpointer, redact_url
 from muspsy.config import RunConfig, build_config, fingerprint, merge, resolved
 from muspsy.events import JsonlEventLog
 from muspsy.graphs.arc import build_arc_graph, recursion_limit
@@ -178,6 +178,7 @@ async def start_run(
     strategy = load_strategy(config.strategy)
     specs = {role: load_spec(role) for role in ROLES}
     hashes = prompt_hashes(specs, strategy)
+    check_checkpointer(checkpointer)
     async with AsyncExitStack() as stack:
         models = await open_models(config, stack)
         config_fp = fingerprint(config, hashes)
