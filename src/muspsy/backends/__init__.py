@@ -9,6 +9,8 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
+
 from muspsy.backends.embedded import EmbeddedServer
 from muspsy.backends.openai_chat import openai_chat_model
 from muspsy.config import Backend, ConfigError, ModelSettings, RunConfig, role_settings
@@ -57,7 +59,7 @@ async def open_models(config: RunConfig, stack: AsyncExitStack) -> ResolvedModel
             models[role] = RoleModel(
                 ScriptedChatModel(responder=default_responder),
                 s.model or "scripted",
-                "function_calling",
+                s.structured_method or "json_schema",
                 _public_params(s),
             )
         return ResolvedModels(backend, models)
@@ -66,13 +68,18 @@ async def open_models(config: RunConfig, stack: AsyncExitStack) -> ResolvedModel
     if backend == "embedded":
         server = stack.enter_context(EmbeddedServer(config.embedded.context_tokens, config.embedded.parallel))
         base_url = server.base_url
+    # Roles with the same settings share one client (one connection pool, one TLS setup).
+    clients: dict[tuple[str, str], BaseChatModel] = {}
     for role, s in settings.items():
         if backend == "embedded":
             s = s.model_copy(update={"base_url": base_url})
             key = "not-needed"
         else:
             key = _api_key(s, role)
-        chat = openai_chat_model(s, key)
+        signature = (s.model_dump_json(), key)
+        if signature not in clients:
+            clients[signature] = openai_chat_model(s, key)
+        chat = clients[signature]
         params = _public_params(s)
         if backend == "embedded":
             params.pop("base_url")  # a random local port: not part of what the run is
