@@ -53,6 +53,11 @@ def print_error(message: str) -> None:
     err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
 
 
+# Options that `run` and `resume` share.
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+Concurrency = Annotated[int | None, typer.Option(help="Arcs in flight at once.")]
+
+
 def fail(message: str) -> NoReturn:
     print_error(message)
     raise typer.Exit(2)
@@ -123,13 +128,13 @@ def run(
     arcs_per_profile: Annotated[
         int | None, typer.Option(help="Arcs per profile, with seeds seed, seed+1, ... (distinct arc ids).")
     ] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Arcs in flight at once.")] = None,
+    concurrency: Concurrency = None,
     language: Annotated[str | None, typer.Option(help="Dialogue language for all arcs (en, zh, ...).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where run folders are created.")] = Path("runs"),
     checkpointer: Annotated[
         str | None, typer.Option(help="sqlite (default: in the run folder) or a postgresql:// URL.")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Run one or more multi-session arcs per profile and write a run folder."""
     with user_errors():
@@ -172,11 +177,11 @@ def resume(
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML settings laid over the run's own config.")
     ] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Arcs in flight at once.")] = None,
+    concurrency: Concurrency = None,
     checkpointer: Annotated[
         str | None, typer.Option(help="The run's postgresql:// URL, when it used Postgres with a password.")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Continue every unfinished or failed arc of a run from its last checkpoint; finished arcs are never redone."""
     with user_errors():
