@@ -326,7 +326,8 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
         run_dir = the_run_dir(tmp_path)
         assert f"muspsy resume {run_dir}" in stderr
         assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"
-        assert muspsy("resume", str(run_dir)).returncode == 0
+        resumed = muspsy("resume", str(run_dir))
+        assert resumed.returncode == 0, resumed.stderr
     assert len(arcs_of(run_dir)) == len(list(PROFILES.glob("*.yaml")))
 
 
@@ -338,3 +339,79 @@ def test_a_bad_checkpointer_url_fails_before_anything_is_written(tmp_path):
     (line,) = result.stderr.strip().splitlines()
     assert "--checkpointer" in line and "postgresql://" in line
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.unit
+async def test_roles_on_one_endpoint_share_one_limiter_and_one_client():
+    import asyncio
+    from contextlib import AsyncExitStack
+
+    from muspsy.backends import open_models
+    from muspsy.config import RunConfig
+
+    config = RunConfig.model_validate(
+        {
+            "backend": "openai",
+            "models": {
+                "default": {"base_url": "http://127.0.0.1:9/v1", "max_concurrent_requests": 8},
+                "supervisor": {"max_concurrent_requests": 3},
+            },
+        }
+    )
+    async with AsyncExitStack() as stack:
+        models = (await open_models(config, stack)).models
+    limiters = {id(m.limiter) for m in models.values()}
+    assert len(limiters) == 1 and models["client"].limiter is not None
+    limiter = models["client"].limiter
+    held = [await limiter.__aenter__() for _ in range(3)]  # the tightest limit on the endpoint wins
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(limiter.__aenter__(), timeout=0.05)
+    for slot in held:
+        await slot.__aexit__(None, None, None)
+    assert models["client"].chat is models["counselor"].chat  # equal settings, one client
+
+
+@pytest.mark.unit
+async def test_an_arc_stopped_right_after_its_input_checkpoint_starts_afresh_on_resume(tmp_path):
+    import sqlite3
+    from contextlib import AsyncExitStack
+
+    from muspsy.agents.spec import load_strategy
+    from muspsy.checkpointers import open_checkpointer
+    from muspsy.config import RunConfig
+    from muspsy.graphs.arc import build_arc_graph
+    from muspsy.runfolder import RunFolder
+    from muspsy.runner import initial_arc_state
+    from muspsy.testing import scripted_models
+
+    first = muspsy(
+        "run", str(PROFILES / "hannah-work-anxiety.yaml"), "--backend", "scripted", *SMALL, "--runs-dir", str(tmp_path)
+    )
+    run_dir = Path(first.stdout.strip().splitlines()[-1])
+    (arc,) = arcs_of(run_dir)
+    thread_id = f"{arc['run_id']}/{arc['arc_id']}"
+    # Make it look as if the process died just after checkpointing the arc's input.
+    (run_dir / "arcs.jsonl").write_text("", encoding="utf-8")
+    with sqlite3.connect(run_dir / "checkpoints.sqlite") as db:
+        db.execute("DELETE FROM checkpoints")
+        db.execute("DELETE FROM writes")
+    folder = RunFolder(run_dir)
+    config = RunConfig.model_validate(json.loads((run_dir / "manifest.json").read_text())["config"])
+    async with AsyncExitStack() as stack:
+        saver = await open_checkpointer(stack, folder, None)
+        graph = build_arc_graph(scripted_models(), load_strategy("cbt")).compile(checkpointer=saver)
+        start = initial_arc_state(arc["run_id"], folder.read_profiles()["hannah-work-anxiety"], config)
+        thread = {"configurable": {"thread_id": thread_id}}
+        stream = graph.astream(start, thread, stream_mode="checkpoints", durability="sync")
+        await anext(stream)  # the empty first checkpoint is written; stop before any node runs
+        await stream.aclose()
+        empty = await graph.aget_state(thread)
+        # ... and the input's writes were saved, but not the checkpoint that follows them: a
+        # state with values and no next node, seen after a Ctrl-C under load.
+        await saver.aput_writes(empty.config, list(start.items()), empty.tasks[0].id)
+        snapshot = await graph.aget_state(thread)
+        assert snapshot.values and not snapshot.next and "plan" not in snapshot.values
+    resumed = muspsy("resume", str(run_dir))
+    assert resumed.returncode == 0, resumed.stderr
+    (again,) = arcs_of(run_dir)
+    assert again["sessions"] == arc["sessions"]

@@ -338,12 +338,13 @@ async def _run_arc(graph: Any, run: Run, arc: str) -> None:
     run.events.emit("arc_started", arc=arc, client=profile.id)
     try:
         snapshot = await graph.aget_state(thread)
-        if not (snapshot.values and not snapshot.next):  # not already at the end of its graph
-            # A fresh arc starts from its initial state; a checkpointed one continues (input None).
+        # Ended means the outcome is set and no node is left; a process stopped right after
+        # checkpointing the input leaves values but no next node, and that arc starts afresh.
+        ended = bool(snapshot.values.get("outcome")) and not snapshot.next
+        if not ended:
+            # An arc with a node to run continues from its checkpoint (input None).
             start = (
-                None
-                if snapshot.values
-                else initial_arc_state(run.manifest["run_id"], profile, run.config, entry["seed"])
+                None if snapshot.next else initial_arc_state(run.manifest["run_id"], profile, run.config, entry["seed"])
             )
             tokens_seen = _tokens(snapshot.values.get("usage", {})) if snapshot.values else 0
             async for update in graph.astream(start, thread, durability="sync", stream_mode="updates"):
