@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from muspsy.config import StructuredMethod
 from muspsy.events import EventLog
 from muspsy.ratelimit import EndpointLimiter
+from muspsy.records import Role
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -40,6 +41,11 @@ class RoleModel:
     structured_method: StructuredMethod = "json_schema"
     params: dict[str, Any] = field(default_factory=dict)
     limiter: EndpointLimiter | None = None
+
+
+def describe_models(models: Mapping[Role, RoleModel]) -> dict[str, dict[str, Any]]:
+    """What manifests and records say about the models: name and parameters, never a key."""
+    return {role: {"name": m.name, **m.params} for role, m in models.items()}
 
 
 @dataclass(frozen=True)

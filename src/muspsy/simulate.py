@@ -18,7 +18,7 @@ from muspsy.config import Limits, RunConfig
 from muspsy.events import EventLog
 from muspsy.graphs.arc import build_arc_graph, recursion_limit
 from muspsy.graphs.state import ArcState
-from muspsy.llm import RoleModel
+from muspsy.llm import RoleModel, describe_models
 from muspsy.records import ArcRecord, ClientProfile, Role
 from muspsy.runner import assemble_record, initial_arc_state, now
 
@@ -50,7 +50,7 @@ async def simulate_arc(
     )
     provenance = {
         "version": __version__,
-        "models": {role: {"name": m.name, **m.params} for role, m in models.items()},
+        "models": describe_models(models),
         "seed": seed,
         "started_at": started,
         "finished_at": now(),

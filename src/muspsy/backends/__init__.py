@@ -14,7 +14,7 @@ from langchain_core.language_models import BaseChatModel
 from muspsy.backends.embedded import EmbeddedServer
 from muspsy.backends.openai_chat import openai_chat_model
 from muspsy.config import Backend, ConfigError, ModelSettings, RunConfig, role_settings
-from muspsy.llm import RoleModel
+from muspsy.llm import RoleModel, describe_models
 from muspsy.ratelimit import EndpointLimiter
 from muspsy.records import Role
 from muspsy.testing import ScriptedChatModel, default_responder
@@ -28,8 +28,7 @@ class ResolvedModels:
     models: dict[Role, RoleModel]
 
     def describe(self) -> dict[str, Any]:
-        """What the manifest records about the models (never a key)."""
-        return {role: {"name": m.name, **m.params} for role, m in self.models.items()}
+        return describe_models(self.models)
 
 
 def _api_key(settings: ModelSettings, role: Role) -> str:
@@ -63,19 +62,14 @@ async def open_models(config: RunConfig, stack: AsyncExitStack) -> ResolvedModel
                 _public_params(s),
             )
         return ResolvedModels(backend, models)
-    base_url = None
-    limiters = _endpoint_limiters(settings)
     if backend == "embedded":
         server = stack.enter_context(EmbeddedServer(config.embedded.context_tokens, config.embedded.parallel))
-        base_url = server.base_url
+        settings = {role: s.model_copy(update={"base_url": server.base_url}) for role, s in settings.items()}
+    limiters = _endpoint_limiters(settings)
     # Roles with the same settings share one client (one connection pool, one TLS setup).
     clients: dict[tuple[str, str], BaseChatModel] = {}
     for role, s in settings.items():
-        if backend == "embedded":
-            s = s.model_copy(update={"base_url": base_url})
-            key = "not-needed"
-        else:
-            key = _api_key(s, role)
+        key = "not-needed" if backend == "embedded" else _api_key(s, role)
         signature = (s.model_dump_json(), key)
         if signature not in clients:
             clients[signature] = openai_chat_model(s, key)
