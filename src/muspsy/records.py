@@ -185,6 +185,23 @@ class ArcDecision(Record):
     overridden_by: str | None = None
 
 
+Instrument = Literal["phq9", "gad7", "wai_sr"]
+
+
+class InstrumentScore(Record):
+    """One self-report questionnaire as the simulated client filled it in, with its scoring.
+
+    PHQ-9 and GAD-7 are filled at the start of a session (items 0-3), the WAI-SR at its end
+    (items 1-5; subscales goal, task and bond). Scoring lives in `muspsy.instruments`.
+    """
+
+    instrument: Instrument
+    items: list[int]
+    total: int
+    band: str | None = Field(default=None, description="Severity band (PHQ-9, GAD-7).")
+    subscales: dict[str, int] = Field(default_factory=dict, description="WAI-SR: goal, task, bond.")
+
+
 class SessionRecord(Record):
     index: int = Field(ge=1)
     goal: str
@@ -196,6 +213,10 @@ class SessionRecord(Record):
     end_reason: Literal["counselor_closed", "turn_cap"]
     memo: Memo
     decision: ArcDecision | None = None
+    # Client-reported outcomes; absent in imported arcs and when outcomes are switched off.
+    phq9: InstrumentScore | None = None
+    gad7: InstrumentScore | None = None
+    wai_sr: InstrumentScore | None = None
 
 
 class Outcome(Record):
