@@ -26,6 +26,7 @@ from muspsy.backends.embedded import EmbeddedModelMissing
 from muspsy.checkpointers import CheckpointerError, check_checkpointer
 from muspsy.config import ConfigError, build_config, load_config_file, merge, resolved
 from muspsy.graphs.export import GRAPH_NAMES, to_mermaid, to_node_link
+from muspsy.importers import PROFILE_FORMATS, ImportDataError, import_profiles, write_profiles
 from muspsy.profiles import ProfileError, load_profile, load_profiles, profile_paths
 from muspsy.progress import make_progress
 from muspsy.runfolder import RunFolderError
@@ -33,7 +34,15 @@ from muspsy.runner import RunResult, resume_run, start_run
 from muspsy.status import run_status
 from muspsy.testing.fake_openai import FAULTS, FakeOpenAIServer
 
-USER_ERRORS = (ProfileError, ConfigError, SpecError, EmbeddedModelMissing, RunFolderError, CheckpointerError)
+USER_ERRORS = (
+    ProfileError,
+    ConfigError,
+    SpecError,
+    EmbeddedModelMissing,
+    RunFolderError,
+    CheckpointerError,
+    ImportDataError,
+)
 
 app = typer.Typer(
     help="Simulate multi-session psychological counseling with LLM agents and write dataset-ready arcs.",
@@ -240,6 +249,25 @@ def list_profiles(
             typer.echo(
                 f"{p.id}\t{p.language}\t{p.age}\t{p.attitude}\trisk={p.risk.level}\tplanned={len(p.planned_arc)}"
             )
+
+
+@profiles_app.command("import")
+def import_profiles_command(
+    files: Annotated[list[Path], typer.Argument(help="Source files in the chosen format.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="Source format: " + ", ".join(PROFILE_FORMATS) + ".")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the profile files (<id>.yaml).")],
+) -> None:
+    """Convert other projects' client data into profile files, deterministically (no LLM).
+
+    Source fields without a profile field of their own are kept under `extra`; required fields
+    the source lacks get documented defaults, listed in `extra.muspsy_defaults` (docs/importers.md).
+    """
+    with user_errors():
+        profiles = import_profiles(format, files)
+        paths = write_profiles(profiles, out)
+    for path in paths:
+        typer.echo(str(path))
+    err.print(f"{len(paths)} profile(s) from {len(files)} file(s) written to {out}")
 
 
 @app.command()
