@@ -26,7 +26,15 @@ from muspsy.backends.embedded import EmbeddedModelMissing
 from muspsy.checkpointers import CheckpointerError, check_checkpointer
 from muspsy.config import ConfigError, build_config, load_config_file, merge, resolved
 from muspsy.graphs.export import GRAPH_NAMES, to_mermaid, to_node_link
-from muspsy.importers import PROFILE_FORMATS, ImportDataError, import_profiles, write_profiles
+from muspsy.importers import (
+    ARC_FORMATS,
+    PROFILE_FORMATS,
+    ImportDataError,
+    import_arcs,
+    import_profiles,
+    write_arcs,
+    write_profiles,
+)
 from muspsy.profiles import ProfileError, load_profile, load_profiles, profile_paths
 from muspsy.progress import make_progress
 from muspsy.runfolder import RunFolderError
@@ -52,6 +60,8 @@ app = typer.Typer(
 )
 profiles_app = typer.Typer(help="Check and list client profiles.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
+arcs_app = typer.Typer(help="Bring published multi-session data in as arc records.", no_args_is_help=True)
+app.add_typer(arcs_app, name="arcs")
 dev_app = typer.Typer(help="Developer tools: a fake LLM endpoint for tests and benchmarks.", no_args_is_help=True)
 app.add_typer(dev_app, name="dev")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -268,6 +278,30 @@ def import_profiles_command(
     for path in paths:
         typer.echo(str(path))
     err.print(f"{len(paths)} profile(s) from {len(files)} file(s) written to {out}")
+
+
+@arcs_app.command("import")
+def import_arcs_command(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="muspsy: dialogue, memory and user-card files, recognised by content and grouped by the client "
+            "number in their names; psycheval: case JSON files."
+        ),
+    ],
+    format: Annotated[str, typer.Option("--format", "-f", help="Source format: " + ", ".join(ARC_FORMATS) + ".")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The arcs.jsonl file to write (replaced atomically).")],
+) -> None:
+    """Convert published multi-session dialogues into canonical arc records (arcs.jsonl), no LLM.
+
+    Fields the source lacks get placeholders listed in each record's `import_placeholders`.
+    """
+    with user_errors():
+        arcs = import_arcs(format, files)
+        write_arcs(arcs, out)
+    for arc in arcs:
+        typer.echo(f"{arc.arc_id}\t{len(arc.sessions)} session(s)\t{sum(len(s.turns) for s in arc.sessions)} turn(s)")
+    err.print(f"{len(arcs)} arc(s) from {len(files)} file(s) written to {out}")
 
 
 @app.command()
