@@ -25,6 +25,7 @@ from muspsy.agents.spec import SpecError, available_strategies, load_strategy
 from muspsy.backends.embedded import EmbeddedModelMissing
 from muspsy.checkpointers import CheckpointerError, check_checkpointer
 from muspsy.config import ConfigError, build_config, load_config_file, merge, resolved
+from muspsy.extract import ExtractionFailed, extract_profiles
 from muspsy.graphs.export import GRAPH_NAMES, to_mermaid, to_node_link
 from muspsy.importers import (
     ARC_FORMATS,
@@ -278,6 +279,52 @@ def import_profiles_command(
     for path in paths:
         typer.echo(str(path))
     err.print(f"{len(paths)} profile(s) from {len(files)} file(s) written to {out}")
+
+
+@profiles_app.command("extract")
+def extract_command(
+    reports: Annotated[list[Path], typer.Argument(help="Case reports, English or Chinese, as .txt or .md files.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the profile files (<report name>.yaml).")],
+    source_url: Annotated[str | None, typer.Option(help="Where the reports were published (provenance.url).")] = None,
+    license: Annotated[
+        str | None, typer.Option("--license", help="Licence of the reports, SPDX id if possible (provenance.license).")
+    ] = None,
+    backend: Annotated[
+        Literal["openai", "embedded", "scripted"] | None,
+        typer.Option(help="Model backend. Default: openai when an endpoint or key is configured, else embedded."),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model name (openai backend).")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML config file; the supervisor's model extracts.")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Turn free-text case reports into validated profile files with one LLM call per report."""
+    with user_errors():
+        data = load_config_file(config) if config else {}
+        overrides = cli_overrides(backend=backend, model=model, base_url=base_url)
+        source = f"{config} (with command-line options)" if config else "command line"
+        cfg = resolved(build_config(merge(data, overrides), source))
+
+        def report_progress(n: int, path: Path) -> None:
+            if not quiet:
+                err.print(f"extracting {n}/{len(reports)}: {path}")
+
+        try:
+            profiles = asyncio.run(
+                extract_profiles(reports, cfg, url=source_url, license=license, on_report=report_progress)
+            )
+        except ExtractionFailed as exc:
+            print_error(str(exc))
+            raise typer.Exit(1) from None
+        paths = write_profiles(profiles, out)
+    for path in paths:
+        typer.echo(str(path))
+    if not quiet:
+        err.print(f"{len(paths)} profile(s) extracted with backend {cfg.backend}, written to {out}")
 
 
 @arcs_app.command("import")

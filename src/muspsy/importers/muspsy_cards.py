@@ -37,7 +37,8 @@ GENDER = re.compile(r"^(男性?|女性?|male|female|man|woman|non-binary)$", re.
 CULTURE = re.compile(r"(族$|宗教|信仰|religio|ethnic|national)", re.IGNORECASE)
 OCCUPATION = re.compile(
     r"(退休|工人|学生|教师|老师|职员|员工|医生|护士|工程师|经理|会计|司机|农民|无业|待业|自由职业|公务员|销售|"
-    r"个体|retired|student|teacher|worker|engineer|nurse|doctor|manager|unemployed|clerk|driver|farmer)",
+    r"个体|retired|student|teacher|worker|engineer|nurse|doctor|manager|unemployed|clerk|driver|farmer|tester|developer|"
+    r"programmer|accountant|designer|cook|chef|cleaner|lawyer)",
     re.IGNORECASE,
 )
 
