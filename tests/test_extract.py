@@ -114,3 +114,13 @@ def test_scripted_reply_fits_the_schema() -> None:
     reply = default_responder("ExtractedProfileOutput", [HumanMessage(prompt)])
     parsed = ExtractedProfileOutput.model_validate(reply)
     assert parsed.name == "Ines" and parsed.age == 21 and parsed.gender == "female"
+
+
+@pytest.mark.unit
+def test_a_failing_endpoint_is_reported_per_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    def down(schema: str, messages: Sequence[BaseMessage]) -> dict[str, Any] | str:
+        raise ConnectionError("endpoint unreachable")
+
+    monkeypatch.setattr(backends, "default_responder", down)
+    with pytest.raises(ExtractionFailed, match=r"zhao-insomnia\.txt: model call failed: ConnectionError: endpoint"):
+        asyncio.run(extract_profiles([ZH], SCRIPTED))

@@ -356,3 +356,12 @@ def test_written_yaml_is_what_the_loader_reads(tmp_path: Path) -> None:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert data["schema"] == "muspsy.profile/1" and data["id"] == path.stem
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.unit
+def test_an_unwritable_output_folder_is_a_clean_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file, not a folder", encoding="utf-8")
+    profiles = import_profiles("patient-psi", [FIXTURES / "patient_psi/profiles.json"])
+    with pytest.raises(ImportDataError, match=r"taken/out: cannot write"):
+        write_profiles(profiles, blocker / "out")

@@ -198,5 +198,8 @@ async def extract_profiles(
                 )
             except StructuredOutputError as exc:
                 raise ExtractionFailed(f"{report.path}: {exc}") from None
+            except Exception as exc:  # transport errors that outlived the client's own retries
+                first = (str(exc).strip().splitlines() or [""])[0][:300]
+                raise ExtractionFailed(f"{report.path}: model call failed: {type(exc).__name__}: {first}") from None
             profiles.append(to_profile(result.output, report, profile_id, url=url, license=license, model=model))
     return profiles

@@ -126,7 +126,9 @@ def arc_record(
 
 def write_arcs(arcs: Sequence[ArcRecord], out: Path) -> None:
     """All arcs as JSON lines, written atomically (a reader never sees half a file)."""
-    if out.parent and not out.parent.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
     text = "".join(json.dumps(a.model_dump(mode="json", by_alias=True), ensure_ascii=False) + "\n" for a in arcs)
-    write_atomic(out, text)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(out, text)
+    except OSError as exc:
+        raise ImportDataError(f"{out}: cannot write: {exc.strerror or exc}") from None

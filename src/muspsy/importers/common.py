@@ -225,12 +225,15 @@ def write_profiles(profiles: list[ClientProfile], out_dir: Path) -> list[Path]:
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise ImportDataError(f"{out_dir}: two profiles would share the id {dupes[0]!r}")
-    out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for profile in profiles:
-        path = out_dir / f"{profile.id}.yaml"
-        write_atomic(path, profile_yaml(profile))
-        paths.append(path)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for profile in profiles:
+            path = out_dir / f"{profile.id}.yaml"
+            write_atomic(path, profile_yaml(profile))
+            paths.append(path)
+    except OSError as exc:
+        raise ImportDataError(f"{out_dir}: cannot write: {exc.strerror or exc}") from None
     return paths
 
 
