@@ -336,6 +336,25 @@ def test_cli_imports_and_a_scripted_run_accepts_one_profile_of_each_format(tmp_p
 
 
 @pytest.mark.cli
+@pytest.mark.external
+@needs_external
+def test_a_scripted_run_accepts_one_real_sample_profile_of_each_format(tmp_path: Path) -> None:
+    runnable = tmp_path / "runnable"
+    for fmt, (_, sample) in SOURCES.items():
+        first = import_profiles(fmt, [EXTERNAL / sample])[0]
+        write_profiles([first], runnable)
+    result = muspsy(
+        *("run", runnable, "--backend", "scripted", "--sessions-max", "2", "--turns-max", "6"),
+        *("--runs-dir", tmp_path / "runs", "--quiet"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    arcs = (run_dir / "arcs.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(arcs) == len(SOURCES)
+
+
+@pytest.mark.cli
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     records = _cactus_records()
     del records[2 - 1]["AI_client"]["intake_form"]

@@ -153,7 +153,10 @@ def import_client(key: str, files: dict[str, Path], run_id: str) -> ArcRecord:
             next_goal=next_goal,
         )
         if planned is None:
-            marks.mark(f"sessions[{n}].client_state", "no user card for this session")
+            marks.mark(
+                f"sessions[{n}].client_state",
+                "no user card for this session: the memo's emotion and cognitive state (written after it) stands in",
+            )
         state = ClientState(
             emotion_state=planned.emotion_state if planned else memo.emotion_and_cognitive_state,
             cognitive_state=planned.cognitive_state if planned else memo.emotion_and_cognitive_state,
