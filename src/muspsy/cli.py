@@ -43,15 +43,7 @@ from muspsy.runner import RunResult, resume_run, start_run
 from muspsy.status import run_status
 from muspsy.testing.fake_openai import FAULTS, FakeOpenAIServer
 
-USER_ERRORS = (
-    ProfileError,
-    ConfigError,
-    SpecError,
-    EmbeddedModelMissing,
-    RunFolderError,
-    CheckpointerError,
-    ImportDataError,
-)
+USER_ERRORS = (ProfileError, ConfigError, SpecError, EmbeddedModelMissing, RunFolderError, CheckpointerError)
 
 app = typer.Typer(
     help="Simulate multi-session psychological counseling with LLM agents and write dataset-ready arcs.",
@@ -59,7 +51,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-profiles_app = typer.Typer(help="Check and list client profiles.", no_args_is_help=True)
+profiles_app = typer.Typer(help="Check, list, import and extract client profiles.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
 arcs_app = typer.Typer(help="Bring published multi-session data in as arc records.", no_args_is_help=True)
 app.add_typer(arcs_app, name="arcs")
@@ -262,6 +254,16 @@ def list_profiles(
             )
 
 
+@contextmanager
+def import_errors() -> Iterator[None]:
+    """`user_errors()` plus bad input to the importers and to extraction: one line, exit 2."""
+    with user_errors():
+        try:
+            yield
+        except ImportDataError as exc:
+            fail(str(exc))
+
+
 @profiles_app.command("import")
 def import_profiles_command(
     files: Annotated[list[Path], typer.Argument(help="Source files in the chosen format.")],
@@ -273,7 +275,7 @@ def import_profiles_command(
     Source fields without a profile field of their own are kept under `extra`; required fields
     the source lacks get documented defaults, listed in `extra.muspsy_defaults` (docs/importers.md).
     """
-    with user_errors():
+    with import_errors():
         profiles = import_profiles(format, files)
         paths = write_profiles(profiles, out)
     for path in paths:
@@ -303,7 +305,7 @@ def extract_command(
     quiet: Quiet = False,
 ) -> None:
     """Turn free-text case reports into validated profile files with one LLM call per report."""
-    with user_errors():
+    with import_errors():
         data = load_config_file(config) if config else {}
         overrides = cli_overrides(backend=backend, model=model, base_url=base_url)
         source = f"{config} (with command-line options)" if config else "command line"
@@ -343,7 +345,7 @@ def import_arcs_command(
 
     Fields the source lacks get placeholders listed in each record's `import_placeholders`.
     """
-    with user_errors():
+    with import_errors():
         arcs = import_arcs(format, files)
         write_arcs(arcs, out)
     for arc in arcs:
