@@ -14,7 +14,7 @@ from conftest import EXTERNAL, REPO
 from muspsy.importers import ImportDataError, import_arcs, write_arcs
 from muspsy.importers.muspsy_arcs import session_starts
 from muspsy.importers.muspsy_text import DialogueLine
-from muspsy.records import ArcRecord
+from muspsy.records import ArcRecord, ClientProfile
 
 FIXTURES = REPO / "tests" / "fixtures" / "import"
 MUSPSY = FIXTURES / "muspsy"
@@ -22,9 +22,14 @@ needs_external = pytest.mark.skipif(not EXTERNAL.is_dir(), reason="../shared/dat
 
 
 def reloaded(arcs: list[ArcRecord], out: Path) -> list[ArcRecord]:
-    """Write arcs.jsonl and read it back as a consumer (exporter) would."""
+    """Write arcs.jsonl and read it back as a consumer (exporter) would: the record and its profile."""
     write_arcs(arcs, out)
-    return [ArcRecord.model_validate(json.loads(line)) for line in out.read_text(encoding="utf-8").splitlines()]
+    back = [ArcRecord.model_validate(json.loads(line)) for line in out.read_text(encoding="utf-8").splitlines()]
+    for arc in back:
+        ClientProfile.model_validate(arc.profile)
+        assert [s.index for s in arc.sessions] == list(range(1, len(arc.sessions) + 1))
+        assert all([t.index for t in s.turns] == list(range(1, len(s.turns) + 1)) for s in arc.sessions)
+    return back
 
 
 @pytest.mark.unit
@@ -131,6 +136,17 @@ def test_psycheval_turn_without_role_names_session_and_turn(tmp_path: Path) -> N
     path.write_text(json.dumps(case, ensure_ascii=False), encoding="utf-8")
     with pytest.raises(ImportDataError, match=r"case\.json: record 1: field sessions\[2\]\.session_dialogue\[2\]"):
         import_arcs("psycheval", [path])
+
+
+@pytest.mark.unit
+def test_psycheval_session_without_dialogue_is_named(tmp_path: Path) -> None:
+    case = json.loads((FIXTURES / "psycheval/case_7.json").read_text(encoding="utf-8"))
+    del case["sessions"][0]["session_dialogue"]
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps(case, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ImportDataError) as caught:
+        import_arcs("psycheval", [path])
+    assert str(caught.value) == f"{path}: record 1: field sessions[1].session_dialogue: missing or empty"
 
 
 @pytest.mark.unit

@@ -76,8 +76,10 @@ def import_case(record: Any, where: Where, path: Path, run_id: str) -> ArcRecord
     previous_homework: list[str] = []
     for k, raw in enumerate(raw_sessions, start=1):
         field = f"sessions[{k}]"
-        dialogue = need(raw, "session_dialogue", where, list) if isinstance(raw, dict) else None
-        if not isinstance(raw, dict) or not dialogue:
+        if not isinstance(raw, dict):
+            raise where.fail(field, "expected an object")
+        dialogue = raw.get("session_dialogue")
+        if not isinstance(dialogue, list) or not dialogue:
             raise where.fail(f"{field}.session_dialogue", "missing or empty")
         lines: list[tuple[str, str]] = []
         reasoning: dict[str, str] = {}
