@@ -62,6 +62,18 @@ def test_muspsy_files_become_one_arc_with_sessions_split_at_the_greeting(tmp_pat
 
 
 @pytest.mark.unit
+def test_full_length_blocks_can_replace_the_compact_sessions(tmp_path: Path) -> None:
+    files = [MUSPSY / "dialogues_42.txt", MUSPSY / "memories_42.txt"]
+    (arc,) = reloaded(import_arcs("muspsy", files, full_length=True), tmp_path / "arcs.jsonl")
+    assert [len(s.turns) for s in arc.sessions] == [6, 2]
+    assert arc.sessions[1].turns[1].text == "I filled it in most days, and Thursday stood out."
+    compact = arc.model_extra["source_extra"]["compact_sessions"]  # type: ignore[index]
+    assert [c["session"] for c in compact] == [2] and len(compact[0]["turns"]) == 4
+    with pytest.raises(ImportDataError, match="--full-length: only the muspsy format"):
+        import_arcs("psycheval", [FIXTURES / "psycheval/case_7.json"], full_length=True)
+
+
+@pytest.mark.unit
 def test_dialogue_alone_still_imports_with_placeholders(tmp_path: Path) -> None:
     (arc,) = import_arcs("muspsy", [MUSPSY / "dialogues_42.txt"])
     assert len(arc.sessions) == 2

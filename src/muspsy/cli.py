@@ -340,13 +340,20 @@ def import_arcs_command(
     ],
     format: Annotated[str, typer.Option("--format", "-f", help="Source format: " + ", ".join(ARC_FORMATS) + ".")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The arcs.jsonl file to write (replaced atomically).")],
+    full_length: Annotated[
+        bool,
+        typer.Option(
+            "--full-length",
+            help="muspsy: take sessions 2.. from the dialogue file's full-length blocks instead of block 0.",
+        ),
+    ] = False,
 ) -> None:
     """Convert published multi-session dialogues into canonical arc records (arcs.jsonl), no LLM.
 
     Fields the source lacks get placeholders listed in each record's `import_placeholders`.
     """
     with import_errors():
-        arcs = import_arcs(format, files)
+        arcs = import_arcs(format, files, full_length)
         write_arcs(arcs, out)
     for arc in arcs:
         typer.echo(f"{arc.arc_id}\t{len(arc.sessions)} session(s)\t{sum(len(s.turns) for s in arc.sessions)} turn(s)")

@@ -38,20 +38,23 @@ def import_profiles(fmt: str, paths: Sequence[Path]) -> list[ClientProfile]:
     return [p if p.id == new else p.model_copy(update={"id": new}) for p, new in zip(profiles, ids, strict=True)]
 
 
-ARC_FORMATS: dict[str, Callable[[Sequence[Path], str], list[ArcRecord]]] = {
+ARC_FORMATS: dict[str, Callable[[Sequence[Path], str, bool], list[ArcRecord]]] = {
     "muspsy": import_muspsy_arcs,
     "psycheval": import_psycheval_arcs,
 }
 
 
-def import_arcs(fmt: str, paths: Sequence[Path]) -> list[ArcRecord]:
-    """Arc records from published multi-session data; one run id for the whole import."""
+def import_arcs(fmt: str, paths: Sequence[Path], full_length: bool = False) -> list[ArcRecord]:
+    """Arc records from published multi-session data; one run id for the whole import.
+
+    `full_length` (muspsy only): sessions 2.. come from the full-length dialogue blocks.
+    """
     if fmt not in ARC_FORMATS:
         raise ImportDataError(f"--format: unknown arc format {fmt!r} (known: {', '.join(ARC_FORMATS)})")
     for path in paths:
         if not path.is_file():
             raise ImportDataError(f"{path}: no such file")
-    arcs = ARC_FORMATS[fmt](paths, run_id_for(paths))
+    arcs = ARC_FORMATS[fmt](paths, run_id_for(paths), full_length)
     ids = [a.arc_id for a in arcs]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:

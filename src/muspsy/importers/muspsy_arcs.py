@@ -117,7 +117,7 @@ def _fallback_profile(key: str, memories: list[MemoryEntry], source: Path) -> Cl
     return build_profile(data, where, defaults)
 
 
-def import_client(key: str, files: dict[str, Path], run_id: str) -> ArcRecord:
+def import_client(key: str, files: dict[str, Path], run_id: str, full_length: bool = False) -> ArcRecord:
     dialogue_path = files["dialogues"]
     blocks = read_dialogues(dialogue_path)
     memories = read_memories(files["memories"]) if "memories" in files else []
@@ -128,6 +128,7 @@ def import_client(key: str, files: dict[str, Path], run_id: str) -> ArcRecord:
         else _fallback_profile(key, memories, files.get("memories", dialogue_path))
     )
     compact = blocks[0]
+    replaced: list[dict[str, Any]] = []  # compact sessions that full-length blocks stand in for
     starts = session_starts(compact, len(memories) or None)
     marks = Placeholders()
     sessions: list[SessionRecord] = []
@@ -135,6 +136,9 @@ def import_client(key: str, files: dict[str, Path], run_id: str) -> ArcRecord:
     for n, start in enumerate(starts, start=1):
         end = starts[n] if n < len(starts) else len(compact)
         lines = compact[start:end]
+        if full_length and n >= 2 and n - 1 < len(blocks):
+            replaced.append(_turn_dicts(n, lines))
+            lines = blocks[n - 1]
         entry, following = by_number.get(n), by_number.get(n + 1)
         planned, planned_next = profile.planned(n), profile.planned(n + 1)
         goal = _memory_field(entry, "goal") if entry else None
@@ -184,13 +188,11 @@ def import_client(key: str, files: dict[str, Path], run_id: str) -> ArcRecord:
         stages=[],
         first_session_goal=sessions[0].goal,
     )
-    full = [
-        {"session": k + 1, "turns": [t.model_dump(mode="json") for t in make_turns([(x.speaker, x.text) for x in b])]}
-        for k, b in enumerate(blocks[1:], start=1)
-    ]
     extra: dict[str, Any] = {"session_start_lines": [compact[i].line for i in starts]}
-    if full:
-        extra["full_length_sessions"] = full
+    if replaced:
+        extra["compact_sessions"] = replaced
+    elif len(blocks) > 1:
+        extra["full_length_sessions"] = [_turn_dicts(k + 1, b) for k, b in enumerate(blocks[1:], start=1)]
     if memories:
         extra["memory_static_traits"] = {str(m.number): m.static_traits for m in memories}
     extra_numbers = sorted(set(by_number) - set(range(1, len(sessions) + 1)))
@@ -214,5 +216,11 @@ def import_client(key: str, files: dict[str, Path], run_id: str) -> ArcRecord:
     )
 
 
-def import_muspsy_arcs(paths: Sequence[Path], run_id: str) -> list[ArcRecord]:
-    return [import_client(key, files, run_id) for key, files in group_files(paths).items()]
+def _turn_dicts(session: int, lines: Sequence[DialogueLine]) -> dict[str, Any]:
+    turns = make_turns([(line.speaker, line.text) for line in lines])
+    return {"session": session, "turns": [t.model_dump(mode="json") for t in turns]}
+
+
+def import_muspsy_arcs(paths: Sequence[Path], run_id: str, full_length: bool = False) -> list[ArcRecord]:
+    """One arc per client; with `full_length`, sessions 2.. use blocks 1.. where they exist."""
+    return [import_client(key, files, run_id, full_length) for key, files in group_files(paths).items()]

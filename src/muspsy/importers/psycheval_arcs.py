@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from muspsy.importers.arcs import Placeholders, arc_record, make_turns, memo_of
-from muspsy.importers.common import Where, build_profile, detect_language, joined, json_records, need
+from muspsy.importers.common import ImportDataError, Where, build_profile, detect_language, joined, json_records, need
 from muspsy.importers.psycheval import profile_data
 from muspsy.records import ArcRecord, ClientState, PlanStage, SessionRecord, TreatmentPlan
 
@@ -150,7 +150,9 @@ def import_case(record: Any, where: Where, path: Path, run_id: str) -> ArcRecord
     )
 
 
-def import_psycheval_arcs(paths: Sequence[Path], run_id: str) -> list[ArcRecord]:
+def import_psycheval_arcs(paths: Sequence[Path], run_id: str, full_length: bool = False) -> list[ArcRecord]:
+    if full_length:
+        raise ImportDataError("--full-length: only the muspsy format has compact and full-length sessions")
     arcs = []
     for path in paths:
         for number, record in enumerate(json_records(path), start=1):
