@@ -180,7 +180,8 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
 
 
 def discovered_templates() -> list[tuple[str, str]]:
-    return sorted((p.parent.name, p.stem) for p in agents_dir().glob("*/*.md"))
+    # Arc roles only: agents/extractor/ is a one-call tool outside arcs (tested in test_extract.py).
+    return sorted((p.parent.name, p.stem) for p in agents_dir().glob("*/*.md") if p.parent.name in ROLES)
 
 
 def test_templates_are_discovered_for_every_role() -> None:

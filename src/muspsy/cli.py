@@ -25,7 +25,17 @@ from muspsy.agents.spec import SpecError, available_strategies, load_strategy
 from muspsy.backends.embedded import EmbeddedModelMissing
 from muspsy.checkpointers import CheckpointerError, check_checkpointer
 from muspsy.config import ConfigError, build_config, load_config_file, merge, resolved
+from muspsy.extract import ExtractionFailed, extract_profiles
 from muspsy.graphs.export import GRAPH_NAMES, to_mermaid, to_node_link
+from muspsy.importers import (
+    ARC_FORMATS,
+    PROFILE_FORMATS,
+    ImportDataError,
+    import_arcs,
+    import_profiles,
+    write_arcs,
+    write_profiles,
+)
 from muspsy.profiles import ProfileError, load_profile, load_profiles, profile_paths
 from muspsy.progress import make_progress
 from muspsy.runfolder import RunFolderError
@@ -41,8 +51,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-profiles_app = typer.Typer(help="Check and list client profiles.", no_args_is_help=True)
+profiles_app = typer.Typer(help="Check, list, import and extract client profiles.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
+arcs_app = typer.Typer(help="Bring published multi-session data in as arc records.", no_args_is_help=True)
+app.add_typer(arcs_app, name="arcs")
 dev_app = typer.Typer(help="Developer tools: a fake LLM endpoint for tests and benchmarks.", no_args_is_help=True)
 app.add_typer(dev_app, name="dev")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -240,6 +252,112 @@ def list_profiles(
             typer.echo(
                 f"{p.id}\t{p.language}\t{p.age}\t{p.attitude}\trisk={p.risk.level}\tplanned={len(p.planned_arc)}"
             )
+
+
+@contextmanager
+def import_errors() -> Iterator[None]:
+    """`user_errors()` plus bad input to the importers and to extraction: one line, exit 2."""
+    with user_errors():
+        try:
+            yield
+        except ImportDataError as exc:
+            fail(str(exc))
+
+
+@profiles_app.command("import")
+def import_profiles_command(
+    files: Annotated[list[Path], typer.Argument(help="Source files in the chosen format.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="Source format: " + ", ".join(PROFILE_FORMATS) + ".")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the profile files (<id>.yaml).")],
+) -> None:
+    """Convert other projects' client data into profile files, deterministically (no LLM).
+
+    Source fields without a profile field of their own are kept under `extra`; required fields
+    the source lacks get documented defaults, listed in `extra.muspsy_defaults` (docs/importers.md).
+    """
+    with import_errors():
+        profiles = import_profiles(format, files)
+        paths = write_profiles(profiles, out)
+    for path in paths:
+        typer.echo(str(path))
+    err.print(f"{len(paths)} profile(s) from {len(files)} file(s) written to {out}")
+
+
+@profiles_app.command("extract")
+def extract_command(
+    reports: Annotated[list[Path], typer.Argument(help="Case reports, English or Chinese, as .txt or .md files.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the profile files (<report name>.yaml).")],
+    source_url: Annotated[str | None, typer.Option(help="Where the reports were published (provenance.url).")] = None,
+    license: Annotated[
+        str | None, typer.Option("--license", help="Licence of the reports, SPDX id if possible (provenance.license).")
+    ] = None,
+    backend: Annotated[
+        Literal["openai", "embedded", "scripted"] | None,
+        typer.Option(help="Model backend. Default: openai when an endpoint or key is configured, else embedded."),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model name (openai backend).")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML config file; the supervisor's model extracts.")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Turn free-text case reports into validated profile files with one LLM call per report."""
+    with import_errors():
+        data = load_config_file(config) if config else {}
+        overrides = cli_overrides(backend=backend, model=model, base_url=base_url)
+        source = f"{config} (with command-line options)" if config else "command line"
+        cfg = resolved(build_config(merge(data, overrides), source))
+
+        def report_progress(n: int, path: Path) -> None:
+            if not quiet:
+                err.print(f"extracting {n}/{len(reports)}: {path}")
+
+        try:
+            profiles = asyncio.run(
+                extract_profiles(reports, cfg, url=source_url, license=license, on_report=report_progress)
+            )
+        except ExtractionFailed as exc:
+            print_error(str(exc))
+            raise typer.Exit(1) from None
+        paths = write_profiles(profiles, out)
+    for path in paths:
+        typer.echo(str(path))
+    if not quiet:
+        err.print(f"{len(paths)} profile(s) extracted with backend {cfg.backend}, written to {out}")
+
+
+@arcs_app.command("import")
+def import_arcs_command(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="muspsy: dialogue, memory and user-card files, recognised by content and grouped by the client "
+            "number in their names; psycheval: case JSON files."
+        ),
+    ],
+    format: Annotated[str, typer.Option("--format", "-f", help="Source format: " + ", ".join(ARC_FORMATS) + ".")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The arcs.jsonl file to write (replaced atomically).")],
+    full_length: Annotated[
+        bool,
+        typer.Option(
+            "--full-length",
+            help="muspsy: take sessions 2.. from the dialogue file's full-length blocks instead of block 0.",
+        ),
+    ] = False,
+) -> None:
+    """Convert published multi-session dialogues into canonical arc records (arcs.jsonl), no LLM.
+
+    Fields the source lacks get placeholders listed in each record's `import_placeholders`.
+    """
+    with import_errors():
+        arcs = import_arcs(format, files, full_length)
+        write_arcs(arcs, out)
+    for arc in arcs:
+        typer.echo(f"{arc.arc_id}\t{len(arc.sessions)} session(s)\t{sum(len(s.turns) for s in arc.sessions)} turn(s)")
+    err.print(f"{len(arcs)} arc(s) from {len(files)} file(s) written to {out}")
 
 
 @app.command()
