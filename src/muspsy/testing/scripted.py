@@ -24,6 +24,7 @@ from pydantic import ConfigDict, PrivateAttr
 
 from muspsy.llm import RoleModel
 from muspsy.records import ROLES, Role
+from muspsy.testing.judge_replies import judge_reply
 
 # A responder gets the schema name asked for and the prompt, and returns the tool arguments
 # (a dict) or a raw string (to simulate malformed output).
@@ -241,6 +242,9 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             "cognitive_state": "Starting to question some harsh thoughts.",
             "recollection": "We talked about what keeps me stuck, and I agreed to try something before next time.",
         }
+    judged = judge_reply(schema, messages)
+    if judged is not None:
+        return judged
     raise ScriptExhausted(f"default_responder has no reply for schema {schema!r}")
 
 
