@@ -371,5 +371,28 @@ def evaluate(
         raise typer.Exit(1)
 
 
+@app.command()
+def compare(
+    sources: Annotated[
+        list[Path], typer.Argument(help="Run folders or arcs .jsonl files; their evaluation.jsonl is used if present.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for comparison.md, .csv and the PNG plots.")],
+    by: Annotated[
+        Literal["strategy", "source"] | None,
+        typer.Option(help="Group arcs by strategy or by source (default: source for several, strategy for one)."),
+    ] = None,
+) -> None:
+    """Compare groups of arcs: outcomes, fidelity and judge scores, paired differences with bootstrap CIs, plots."""
+    from muspsy.evaluation.report import default_grouping, write_comparison
+    from muspsy.evaluation.sources import load_source
+
+    with user_errors(), source_errors():
+        loaded = [load_source(path) for path in sources]
+        table, written = write_comparison(loaded, by or default_grouping(loaded), output)
+    Console(highlight=False).print(table.rich())
+    for path in written:
+        typer.echo(str(path))
+
+
 if __name__ == "__main__":
     app()

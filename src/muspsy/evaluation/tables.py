@@ -26,9 +26,10 @@ class Table:
     header: list[str]
     rows: list[list[str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    digits: int = 2
 
     def add(self, values: Sequence[object]) -> None:
-        self.rows.append([cell(v) for v in values])
+        self.rows.append([cell(v, self.digits) for v in values])
 
     def rich(self) -> RichTable:
         table = RichTable(title=self.title, caption="\n".join(self.notes) or None, caption_justify="left")
