@@ -207,10 +207,12 @@ def assignments(session: SessionRecord) -> list[str]:
 
 
 def content_tokens(text: str, rules: HomeworkRules) -> set[str]:
-    """Words minus stop words, and bigrams of adjacent CJK characters (CJK has no spaces)."""
+    """Words minus stop words (plurals folded), and bigrams of adjacent CJK characters (CJK has no spaces)."""
     toks = tokens(text)
     stop = set(rules.stop_words)
-    words = {w for w in toks if not CJK.match(w) and w not in stop and len(w) > 1}
+    # A crude plural fold ("walks" ~ "walk"): enough for a recall rule, no stemmer needed.
+    words = {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in toks}
+    words = {w for w in words if not CJK.match(w) and w not in stop and len(w) > 1}
     bigrams = {a + b for a, b in pairwise(toks) if CJK.match(a) and CJK.match(b)}
     return words | bigrams
 

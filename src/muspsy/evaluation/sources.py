@@ -32,7 +32,7 @@ class Source:
 
     @property
     def name(self) -> str:
-        return self.path.stem if self.path.is_file() else self.path.name
+        return self.path.stem if self.path.suffix == ".jsonl" else self.path.name
 
 
 def arcs_file(path: Path) -> Path:
