@@ -129,13 +129,15 @@ def test_evaluate_imported_arcs_finds_a_planted_leak_and_judges_mi_and_crisis(tm
         data.pop("provenance", None)  # imported arcs: no usage, no provenance
     source = tmp_path / "imported.jsonl"
     source.write_text("".join(json.dumps(a) + "\n" for a in arcs))
-    result = muspsy("evaluate", "--backend", "scripted", str(source), "-o", str(tmp_path / "ev"), "-q")
+    ev = ["-o", str(tmp_path / "ev"), "--judge-model", "judge-x", "-q"]
+    result = muspsy("evaluate", "--backend", "scripted", str(source), *ev)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == str(tmp_path / "ev" / "evaluation.jsonl")
     lines = rows(tmp_path / "ev" / "evaluation.jsonl")
     first = next(r for r in lines if r["kind"] == "session" and r["arc_id"] == arcs[0]["arc_id"] and r["session"] == 1)
     assert first["metrics"]["client_leaks"] == 1 and first["metrics"]["leaks"][0]["turn"] == 4
     assert "miti" in first["judge"] and first["instruments"] == {"phq9": None, "gad7": None, "wai_sr": None}
+    assert first["judge_model"] == "judge-x"
     check_judge(first["judge"])
     crisis = next(r for r in lines if r["kind"] == "session" and r["arc_id"] == "b" and r["session"] == 2)
     assert "crisis" in crisis["judge"] and "miti" not in crisis["judge"]
@@ -143,6 +145,14 @@ def test_evaluate_imported_arcs_finds_a_planted_leak_and_judges_mi_and_crisis(tm
     assert [r["metrics"]["client_leaks"] for r in arc_lines] == [1, 0]
     assert arc_lines[0]["judge"]["miti"]["sessions"] == 2
     assert "client leak turns" in (tmp_path / "ev" / "evaluation.md").read_text()
+    # The evaluation written elsewhere is picked up by compare with --evaluation.
+    out = tmp_path / "cmp"
+    result = muspsy("compare", str(source), "--evaluation", str(tmp_path / "ev" / "evaluation.jsonl"), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    md = (out / "comparison.md").read_text()
+    assert "| cbt - motivational_interviewing |" in md and "judge: MITI globals" in md
+    assert "u=1" in md and "UNPAIRED" in md  # imported arcs have no seed: nothing to pair
+    assert (out / "judges.png").stat().st_size > 1000
 
 
 def test_metrics_only_needs_no_model(tmp_path):

@@ -381,13 +381,18 @@ def compare(
         Literal["strategy", "source"] | None,
         typer.Option(help="Group arcs by strategy or by source (default: source for several, strategy for one)."),
     ] = None,
+    evaluation: Annotated[
+        list[Path] | None,
+        typer.Option(help="Extra evaluation.jsonl files (e.g. written with `evaluate -o`), matched on run and arc id."),
+    ] = None,
 ) -> None:
     """Compare groups of arcs: outcomes, fidelity and judge scores, paired differences with bootstrap CIs, plots."""
     from muspsy.evaluation.report import default_grouping, write_comparison
-    from muspsy.evaluation.sources import load_source
+    from muspsy.evaluation.sources import attach_evaluations, load_source
 
     with user_errors(), source_errors():
         loaded = [load_source(path) for path in sources]
+        attach_evaluations(loaded, evaluation or [])
         table, written = write_comparison(loaded, by or default_grouping(loaded), output)
     Console(highlight=False).print(table.rich())
     for path in written:

@@ -98,6 +98,20 @@ def load_source(path: Path, with_evaluation: bool = True) -> Source:
     return Source(path, arcs, evaluation)
 
 
+def attach_evaluations(sources: list[Source], files: list[Path]) -> None:
+    """Add the lines of extra evaluation files to every source; lines are matched to arcs by
+    (run_id, arc_id) later, so lines of other sources are harmless."""
+    for file in files:
+        if not file.is_file():
+            raise SourceError(f"{file}: no such evaluation file")
+        rows = [row for _, row in read_jsonl(file)]
+        for number, row in enumerate(rows, start=1):
+            if row.get("kind") not in ("session", "arc") or "arc_id" not in row:
+                raise SourceError(f"{file}: line {number}: field kind: not a muspsy evaluation line")
+        for source in sources:
+            source.evaluation.extend(rows)
+
+
 def seed_of(arc: ArcRecord) -> Any:
     """The seed that pairs arcs of a paired design (None for imported arcs)."""
     return arc.provenance.get("seed")
