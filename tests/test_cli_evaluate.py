@@ -13,6 +13,7 @@ from matplotlib.image import imread
 
 from eval_arcs import CLEAN_S1, CLEAN_S2, arc_dict, session
 from muspsy.evaluation.rubrics import RUBRICS, SCALES
+from muspsy.testing import FakeOpenAIServer
 
 pytestmark = pytest.mark.cli
 
@@ -193,3 +194,33 @@ def test_bad_input_is_one_line_exit_2_and_nothing_is_lost(evaluated, tmp_path):
     (tmp_path / "notjson.jsonl").write_text("{oops\n")
     result = muspsy("evaluate", "--no-judges", str(tmp_path / "notjson.jsonl"))
     assert result.returncode == 2 and "line 1: not JSON" in result.stderr
+
+
+def test_evaluate_through_an_openai_compatible_endpoint(tmp_path):
+    source = tmp_path / "one.jsonl"
+    source.write_text(json.dumps(arc_dict([session(1, CLEAN_S1), session(2, CLEAN_S2)])) + "\n")
+    with FakeOpenAIServer() as server:
+        args = ["--backend", "openai", "--base-url", server.base_url, "--judge-model", "judge-local", "-q"]
+        result = muspsy("evaluate", str(source), *args)
+        requests = server.requests
+    assert result.returncode == 0, result.stderr
+    lines = rows(tmp_path / "one.evaluation.jsonl")
+    sessions = [r for r in lines if r["kind"] == "session"]
+    assert requests == sum(r["judge_usage"]["calls"] for r in sessions) == 6  # ctrs, alliance, persona x 2
+    assert all(r["judge_model"] == "judge-local" for r in sessions)
+    check_judge(sessions[0]["judge"])
+
+
+def test_a_failing_endpoint_is_recorded_per_rubric_and_exits_1(tmp_path):
+    source = tmp_path / "one.jsonl"
+    source.write_text(json.dumps(arc_dict([session(1, CLEAN_S1)])) + "\n")
+    config = tmp_path / "judge.yaml"
+    config.write_text("models:\n  judge:\n    max_retries: 0\n")
+    with FakeOpenAIServer(fault_rate=1.0, faults=("server_error",)) as server:
+        args = ["--backend", "openai", "--base-url", server.base_url, "--config", str(config), "-q"]
+        result = muspsy("evaluate", str(source), *args)
+    assert result.returncode == 1
+    assert "3 judge rubric(s) failed" in result.stderr and "Traceback" not in result.stderr
+    (row, arc_row) = rows(tmp_path / "one.evaluation.jsonl")
+    assert all("error" in entry for entry in row["judge"].values())
+    assert row["metrics"]["memo_complete"] is True and arc_row["judge"] == {}

@@ -362,6 +362,10 @@ def evaluate(
         written = write_outputs(evaluations, output)
     rows = [r for e in evaluations for r in e.rows]
     Console(highlight=False).print(summary_table(rows).rich())
+    if cfg is not None and not quiet:
+        usage = [r["judge_usage"] for e in evaluations for r in e.rows if "judge_usage" in r]
+        tokens = sum(u["prompt_tokens"] + u["completion_tokens"] for u in usage)
+        err.print(f"{len(usage)} session(s) judged: {sum(u['calls'] for u in usage)} judge call(s), {tokens} tokens")
     errors = sum(e.judge_errors for e in evaluations)
     if errors:
         err.print(f"{errors} judge rubric(s) failed; see the 'error' entries in evaluation.jsonl")

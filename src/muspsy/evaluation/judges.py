@@ -134,6 +134,13 @@ async def judge_session(
             out[rubric] = {"error": str(exc)}
             usage["calls"] += retries + 1
             continue
+        except Exception as exc:
+            # One unreachable or failing endpoint call must not throw away every other score:
+            # it is recorded, and the command exits 1.
+            first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+            out[rubric] = {"error": f"{type(exc).__name__}: {first_line}"}
+            usage["calls"] += 1
+            continue
         usage["calls"] += result.retries + 1
         usage["prompt_tokens"] += result.prompt_tokens
         usage["completion_tokens"] += result.completion_tokens

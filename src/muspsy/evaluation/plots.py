@@ -84,8 +84,7 @@ def trajectories(groups: Sequence[Group], path: Path) -> Path:
 def sessions_and_endings(groups: Sequence[Group], path: Path) -> Path:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
     counts = [[len(a.sessions) for a in g.arcs] for g in groups]
-    top = max(max(c) for c in counts)
-    bins = np.arange(1, top + 2)
+    bins = np.arange(min(min(c) for c in counts), max(max(c) for c in counts) + 2)
     width = 0.8 / len(groups)
     for i, (color, group, c) in enumerate(zip(GROUP_COLORS, groups, counts, strict=False)):
         hist, _ = np.histogram(c, bins=bins)
