@@ -41,6 +41,18 @@ def test_every_judge_template_renders_with_the_transcript_and_format():
     assert "Lena Park" in str(persona) and "Careful, self-critical" in str(persona)
 
 
+def test_every_judge_template_is_known_and_gets_exactly_its_variables():
+    settings, templates = load_judge()
+    assert set(templates) == {"system", *RUBRICS}
+    a = arc([session(1, CLEAN_S1)])
+    supplied = {*prompt_values(a, a.sessions[0], settings), "response_format"}
+    for name, template in templates.items():
+        assert template.variables <= supplied, name
+        if name != "system":
+            assert {"transcript", "response_format", "session_index"} <= template.variables, name
+    assert "profile" in templates["persona"].variables and "disclosures" in templates["crisis"].variables
+
+
 def test_judge_model_settings_fall_back_to_the_default():
     cfg = build_config({"models": {"default": {"model": "big", "temperature": 0.3}}}, "test")
     assert judge_settings(cfg).model == "big"

@@ -180,7 +180,8 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
 
 
 def discovered_templates() -> list[tuple[str, str]]:
-    return sorted((p.parent.name, p.stem) for p in agents_dir().glob("*/*.md"))
+    # The simulation's roles; the judge prompts (agents/judge/) are tested in test_eval_judges.py.
+    return sorted((p.parent.name, p.stem) for p in agents_dir().glob("*/*.md") if p.parent.name in ROLES)
 
 
 def test_templates_are_discovered_for_every_role() -> None:
