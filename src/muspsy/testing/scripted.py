@@ -98,7 +98,8 @@ class ScriptedChatModel(BaseChatModel):
 
     def _reply(self, messages: list[BaseMessage], options: dict[str, Any]) -> ChatResult:
         """Answer like an OpenAI-compatible server: JSON content for a `response_format` JSON
-        schema, a tool call for `tools`."""
+        schema, a tool call for `tools`, whether sent as parameters or as raw body fields."""
+        options = {**options, **options.get("extra_body", {})}
         fmt = options.get("response_format")
         tools = options.get("tools")
         if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
