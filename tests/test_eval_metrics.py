@@ -141,6 +141,14 @@ def test_memo_completeness_counts_empty_and_placeholder_fields():
     assert arc_metrics(planted)["memo_completeness"] == 0.5
 
 
+def test_fields_an_importer_marked_as_placeholders_count_as_missing():
+    marked = {"sessions[1].memo.counselor_observations": "not in the source", "sessions[1].memo.progress": "enum"}
+    imported = arc([session(1, CLEAN_S1), session(2, CLEAN_S2)])
+    imported = imported.model_copy(update={"import_placeholders": marked})
+    assert session_metrics(imported, 0)["memo_missing"] == ["counselor_observations"]
+    assert arc_metrics(imported)["memo_completeness"] == 0.5
+
+
 def test_sessions_end_reasons_and_turn_caps():
     capped = session(1, CLEAN_S1)
     capped["end_reason"] = "turn_cap"

@@ -251,12 +251,22 @@ def is_placeholder(text: str, rules: FidelityRules | None = None) -> bool:
     return bool(re.fullmatch(r"<[^<>]*>", stripped)) or not any(ch.isalnum() for ch in stripped)
 
 
-def memo_missing(session: SessionRecord, rules: FidelityRules | None = None) -> list[str]:
-    """Memo fields that are empty or placeholders."""
+def placeholder_paths(arc: ArcRecord) -> frozenset[str]:
+    """Fields an importer filled with placeholder text, from the arc's `import_placeholders`
+    (paths like `sessions[2].memo.summary`); empty for simulated arcs."""
+    marked = (arc.model_extra or {}).get("import_placeholders")
+    return frozenset(marked) if isinstance(marked, dict) else frozenset()
+
+
+def memo_missing(
+    session: SessionRecord, rules: FidelityRules | None = None, imported: frozenset[str] = frozenset()
+) -> list[str]:
+    """Memo fields that are empty, placeholders, or marked by an importer as not in the source."""
     memo = session.memo
-    missing = [f for f in MEMO_TEXT_FIELDS if is_placeholder(getattr(memo, f), rules)]
+    at = f"sessions[{session.index}].memo."
+    missing = [f for f in MEMO_TEXT_FIELDS if is_placeholder(getattr(memo, f), rules) or at + f in imported]
     items = memo.counseling_assignments
-    if not items or all(is_placeholder(i, rules) for i in items):
+    if not items or all(is_placeholder(i, rules) for i in items) or f"{at}counseling_assignments" in imported:
         missing.append("counseling_assignments")
     return missing
 
@@ -277,7 +287,7 @@ def session_metrics(arc: ArcRecord, position: int, rules: FidelityRules | None =
     rules = rules or load_rules()
     session = arc.sessions[position]
     cjk = arc_is_cjk(arc)
-    missing = memo_missing(session, rules)
+    missing = memo_missing(session, rules, placeholder_paths(arc))
     following = arc.sessions[position + 1] if position + 1 < len(arc.sessions) else None
     items = assignments(session)
     follow = any(followed_up(i, following, rules) for i in items) if following and items else None
@@ -317,6 +327,8 @@ def arc_metrics(arc: ArcRecord, rules: FidelityRules | None = None) -> dict[str,
         **repetition(turns, cjk, rules),
         **turn_lengths(turns, cjk),
         "homework_follow_up_rate": _rate(sum(follow), len(follow)),
-        "memo_completeness": _rate(sum(not memo_missing(s, rules) for s in arc.sessions), len(arc.sessions)),
+        "memo_completeness": _rate(
+            sum(not memo_missing(s, rules, placeholder_paths(arc)) for s in arc.sessions), len(arc.sessions)
+        ),
         "turn_cap_sessions": sum(s.end_reason == "turn_cap" for s in arc.sessions),
     }

@@ -176,6 +176,9 @@ HOMEWORK = [
 
 def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str, Any]:
     """Play any muspsy role deterministically from the prompt alone."""
+    judged = judge_reply(schema, messages)  # the evaluation judges' rubrics
+    if judged is not None:
+        return judged
     session, turn = _position(messages)
     prompt = "\n".join(str(m.content) for m in messages)
     if schema == "PlanOutput":
@@ -243,9 +246,6 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             "cognitive_state": "Starting to question some harsh thoughts.",
             "recollection": "We talked about what keeps me stuck, and I agreed to try something before next time.",
         }
-    judged = judge_reply(schema, messages)
-    if judged is not None:
-        return judged
     raise ScriptExhausted(f"default_responder has no reply for schema {schema!r}")
 
 
