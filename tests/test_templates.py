@@ -180,7 +180,7 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
 
 
 def discovered_templates() -> list[tuple[str, str]]:
-    # The simulation's roles; the judge prompts (agents/judge/) are tested in test_eval_judges.py.
+    # Arc roles only: agents/extractor/ is a one-call tool outside arcs (tested in test_extract.py).
     return sorted((p.parent.name, p.stem) for p in agents_dir().glob("*/*.md") if p.parent.name in ROLES)
 
 
