@@ -45,8 +45,8 @@ class Table:
 
         out = [f"## {self.title}", "", line(self.header), line(["---"] * len(self.header))]
         out += [line(row) for row in self.rows]
-        if self.notes:
-            out += ["", *self.notes]
+        for note in self.notes:
+            out += ["", note]
         return "\n".join(out) + "\n"
 
     def csv(self) -> str:
