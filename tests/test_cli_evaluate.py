@@ -144,6 +144,7 @@ def test_evaluate_imported_arcs_finds_a_planted_leak_and_judges_mi_and_crisis(tm
     assert "crisis" in crisis["judge"] and "miti" not in crisis["judge"]
     arc_lines = [r for r in lines if r["kind"] == "arc"]
     assert [r["metrics"]["client_leaks"] for r in arc_lines] == [1, 0]
+    assert arc_lines[0]["trajectories"] == {"phq9": [None, None], "gad7": [None, None], "wai_sr": [None, None]}
     assert arc_lines[0]["judge"]["miti"]["sessions"] == 2
     assert "client leak turns" in (tmp_path / "ev" / "evaluation.md").read_text()
     # The evaluation written elsewhere is picked up by compare with --evaluation.

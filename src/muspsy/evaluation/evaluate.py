@@ -69,6 +69,20 @@ def _instruments(arc: ArcRecord, position: int) -> dict[str, int | None]:
     }
 
 
+def _trajectories(arc: ArcRecord) -> dict[str, list[int | None]]:
+    """Per instrument, the totals by session (None where a session has no score)."""
+    return {name: [_instruments(arc, i)[name] for i in range(len(arc.sessions))] for name in ("phq9", "gad7", "wai_sr")}
+
+
+def _change(arcs: list[dict[str, Any]], name: str) -> float | None:
+    changes = []
+    for a in arcs:
+        totals = [t for t in a["trajectories"][name] if t is not None]
+        if len(totals) >= 2:
+            changes.append(totals[-1] - totals[0])
+    return _mean(changes)
+
+
 def arc_judge_means(session_rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Per rubric, the mean over the arc's sessions of the summary and of every item."""
     out: dict[str, Any] = {}
@@ -117,7 +131,12 @@ async def evaluate_source(
     for arc in source.arcs:
         session_rows = [r for r in done if r["arc_id"] == arc.arc_id and r["run_id"] == arc.run_id]
         errors += sum(1 for r in session_rows for v in (r.get("judge") or {}).values() if "error" in v)
-        arc_row = {"kind": "arc", **_identity(source, arc), "metrics": arc_metrics(arc)}
+        arc_row = {
+            "kind": "arc",
+            **_identity(source, arc),
+            "metrics": arc_metrics(arc),
+            "trajectories": _trajectories(arc),
+        }
         if judge is not None:
             arc_row["judge"] = arc_judge_means(session_rows)
         rows += [*session_rows, arc_row]
@@ -158,6 +177,8 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
     lines: list[tuple[str, Callable[[list[dict[str, Any]]], object]]] = [
         ("arcs", len),
         ("sessions per arc", lambda a: _mean(x["metrics"]["sessions"] for x in a)),
+        ("PHQ-9 change, first to last", functools.partial(_change, name="phq9")),
+        ("GAD-7 change, first to last", functools.partial(_change, name="gad7")),
         ("client leak turns", lambda a: sum(x["metrics"]["client_leaks"] for x in a)),
         ("counselor leak turns", lambda a: sum(x["metrics"]["counselor_leaks"] for x in a)),
         ("alternation violations", lambda a: sum(x["metrics"]["alternation_violations"] for x in a)),

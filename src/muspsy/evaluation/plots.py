@@ -105,7 +105,7 @@ def sessions_and_endings(groups: Sequence[Group], path: Path) -> Path:
     right.set_xlabel("group")
     right.set_ylabel("share of arcs")
     right.set_ylim(0, 1.05)
-    right.legend(title="end reason", fontsize=8)
+    right.legend(title="end reason", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     right.tick_params(axis="x", labelrotation=15)
     fig.suptitle("Length of counseling and reasons for ending")
     return _save(fig, path)
