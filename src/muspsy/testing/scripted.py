@@ -24,6 +24,7 @@ from pydantic import ConfigDict, PrivateAttr
 
 from muspsy.llm import RoleModel
 from muspsy.records import ROLES, Role
+from muspsy.testing.judge_replies import judge_reply
 
 # A responder gets the schema name asked for and the prompt, and returns the tool arguments
 # (a dict) or a raw string (to simulate malformed output).
@@ -175,6 +176,9 @@ HOMEWORK = [
 
 def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str, Any]:
     """Play any muspsy role deterministically from the prompt alone."""
+    judged = judge_reply(schema, messages)  # the evaluation judges' rubrics
+    if judged is not None:
+        return judged
     session, turn = _position(messages)
     prompt = "\n".join(str(m.content) for m in messages)
     if schema == "PlanOutput":
