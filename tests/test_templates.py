@@ -180,7 +180,8 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
 
 
 def discovered_templates() -> list[tuple[str, str]]:
-    return sorted((p.parent.name, p.stem) for p in agents_dir().glob("*/*.md"))
+    # agents/exports holds export texts, not agent prompts (tests/test_export_chat.py renders them).
+    return sorted((p.parent.name, p.stem) for p in agents_dir().glob("*/*.md") if p.parent.name != "exports")
 
 
 def test_templates_are_discovered_for_every_role() -> None:
