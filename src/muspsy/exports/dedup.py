@@ -2,8 +2,9 @@
 
 A session's text is its turns, speaker-labelled, lower-cased with whitespace collapsed. Its
 shingles are word 3-grams plus character 5-grams (the character grams make Chinese and other
-unspaced text work). MinHash signatures (128 permutations of a 32-bit hash, arithmetic mod the
-Mersenne prime 2**61-1) estimate the Jaccard similarity of two shingle sets; locality-
+unspaced text work). MinHash signatures (128 hash functions: a 64-bit BLAKE2b hash of the
+shingle, xor-ed with a per-function seed and scrambled by the splitmix64 finaliser) estimate the
+Jaccard similarity of two shingle sets; locality-
 sensitive banding finds candidate pairs without comparing every pair, and a candidate counts as
 a duplicate when its estimated similarity reaches the threshold. Sessions are visited in input
 order; the first of a group is kept and every later near-duplicate is marked to skip.
@@ -21,15 +22,13 @@ import numpy.typing as npt
 from muspsy.records import ArcRecord, SessionRecord
 
 NUM_PERM = 128
-PRIME = np.uint64((1 << 61) - 1)
 WORD_GRAM = 3
 CHAR_GRAM = 5
 _SPACE = re.compile(r"\s+")
+_EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 
-# Fixed permutation parameters: signatures (and so the choice of duplicates) are reproducible.
-_rng = np.random.default_rng(20260626)
-_A = _rng.integers(1, 1 << 32, size=NUM_PERM, dtype=np.uint64)
-_B = _rng.integers(0, 1 << 32, size=NUM_PERM, dtype=np.uint64)
+# Fixed seeds: signatures (and so the choice of duplicates) are reproducible across runs.
+_SEEDS = np.random.default_rng(20260626).integers(0, 1 << 63, size=NUM_PERM, dtype=np.uint64)
 
 Signature = npt.NDArray[np.uint64]
 
@@ -46,16 +45,23 @@ def shingles(text: str) -> set[str]:
     return grams
 
 
+def _mix(z: Signature) -> Signature:
+    # splitmix64's finaliser; uint64 array arithmetic wraps modulo 2**64, which is what it needs.
+    z = z ^ (z >> np.uint64(30))
+    z = z * np.uint64(0xBF58476D1CE4E5B9)
+    z = z ^ (z >> np.uint64(27))
+    z = z * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
 def signature(items: Iterable[str]) -> Signature:
     hashes = np.fromiter(
-        (int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=4).digest(), "little") for s in items),
+        (int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest(), "little") for s in items),
         dtype=np.uint64,
     )
     if hashes.size == 0:
-        return np.full(NUM_PERM, PRIME, dtype=np.uint64)
-    # a < 2**32 and x < 2**32, so a*x + b stays below 2**64: no overflow before the modulus.
-    permuted = (np.outer(hashes, _A) + _B) % PRIME
-    result: Signature = permuted.min(axis=0)
+        return np.full(NUM_PERM, _EMPTY, dtype=np.uint64)
+    result: Signature = _mix(hashes[:, None] ^ _SEEDS[None, :]).min(axis=0)
     return result
 
 
