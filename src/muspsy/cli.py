@@ -293,6 +293,7 @@ def export_command(
     ] = 0.8,
     license: Annotated[str, typer.Option("--license", help="parquet: licence in the dataset card.")] = "cc-by-4.0",
     force: Annotated[bool, typer.Option("--force", help="Replace an existing, non-empty output folder.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Export arcs to a training or sharing format; every record is checked before anything is written."""
     options = ExportOptions(
@@ -308,10 +309,11 @@ def export_command(
     )
     with user_errors():
         try:
-            result = export(sources, format, out, options)
+            result = export(sources, format, out, options, notify=None if quiet else err.print)
         except ExportError as exc:
             fail(str(exc))
-    err.print(result.summary())
+    if not quiet:
+        err.print(result.summary())
     typer.echo(str(result.out))
 
 

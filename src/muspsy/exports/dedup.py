@@ -2,7 +2,7 @@
 
 A session's text is its turns, speaker-labelled, lower-cased with whitespace collapsed. Its
 shingles are word 3-grams plus character 5-grams (the character grams make Chinese and other
-unspaced text work). MinHash signatures (128 hash functions: a 64-bit BLAKE2b hash of the
+unspaced text work). MinHash signatures (128 hash functions: the CRC-32 of the
 shingle, xor-ed with a per-function seed and scrambled by the splitmix64 finaliser) estimate the
 Jaccard similarity of two shingle sets; locality-
 sensitive banding finds candidate pairs without comparing every pair, and a candidate counts as
@@ -12,8 +12,8 @@ order; the first of a group is kept and every later near-duplicate is marked to 
 
 from __future__ import annotations
 
-import hashlib
 import re
+import zlib
 from collections.abc import Iterable
 
 import numpy as np
@@ -55,10 +55,8 @@ def _mix(z: Signature) -> Signature:
 
 
 def signature(items: Iterable[str]) -> Signature:
-    hashes = np.fromiter(
-        (int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest(), "little") for s in items),
-        dtype=np.uint64,
-    )
+    # CRC-32 is stable across processes (unlike hash()) and fast; the mixer spreads it to 64 bits.
+    hashes = np.fromiter((zlib.crc32(s.encode("utf-8")) for s in items), dtype=np.uint64)
     if hashes.size == 0:
         return np.full(NUM_PERM, _EMPTY, dtype=np.uint64)
     result: Signature = _mix(hashes[:, None] ^ _SEEDS[None, :]).min(axis=0)

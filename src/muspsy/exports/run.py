@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -58,8 +58,16 @@ class ExportResult:
         return f"{self.selection.summary()}; wrote {what} to {self.out}"
 
 
-def export(sources: Sequence[Path], fmt: Format, out: Path, options: ExportOptions | None = None) -> ExportResult:
+def export(
+    sources: Sequence[Path],
+    fmt: Format,
+    out: Path,
+    options: ExportOptions | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> ExportResult:
+    """Export the arcs of `sources` to `out`; `notify` hears each stage (for progress on stderr)."""
     opts = options or ExportOptions()
+    say = notify or (lambda _: None)
     if fmt not in FORMATS:
         raise ExportError(f"--format: unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     if not 0.0 < opts.dedup_threshold <= 1.0:
@@ -69,6 +77,10 @@ def export(sources: Sequence[Path], fmt: Format, out: Path, options: ExportOptio
     elif out.is_dir():
         raise ExportError(f"{out}: is a folder; {fmt} writes one .jsonl file")
     loaded = load_sources(sources)
+    say(
+        f"read {len(loaded.arcs)} arc(s) from {len(sources)} source(s)"
+        + ("; finding near-duplicates" if opts.dedup else "")
+    )
     selection = select(
         loaded,
         exclude_crisis=opts.exclude_crisis,
@@ -76,6 +88,7 @@ def export(sources: Sequence[Path], fmt: Format, out: Path, options: ExportOptio
         drop_failed=opts.drop_failed,
         dedup_threshold=opts.dedup_threshold if opts.dedup else None,
     )
+    say(f"building {fmt} from {len(selection.arcs)} arc(s) and checking every record")
     if fmt in ("openai", "sharegpt", "muspsy-tasks"):
         records = _jsonl_records(fmt, selection, opts)
         _checked(out, lambda: _check_records(fmt, records, selection))
