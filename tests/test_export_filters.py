@@ -307,3 +307,37 @@ def test_bad_input_names_file_line_and_field(tmp_path):
     assert missing.returncode == 2 and "nowhere: no such file or directory" in missing.stderr
     folder = muspsy("export", str(tmp_path), "--format", "openai", "-o", str(out))
     assert folder.returncode == 2 and "arcs.jsonl: not found (not a muspsy run folder)" in folder.stderr
+
+
+def test_raw_and_parquet_checkers_reject_damage(tmp_path):
+    from muspsy.exports.parquet import build_tables, check_tables
+    from muspsy.exports.raw import build_raw, check_raw
+
+    chosen = select(loaded(arc("a", [chatter(1), chatter(2)])))
+    files = build_raw(chosen)
+    check_raw(files)
+    no_goal = {**files, "usercards_a.txt": files["usercards_a.txt"].replace("Counseling Goals:", "Goals:", 1)}
+    with pytest.raises(ExportError, match=r"usercards_a.txt: block 1: field 'Counseling Goals:'"):
+        check_raw(no_goal)
+    bad_speaker = {**files, "dialogues_a.txt": files["dialogues_a.txt"].replace("User: ", "Therapist: ", 1)}
+    with pytest.raises(ExportError, match=r"dialogues_a\.txt: block 0"):
+        check_raw(bad_speaker)
+    one_block = {**files, "dialogues_a.txt": files["dialogues_a.txt"].split("#######\n")[0]}
+    with pytest.raises(ExportError, match=r"1 dialogue block\(s\) for 2 session\(s\)"):
+        check_raw(one_block)
+    tables = build_tables(chosen)
+    check_tables(tables)
+    with pytest.raises(ExportError, match="config turns: 8 rows for 16 nested turns"):
+        check_tables({**tables, "turns": tables["turns"].slice(0, 8)})
+
+
+def test_unusable_profile_and_empty_selection_are_clear_errors(tmp_path):
+    broken = arc("a", [chatter(1)])
+    broken["profile"] = {k: v for k, v in PROFILE.items() if k != "intake"}
+    source = write_arcs(tmp_path / "arcs.jsonl", arc("ok", [chatter(2)]), broken)
+    with pytest.raises(ExportError, match=r"arcs.jsonl: line 2: arc a: field profile.intake: Field required"):
+        export([source], "openai", tmp_path / "out.jsonl")
+    crisis = write_arcs(tmp_path / "crisis.jsonl", arc("c", [chatter(3)], crisis_session=1))
+    with pytest.raises(ExportError, match=r"no arcs left to export after the filters \(1 dropped for crisis content\)"):
+        export([crisis], "openai", tmp_path / "out.jsonl", ExportOptions(exclude_crisis=True))
+    assert not (tmp_path / "out.jsonl").exists()

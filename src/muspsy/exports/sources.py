@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from muspsy.records import ArcRecord
+from muspsy.records import ArcRecord, ClientProfile
 from muspsy.runfolder import ARCS, FAILED, MANIFEST
 
 
@@ -74,9 +74,18 @@ def parse_arc(data: Any, where: str) -> ArcRecord:
     # Imported arcs carry no usage counters; they are the same arcs for export purposes.
     data = {"usage": {}, **data}
     try:
-        return ArcRecord.model_validate(data)
+        arc = ArcRecord.model_validate(data)
     except ValidationError as exc:
         raise ExportError(f"{where}: {_validation_message(exc)}") from None
+    # Every format reads the profile (intake, persona): a broken one is reported here, where
+    # the file and line are known, not halfway through building records.
+    try:
+        ClientProfile.model_validate(arc.profile)
+    except ValidationError as exc:
+        raise ExportError(
+            f"{where}: arc {arc.arc_id}: {_validation_message(exc).replace('field ', 'field profile.', 1)}"
+        ) from None
+    return arc
 
 
 def read_arcs_file(path: Path) -> list[ArcRecord]:
@@ -193,6 +202,9 @@ def select(
         keep(
             "dropped as failed or incomplete", lambda arc: arc_key(arc) not in loaded.failed and not is_incomplete(arc)
         )
+    if not arcs:
+        summary = ", ".join(f"{n} {label}" for label, n in dropped.items() if n)
+        raise ExportError(f"no arcs left to export after the filters ({summary})")
     skip: set[SessionKey] = set()
     if dedup_threshold is not None:
         skip = near_duplicate_sessions(arcs, dedup_threshold)
