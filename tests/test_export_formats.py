@@ -99,9 +99,14 @@ def test_openai_turn_units_for_both_roles(run_dir, arcs, tmp_path):
         for record, turn in zip(records, spoken, strict=True):
             last = record["messages"][-1]
             assert last == {"role": "assistant", "content": turn.text}
-    # The client's system message is its own persona, private history it may share included.
-    first = jsonl(tmp_path / "client.jsonl")[0]["messages"][0]["content"]
+    # The client's system message is its own persona; it never holds the memos or the plan.
+    client_records = jsonl(tmp_path / "client.jsonl")
+    first = client_records[0]["messages"][0]["content"]
     assert arcs[0].profile["name"] in first and arcs[0].profile["personality"] in first
+    hidden = [a.plan.case_conceptualization for a in arcs]
+    hidden += [s.memo.counselor_observations for a in arcs for s in a.sessions]
+    for record in client_records:
+        assert not any(text in record["messages"][0]["content"] for text in hidden)
 
 
 def test_sharegpt_maps_the_same_roles(run_dir, arcs, tmp_path):
