@@ -316,13 +316,13 @@ def test_raw_and_parquet_checkers_reject_damage(tmp_path):
     chosen = select(loaded(arc("a", [chatter(1), chatter(2)])))
     files = build_raw(chosen)
     check_raw(files)
-    no_goal = {**files, "usercards_a.txt": files["usercards_a.txt"].replace("Counseling Goals:", "Goals:", 1)}
-    with pytest.raises(ExportError, match=r"usercards_a.txt: block 1: field 'Counseling Goals:'"):
+    no_goal = {**files, "usercards_1.txt": files["usercards_1.txt"].replace("Counseling Goals:", "Goals:", 1)}
+    with pytest.raises(ExportError, match=r"usercards_1.txt: block 1: field 'Counseling Goals:'"):
         check_raw(no_goal)
-    bad_speaker = {**files, "dialogues_a.txt": files["dialogues_a.txt"].replace("User: ", "Therapist: ", 1)}
-    with pytest.raises(ExportError, match=r"dialogues_a\.txt: block 0"):
+    bad_speaker = {**files, "dialogues_1.txt": files["dialogues_1.txt"].replace("User: ", "Therapist: ", 1)}
+    with pytest.raises(ExportError, match=r"dialogues_1\.txt: block 0"):
         check_raw(bad_speaker)
-    one_block = {**files, "dialogues_a.txt": files["dialogues_a.txt"].split("#######\n")[0]}
+    one_block = {**files, "dialogues_1.txt": files["dialogues_1.txt"].split("#######\n")[0]}
     with pytest.raises(ExportError, match=r"1 dialogue block\(s\) for 2 session\(s\)"):
         check_raw(one_block)
     tables = build_tables(chosen)
@@ -341,3 +341,18 @@ def test_unusable_profile_and_empty_selection_are_clear_errors(tmp_path):
     with pytest.raises(ExportError, match=r"no arcs left to export after the filters \(1 dropped for crisis content\)"):
         export([crisis], "openai", tmp_path / "out.jsonl", ExportOptions(exclude_crisis=True))
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_tasks_leave_out_targets_an_importer_filled_with_placeholders(tmp_path):
+    imported = arc("imported", [chatter(1), chatter(2)])
+    imported["import_placeholders"] = {
+        "sessions[1].memo.counselor_observations": "not in the source",
+        "sessions[2].goal": "not in the source",
+        "sessions[2].memo.progress": "placeholder 'no_change'",
+    }
+    source = write_arcs(tmp_path / "arcs.jsonl", imported)
+    out = export([source], "muspsy-tasks", tmp_path / "tasks.jsonl").out
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    kept = sorted((r["task"], r["session"]) for r in records if r["task"] != "counseling_generation")
+    assert kept == [("goal_planning", 1), ("memory_extraction", 2)]
+    assert sum(r["task"] == "counseling_generation" for r in records) == 2 * 3  # turns 3, 5, 7 of each session

@@ -189,11 +189,13 @@ def test_a_bad_record_writes_nothing_and_exits_2(arcs, tmp_path):
 def test_muspsy_raw_layout(run_dir, arcs, tmp_path):
     out = exported(run_dir, tmp_path / "raw", "muspsy-raw")
     assert check_output("muspsy-raw", out) == len(arcs)
-    assert len(list(out.iterdir())) == 3 * len(arcs)
-    for arc in arcs:
-        cards = (out / f"usercards_{arc.arc_id}.txt").read_text(encoding="utf-8")
-        memories = (out / f"memories_{arc.arc_id}.txt").read_text(encoding="utf-8")
-        dialogues = (out / f"dialogues_{arc.arc_id}.txt").read_text(encoding="utf-8")
+    assert len(list(out.glob("*.txt"))) == 3 * len(arcs)
+    index = jsonl(out / ".index.jsonl")
+    assert [(e["id"], e["arc_id"]) for e in index] == [(n, a.arc_id) for n, a in enumerate(arcs, start=1)]
+    for number, arc in enumerate(arcs, start=1):
+        cards = (out / f"usercards_{number}.txt").read_text(encoding="utf-8")
+        memories = (out / f"memories_{number}.txt").read_text(encoding="utf-8")
+        dialogues = (out / f"dialogues_{number}.txt").read_text(encoding="utf-8")
         n = len(arc.sessions)
         assert cards.count(f"\n{CARD_SEPARATOR}\n") == n and cards.count("Client's Static Traits:") == n
         assert re.findall(r"(?m)^The (\d+)th Counseling$", memories) == [str(i) for i in range(1, n + 1)]
@@ -212,7 +214,7 @@ def test_muspsy_raw_layout(run_dir, arcs, tmp_path):
 @pytest.mark.skipif(not (EXTERNAL / "muspsy").is_dir(), reason="no ../shared/data/external")
 def test_muspsy_raw_follows_the_published_layout(run_dir, tmp_path):
     out = exported(run_dir, tmp_path / "raw", "muspsy-raw")
-    ours = sorted(out.iterdir())
+    ours = sorted(out.glob("*.txt"))
 
     def skeleton(text: str) -> list[str]:
         # Labels and separators with the content taken out; a run of text lines counts once

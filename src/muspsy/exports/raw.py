@@ -11,14 +11,16 @@
 - `dialogues_<id>.txt`: `Consultant: ...` / `User: ...` lines separated by blank lines; blocks
   separated by a line `#######`. As in the paper, block 0 holds every session back to back and
   blocks 1.. hold sessions 2.. again, one per block.
-Every text is put on one line (the layout is line-based). `<id>` is the arc id (made
-file-name safe), prefixed by the run id when two exported arcs share an arc id.
+Every text is put on one line (the layout is line-based). `<id>` is a number, as in the
+published files (1, 2, ... in export order; readers take the client number from the file name);
+the hidden `.index.jsonl` maps each number to its run id, arc id and client id.
 With `--dedup` an arc is left out only when all its sessions are near-duplicates: the layout
 is whole courses of counseling.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 
@@ -51,7 +53,6 @@ MEMORY_LABELS = (
     "[Session Goal:]",
     "Counseling Summary:",
 )
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def _basic_info(profile: ClientProfile) -> str:
@@ -105,15 +106,19 @@ def arc_files(arc: ArcRecord, file_id: str) -> dict[str, str]:
     }
 
 
+INDEX = ".index.jsonl"
+
+
 def build_raw(selection: Selection) -> dict[str, str]:
+    """File name -> text for every exported arc, plus the `.index.jsonl` of numbers to arcs."""
     arcs = [a for a in selection.arcs if not all(selection.skipped(a, s.index) for s in a.sessions)]
-    counts: dict[str, int] = {}
-    for arc in arcs:
-        counts[arc.arc_id] = counts.get(arc.arc_id, 0) + 1
     files: dict[str, str] = {}
-    for arc in arcs:
-        name = arc.arc_id if counts[arc.arc_id] == 1 else f"{arc.run_id}_{arc.arc_id}"
-        files.update(arc_files(arc, _UNSAFE.sub("_", name)))
+    index = []
+    for number, arc in enumerate(arcs, start=1):
+        files.update(arc_files(arc, str(number)))
+        entry = {"id": number, "run_id": arc.run_id, "arc_id": arc.arc_id, "client_id": arc.client_id}
+        index.append(json.dumps(entry, ensure_ascii=False) + "\n")
+    files[INDEX] = "".join(index)
     return files
 
 
@@ -134,9 +139,14 @@ def _check_labels(name: str, block_no: int, text: str, labels: tuple[str, ...]) 
 def check_raw(files: Mapping[str, str]) -> None:
     """Per arc: the three files exist, every block has its labels in order with content, and
     the files agree on the number of sessions; dialogue lines are all `Consultant:`/`User:`."""
-    ids = {m.group(2) for n in files if (m := re.fullmatch(r"(usercards|memories|dialogues)_(.+)\.txt", n))}
-    if len(ids) * 3 != len(files):
-        raise ExportError("muspsy-raw: every arc needs exactly usercards_, memories_ and dialogues_ files")
+    texts = [n for n in files if n.endswith(".txt")]
+    ids = {m.group(2) for n in texts if (m := re.fullmatch(r"(usercards|memories|dialogues)_(\d+)\.txt", n))}
+    if len(ids) * 3 != len(texts):
+        raise ExportError("muspsy-raw: every arc needs exactly usercards_<n>, memories_<n> and dialogues_<n> files")
+    if INDEX in files:
+        listed = {str(json.loads(line)["id"]) for line in files[INDEX].splitlines() if line.strip()}
+        if listed != ids:
+            raise ExportError(f"{INDEX}: field id: lists {sorted(listed)}, the files are {sorted(ids)}")
     for file_id in sorted(ids):
         names = [f"{kind}_{file_id}.txt" for kind in ("usercards", "memories", "dialogues")]
         missing = [n for n in names if n not in files]

@@ -104,7 +104,8 @@ def export(
             opts.force,
             lambda tmp: [(tmp / name).write_text(text, encoding="utf-8") for name, text in files.items()],
         )
-        return ExportResult(out, fmt, len(files) // 3, selection, {"arc(s) as file triples": len(files) // 3})
+        arcs = sum(1 for name in files if name.startswith("dialogues_"))
+        return ExportResult(out, fmt, arcs, selection, {"arc(s) as file triples": arcs})
     tables = build_tables(selection)
     _checked(out, lambda: check_tables(tables))
     card = dataset_card(selection, tables, opts.license)
@@ -184,9 +185,9 @@ def check_output(fmt: Format, out: Path) -> int:
         {"openai": check_openai, "sharegpt": check_sharegpt, "muspsy-tasks": check_tasks}[fmt](records)
         return len(records)
     if fmt == "muspsy-raw":
-        files = {p.name: p.read_text(encoding="utf-8") for p in out.iterdir() if p.suffix == ".txt"}
+        files = {p.name: p.read_text(encoding="utf-8") for p in out.iterdir() if p.is_file()}
         check_raw(files)
-        return len(files) // 3
+        return sum(1 for name in files if name.startswith("dialogues_"))
     tables = {name: pq.read_table(out / name / "train.parquet") for name in CONFIGS}
     check_tables(tables)
     rows: int = tables["sessions"].num_rows

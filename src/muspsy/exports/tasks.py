@@ -9,8 +9,11 @@ Each record is `{"task", "instruction", "input", "output", "run_id", "arc_id", "
   answers a client utterance (a session's opening line answers nobody and gets none).
 
 The counselor never sees the client's private history here either: "client information" is
-the intake. `check_tasks` verifies every record, and with the arcs at hand cross-checks that
-each counseling-generation output is a counselor turn answering a client turn.
+the intake. Imported arcs list the fields their source lacked in `import_placeholders`
+(`sessions[<n>].memo.summary`, `sessions[<n>].goal`, ...): a memory-extraction or goal-planning
+record whose target would be such a placeholder is left out, so no model learns to write one.
+`check_tasks` verifies every record, and with the arcs at hand cross-checks that each
+counseling-generation output is a counselor turn answering a client turn.
 """
 
 from __future__ import annotations
@@ -53,35 +56,48 @@ def _record(
     }
 
 
+MEMO_TARGETS = ("summary", "emotion_and_cognitive_state", "counselor_observations", "session_goal")
+
+
+def placeholders(arc: ArcRecord) -> set[str]:
+    """Field paths an importer filled with placeholders (an extra field of imported arcs)."""
+    marked = (arc.model_extra or {}).get("import_placeholders")
+    return set(marked) if isinstance(marked, dict) else set()
+
+
 def build_tasks(selection: Selection) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     for arc in selection.arcs:
         intake = views.intake_text(profile_of(arc))
+        invented = placeholders(arc)
         for session in arc.sessions:
             if selection.skipped(arc, session.index):
                 continue
             items = utterances(session)
             n = str(session.index)
-            records.append(
-                _record(
-                    "memory_extraction",
-                    arc,
-                    session.index,
-                    render("input_memory", session=n, transcript=dialogue_lines(items)),
-                    memory_text(session.memo),
+            at = f"sessions[{session.index}]"
+            if not any(f"{at}.memo.{name}" in invented for name in MEMO_TARGETS):
+                records.append(
+                    _record(
+                        "memory_extraction",
+                        arc,
+                        session.index,
+                        render("input_memory", session=n, transcript=dialogue_lines(items)),
+                        memory_text(session.memo),
+                    )
                 )
-            )
             earlier = [s for s in arc.sessions if s.index < session.index]
             memories = "\n\n".join(f"Session {s.index}:\n{memory_text(s.memo)}" for s in earlier)
-            records.append(
-                _record(
-                    "goal_planning",
-                    arc,
-                    session.index,
-                    render("input_goal", profile=intake, memories=memories or "(none: first session)", session=n),
-                    one_line(session.goal),
+            if f"{at}.goal" not in invented:
+                records.append(
+                    _record(
+                        "goal_planning",
+                        arc,
+                        session.index,
+                        render("input_goal", profile=intake, memories=memories or "(none: first session)", session=n),
+                        one_line(session.goal),
+                    )
                 )
-            )
             memo = memo_or_none(previous_memo(arc, session))
             for i, item in enumerate(items):
                 if item.speaker != "counselor" or i == 0 or items[i - 1].speaker != "client":
