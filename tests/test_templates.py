@@ -180,7 +180,7 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
 
 
 def discovered_templates() -> list[tuple[str, str]]:
-    # agents/exports holds export texts, not agent prompts (tests/test_export_chat.py renders them).
+    # agents/exports holds export texts, not agent prompts (tests/test_export_*.py render them all).
     return sorted((p.parent.name, p.stem) for p in agents_dir().glob("*/*.md") if p.parent.name != "exports")
 
 

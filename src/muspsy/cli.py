@@ -26,6 +26,7 @@ from muspsy.backends.embedded import EmbeddedModelMissing
 from muspsy.checkpointers import CheckpointerError, check_checkpointer
 from muspsy.config import ConfigError, build_config, load_config_file, merge, resolved
 from muspsy.exports import ExportError, ExportOptions, export
+from muspsy.exports.parquet import DEFAULT_LICENSE
 from muspsy.exports.run import Format
 from muspsy.graphs.export import GRAPH_NAMES, to_mermaid, to_node_link
 from muspsy.profiles import ProfileError, load_profile, load_profiles, profile_paths
@@ -291,7 +292,7 @@ def export_command(
     dedup_threshold: Annotated[
         float, typer.Option(help="Estimated Jaccard similarity from which a session counts as a duplicate.")
     ] = 0.8,
-    license: Annotated[str, typer.Option("--license", help="parquet: licence in the dataset card.")] = "cc-by-4.0",
+    license: Annotated[str, typer.Option("--license", help="parquet: licence in the dataset card.")] = DEFAULT_LICENSE,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing, non-empty output folder.")] = False,
     quiet: Quiet = False,
 ) -> None:
