@@ -356,3 +356,16 @@ def test_tasks_leave_out_targets_an_importer_filled_with_placeholders(tmp_path):
     kept = sorted((r["task"], r["session"]) for r in records if r["task"] != "counseling_generation")
     assert kept == [("goal_planning", 1), ("memory_extraction", 2)]
     assert sum(r["task"] == "counseling_generation" for r in records) == 2 * 3  # turns 3, 5, 7 of each session
+
+
+def test_dataset_card_tells_simulated_from_imported_arcs():
+    from muspsy.exports.parquet import build_tables, dataset_card
+
+    imported = arc("imp", [chatter(1)])
+    imported["provenance"] = {"kind": "imported", "format": "psycheval"}
+    chosen = select(loaded(arc("sim", [chatter(2)], crisis_session=1), imported))
+    card = dataset_card(chosen, build_tables(chosen), "cc-by-nc-4.0")
+    assert "1 arc(s) were simulated by `muspsy`" in card
+    assert "1 arc(s) were imported from published data (psycheval)" in card
+    assert "- counselor: hand-made" in card and "license: cc-by-nc-4.0" in card
+    assert "1 arc(s) have a crisis session or a crisis outcome (1 crisis session(s)" in card

@@ -196,6 +196,22 @@ def _counts(table: pa.Table, column: str) -> str:
     return "\n".join(f"- `{k}`: {v}" for k, v in sorted(counted.items())) or "- (none)"
 
 
+def _origin(simulated: int, imported: int, formats: list[str]) -> str:
+    parts = []
+    if simulated:
+        parts.append(
+            f"{simulated} arc(s) were simulated by `muspsy` with language-model agents (a client, a counselor and"
+            " a supervisor agent): the dialogue is synthetic, not a record of real counseling, and not clinical"
+            " advice."
+        )
+    if imported:
+        parts.append(
+            f"{imported} arc(s) were imported from published data ({', '.join(formats)}) and keep their"
+            " source's provenance and licence (see the `arcs` config)."
+        )
+    return "Multi-session psychological counseling arcs. " + " ".join(parts)
+
+
 def dataset_card(selection: Selection, tables: Mapping[str, pa.Table], license: str) -> str:
     arcs = selection.arcs
     languages = sorted({a.language for a in arcs})
@@ -227,12 +243,8 @@ def dataset_card(selection: Selection, tables: Mapping[str, pa.Table], license: 
     crisis_arcs = sum(1 for a in arcs if has_crisis(a))
     crisis_sessions = sum(1 for a in arcs for s in a.sessions if s.crisis)
     disclosing = sum(1 for a in arcs if _disclosures(a))
-    imported = sum(1 for a in arcs if not a.provenance.get("models"))
-    origin = (
-        f"{imported} arc(s) imported from published data, the rest simulated by language-model agents"
-        if imported
-        else "simulated by language-model agents"
-    )
+    imported = [a for a in arcs if a.provenance.get("kind") == "imported" or not a.provenance.get("models")]
+    formats = sorted({str(a.provenance.get("format") or "unknown format") for a in imported})
     lines = [
         "---",
         yaml.safe_dump(header, sort_keys=False, allow_unicode=True).strip(),
@@ -242,9 +254,7 @@ def dataset_card(selection: Selection, tables: Mapping[str, pa.Table], license: 
         "",
         "## Provenance",
         "",
-        f"Multi-session psychological counseling arcs written by `muspsy` ({origin}: a client, a counselor"
-        " and a supervisor agent). The dialogue is synthetic; it is not a record of real counseling and is"
-        " not clinical advice.",
+        _origin(len(arcs) - len(imported), len(imported), formats),
         "",
         f"Client profiles: {', '.join(sources)} (profile licences: {', '.join(profile_licences)}).",
         "",
