@@ -180,7 +180,8 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
 
 
 def discovered_templates() -> list[tuple[str, str]]:
-    # Arc roles only: agents/extractor/ is a one-call tool outside arcs (tested in test_extract.py).
+    # Arc roles only: agents/extractor/, exports/ and judge/ hold texts used outside arcs, each
+    # rendered by its own tests (test_extract.py, test_export_*.py, test_eval_judges.py).
     return sorted((p.parent.name, p.stem) for p in agents_dir().glob("*/*.md") if p.parent.name in ROLES)
 
 

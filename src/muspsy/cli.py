@@ -25,6 +25,9 @@ from muspsy.agents.spec import SpecError, available_strategies, load_strategy
 from muspsy.backends.embedded import EmbeddedModelMissing
 from muspsy.checkpointers import CheckpointerError, check_checkpointer
 from muspsy.config import ConfigError, build_config, load_config_file, merge, resolved
+from muspsy.exports import ExportError, ExportOptions, export
+from muspsy.exports.parquet import DEFAULT_LICENSE
+from muspsy.exports.run import Format
 from muspsy.extract import ExtractionFailed, extract_profiles
 from muspsy.graphs.export import GRAPH_NAMES, to_mermaid, to_node_link
 from muspsy.importers import (
@@ -379,6 +382,58 @@ def graph(
         typer.echo(json.dumps({name: render(name) for name in names}, indent=2))
     else:
         typer.echo("\n".join(render(name) for name in names))
+
+
+@app.command("export")
+def export_command(
+    sources: Annotated[list[Path], typer.Argument(help="Run folders (their arcs.jsonl) or arcs .jsonl files.")],
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output .jsonl file (openai, sharegpt, muspsy-tasks) or folder.")
+    ],
+    train: Annotated[
+        Literal["counselor", "client"], typer.Option(help="openai/sharegpt: which speaker is the assistant.")
+    ] = "counselor",
+    unit: Annotated[
+        Literal["session", "turn"],
+        typer.Option(help="openai/sharegpt: one record per session, or per assistant turn with its history."),
+    ] = "session",
+    exclude_crisis: Annotated[
+        bool, typer.Option("--exclude-crisis", help="Drop arcs with a crisis session or crisis outcome.")
+    ] = False,
+    min_sessions: Annotated[int, typer.Option(min=0, help="Drop arcs with fewer sessions.")] = 0,
+    drop_failed: Annotated[
+        bool,
+        typer.Option("--drop-failed", help="Drop arcs listed in the run's failed.jsonl and incomplete arc records."),
+    ] = False,
+    dedup: Annotated[bool, typer.Option("--dedup", help="Leave out near-duplicate sessions (MinHash).")] = False,
+    dedup_threshold: Annotated[
+        float, typer.Option(help="Estimated Jaccard similarity from which a session counts as a duplicate.")
+    ] = 0.8,
+    license: Annotated[str, typer.Option("--license", help="parquet: licence in the dataset card.")] = DEFAULT_LICENSE,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing, non-empty output folder.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Export arcs to a training or sharing format; every record is checked before anything is written."""
+    options = ExportOptions(
+        train=train,
+        unit=unit,
+        exclude_crisis=exclude_crisis,
+        min_sessions=min_sessions,
+        drop_failed=drop_failed,
+        dedup=dedup,
+        dedup_threshold=dedup_threshold,
+        license=license,
+        force=force,
+    )
+    with user_errors():
+        try:
+            result = export(sources, format, out, options, notify=None if quiet else err.print)
+        except ExportError as exc:
+            fail(str(exc))
+    if not quiet:
+        err.print(result.summary())
+    typer.echo(str(result.out))
 
 
 @dev_app.command("fake-llm")
