@@ -2,8 +2,9 @@
 
 Files are recognised by content and grouped by the client number in their names
 (`dialogues_1000.txt`, `memories_1000.txt`, `usercards_1000.txt`). Block 0 of a dialogue
-file holds every session back to back; a session starts where the counselor greets the client
-again (a greeting plus a sign of return: "again", "welcome back", "last week", the homework).
+file holds every session back to back. When blocks 1.. repeat sessions 2.. verbatim (muspsy's
+own `muspsy-raw` export) they mark the boundaries; otherwise a session starts where the counselor
+greets the client again (a greeting plus a sign of return: "again", "welcome back", the homework).
 When a memory file says how many sessions there were and the greetings find fewer, the next
 best greetings are taken. Blocks 1.. are longer versions of sessions 2..; they are kept in
 `source_extra.full_length_sessions`.
@@ -44,11 +45,33 @@ MEMORY_FIELDS = {
 }
 
 
+def anchored_starts(compact: Sequence[DialogueLine], later: Sequence[Sequence[DialogueLine]]) -> list[int] | None:
+    """Session starts found by locating blocks 1.. verbatim in block 0, or None.
+
+    Files written by `muspsy export --format muspsy-raw` repeat each later session exactly, so
+    the boundaries are known for certain; the paper's own blocks 1.. are rewritten, longer
+    versions and do not match, and the greeting heuristic takes over.
+    """
+    texts = [(line.speaker, line.text) for line in compact]
+    starts, position = [0], 1
+    for block in later:
+        wanted = [(line.speaker, line.text) for line in block]
+        found = next(
+            (i for i in range(position, len(texts) - len(wanted) + 1) if texts[i : i + len(wanted)] == wanted), None
+        )
+        if not wanted or found is None:
+            return None
+        starts.append(found)
+        position = found + len(wanted)
+    return starts if len(starts) > 1 else None
+
+
 def session_starts(lines: Sequence[DialogueLine], expected: int | None) -> list[int]:
-    """Indexes in `lines` where sessions begin (always 0 first)."""
+    """Indexes in `lines` where sessions begin (always 0 first), found by greetings."""
     scores: dict[int, int] = {}
     for i in range(1, len(lines)):
-        if lines[i].speaker != "counselor" or lines[i - 1].speaker != "client":
+        # A new session opens with the counselor, after either speaker's last line.
+        if lines[i].speaker != "counselor":
             continue
         text = lines[i].text.lower()
         score = (1 if GREETING.search(text) else 0) + (2 if RETURN.search(text) else 0)
@@ -129,7 +152,7 @@ def import_client(key: str, files: dict[str, Path], run_id: str, full_length: bo
     )
     compact = blocks[0]
     replaced: list[dict[str, Any]] = []  # compact sessions that full-length blocks stand in for
-    starts = session_starts(compact, len(memories) or None)
+    starts = anchored_starts(compact, blocks[1:]) or session_starts(compact, len(memories) or None)
     marks = Placeholders()
     sessions: list[SessionRecord] = []
     previous_homework: list[str] = []
@@ -141,8 +164,11 @@ def import_client(key: str, files: dict[str, Path], run_id: str, full_length: bo
             lines = blocks[n - 1]
         entry, following = by_number.get(n), by_number.get(n + 1)
         planned, planned_next = profile.planned(n), profile.planned(n + 1)
-        goal = _memory_field(entry, "goal") if entry else None
-        goal = goal or (planned.goal if planned else None)
+        # The user card holds the goal set before the session; the memory's goal is the one
+        # recorded after it. Each goes where it belongs, standing in for the other if absent.
+        memo_goal = _memory_field(entry, "goal") if entry else None
+        goal = (planned.goal if planned else None) or memo_goal
+        memo_goal = memo_goal or goal
         next_goal = _memory_field(following, "goal") if following else None
         next_goal = next_goal or (planned_next.goal if planned_next else None)
         assignments = [_memory_field(entry, "assignments") or ""] if entry else []
@@ -153,7 +179,7 @@ def import_client(key: str, files: dict[str, Path], run_id: str, full_length: bo
             state=_memory_field(entry, "state") if entry else None,
             observations=_memory_field(entry, "observations") if entry else None,
             assignments=assignments,
-            goal=goal,
+            goal=memo_goal,
             next_goal=next_goal,
         )
         if planned is None:
