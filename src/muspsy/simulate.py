@@ -33,9 +33,14 @@ async def simulate_arc(
     language: str | None = None,
     retries: int = 2,
     events: EventLog | None = None,
+    outcomes: bool = True,
 ) -> ArcRecord:
-    """Run one client's whole course of counseling with `models` and return its record."""
-    config = RunConfig(strategy=strategy, seed=seed, language=language, limits=limits or Limits())
+    """Run one client's whole course of counseling with `models` and return its record.
+
+    With `outcomes` the client fills in PHQ-9 and GAD-7 at each session's start and the WAI-SR
+    at its end (stored in each session record).
+    """
+    config = RunConfig(strategy=strategy, seed=seed, language=language, limits=limits or Limits(), outcomes=outcomes)
     graph = build_arc_graph(models, load_strategy(strategy), events=events, retries=retries).compile(
         checkpointer=InMemorySaver()
     )
