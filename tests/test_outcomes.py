@@ -155,3 +155,11 @@ async def test_the_transcript_shows_the_scores(profile):
     assert f"PHQ-9 {first.phq9.total} ({first.phq9.band})" in text  # type: ignore[union-attr]
     assert f"GAD-7 {first.gad7.total} ({first.gad7.band})" in text  # type: ignore[union-attr]
     assert f"WAI-SR {first.wai_sr.total} (task {first.wai_sr.subscales['task']}" in text  # type: ignore[union-attr]
+
+
+async def test_simulate_arc_accepts_a_strategy_alias_and_records_the_canonical_name(profile):
+    record, _ = await run(profile("ryan-drinking-ambivalent"), strategy="mi")
+    assert record.strategy == "motivational_interviewing"
+    assert record.arc_id == "ryan-drinking-ambivalent--motivational_interviewing--seed0"
+    with pytest.raises(ValueError, match="runs one strategy"):
+        await run(profile("ryan-drinking-ambivalent"), strategy="cbt,mi")
