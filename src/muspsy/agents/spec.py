@@ -94,8 +94,21 @@ def load_strategy(name: str, root: Path | None = None) -> Strategy:
 
 
 def strategy_aliases(root: Path | None = None) -> dict[str, str]:
-    """Alias -> canonical strategy name, for every strategy file that declares aliases."""
-    return {alias: name for name in available_strategies(root) for alias in load_strategy(name, root).aliases}
+    """Alias -> canonical strategy name, for every strategy file that declares aliases.
+
+    An alias that is another strategy's name or another strategy's alias is an error: a short
+    name must mean one strategy.
+    """
+    names = available_strategies(root)
+    aliases: dict[str, str] = {}
+    for name in names:
+        for alias in load_strategy(name, root).aliases:
+            if alias in names or aliases.get(alias, name) != name:
+                taken = alias if alias in names else aliases[alias]
+                path = strategies_dir(root) / f"{name}.yaml"
+                raise SpecError(f"{path}: field aliases: {alias!r} already names strategy {taken!r}")
+            aliases[alias] = name
+    return aliases
 
 
 def resolve_strategies(value: str | list[str], root: Path | None = None) -> list[str]:
