@@ -39,7 +39,7 @@ class LoopState(TypedDict, total=False):
 async def main(calls: int) -> None:
     with FakeOpenAIServer() as server, tempfile.TemporaryDirectory() as tmp:
         chat = openai_chat_model(ModelSettings(model="m", base_url=server.base_url, max_retries=0, timeout_s=30), "x")
-        options = request_options(ClientTurnOutput, "json_schema")
+        options = {"extra_body": request_options(ClientTurnOutput, "json_schema")}  # as muspsy sends it
         messages = [HumanMessage("Session 1, turn 2. " + "word " * 400)]
 
         async def call() -> None:

@@ -200,3 +200,33 @@ def test_scripted_model_reports_usage() -> None:
     assert message.usage_metadata is not None
     assert message.usage_metadata["input_tokens"] == _words(MESSAGES)
     assert message.usage_metadata["output_tokens"] == len(json.dumps(VALID_TURN).split())
+
+
+async def test_structured_options_and_the_endpoints_extra_body_reach_the_server_together() -> None:
+    from contextlib import AsyncExitStack
+
+    from muspsy.backends import open_models
+    from muspsy.config import RunConfig
+    from muspsy.testing import FakeOpenAIServer
+
+    with FakeOpenAIServer() as server:
+        config = RunConfig.model_validate(
+            {
+                "backend": "openai",
+                "models": {
+                    "default": {"base_url": server.base_url, "model": "fake", "extra_body": {"repeat_penalty": 1.2}}
+                },
+            }
+        )
+        async with AsyncExitStack() as stack:
+            models = (await open_models(config, stack)).models
+            messages = [SystemMessage("You are a counselor."), HumanMessage("Session 1, turn 2.")]
+            result = await call_structured(
+                models["counselor"], CounselorTurnOutput, messages, retries=0, events=NullEventLog(), context={}
+            )
+    assert result.output.text
+    payload = server.last_payload
+    assert payload is not None
+    assert payload["repeat_penalty"] == 1.2
+    assert payload["response_format"]["json_schema"]["name"] == "CounselorTurnOutput"
+    assert payload["response_format"]["json_schema"]["schema"] == CounselorTurnOutput.model_json_schema()

@@ -184,7 +184,9 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
 
 
 def discovered_templates() -> list[tuple[str, str]]:
-    return sorted((p.parent.name, p.stem) for p in agents_dir().glob("*/*.md"))
+    # Arc roles only: agents/extractor/, exports/ and judge/ hold texts used outside arcs, each
+    # rendered by its own tests (test_extract.py, test_export_*.py, test_eval_judges.py).
+    return sorted((p.parent.name, p.stem) for p in agents_dir().glob("*/*.md") if p.parent.name in ROLES)
 
 
 def test_templates_are_discovered_for_every_role() -> None:

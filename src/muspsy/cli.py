@@ -25,7 +25,20 @@ from muspsy.agents.spec import SpecError, available_strategies, load_strategy
 from muspsy.backends.embedded import EmbeddedModelMissing
 from muspsy.checkpointers import CheckpointerError, check_checkpointer
 from muspsy.config import ConfigError, build_config, load_config_file, merge, resolved
+from muspsy.exports import ExportError, ExportOptions, export
+from muspsy.exports.parquet import DEFAULT_LICENSE
+from muspsy.exports.run import Format
+from muspsy.extract import ExtractionFailed, extract_profiles
 from muspsy.graphs.export import GRAPH_NAMES, to_mermaid, to_node_link
+from muspsy.importers import (
+    ARC_FORMATS,
+    PROFILE_FORMATS,
+    ImportDataError,
+    import_arcs,
+    import_profiles,
+    write_arcs,
+    write_profiles,
+)
 from muspsy.profiles import ProfileError, load_profile, load_profiles, profile_paths
 from muspsy.progress import make_progress
 from muspsy.runfolder import RunFolderError
@@ -41,8 +54,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-profiles_app = typer.Typer(help="Check and list client profiles.", no_args_is_help=True)
+profiles_app = typer.Typer(help="Check, list, import and extract client profiles.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
+arcs_app = typer.Typer(help="Bring published multi-session data in as arc records.", no_args_is_help=True)
+app.add_typer(arcs_app, name="arcs")
 dev_app = typer.Typer(help="Developer tools: a fake LLM endpoint for tests and benchmarks.", no_args_is_help=True)
 app.add_typer(dev_app, name="dev")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -257,6 +272,112 @@ def list_profiles(
             )
 
 
+@contextmanager
+def import_errors() -> Iterator[None]:
+    """`user_errors()` plus bad input to the importers and to extraction: one line, exit 2."""
+    with user_errors():
+        try:
+            yield
+        except ImportDataError as exc:
+            fail(str(exc))
+
+
+@profiles_app.command("import")
+def import_profiles_command(
+    files: Annotated[list[Path], typer.Argument(help="Source files in the chosen format.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="Source format: " + ", ".join(PROFILE_FORMATS) + ".")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the profile files (<id>.yaml).")],
+) -> None:
+    """Convert other projects' client data into profile files, deterministically (no LLM).
+
+    Source fields without a profile field of their own are kept under `extra`; required fields
+    the source lacks get documented defaults, listed in `extra.muspsy_defaults` (docs/importers.md).
+    """
+    with import_errors():
+        profiles = import_profiles(format, files)
+        paths = write_profiles(profiles, out)
+    for path in paths:
+        typer.echo(str(path))
+    err.print(f"{len(paths)} profile(s) from {len(files)} file(s) written to {out}")
+
+
+@profiles_app.command("extract")
+def extract_command(
+    reports: Annotated[list[Path], typer.Argument(help="Case reports, English or Chinese, as .txt or .md files.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the profile files (<report name>.yaml).")],
+    source_url: Annotated[str | None, typer.Option(help="Where the reports were published (provenance.url).")] = None,
+    license: Annotated[
+        str | None, typer.Option("--license", help="Licence of the reports, SPDX id if possible (provenance.license).")
+    ] = None,
+    backend: Annotated[
+        Literal["openai", "embedded", "scripted"] | None,
+        typer.Option(help="Model backend. Default: openai when an endpoint or key is configured, else embedded."),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model name (openai backend).")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML config file; the supervisor's model extracts.")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Turn free-text case reports into validated profile files with one LLM call per report."""
+    with import_errors():
+        data = load_config_file(config) if config else {}
+        overrides = cli_overrides(backend=backend, model=model, base_url=base_url)
+        source = f"{config} (with command-line options)" if config else "command line"
+        cfg = resolved(build_config(merge(data, overrides), source))
+
+        def report_progress(n: int, path: Path) -> None:
+            if not quiet:
+                err.print(f"extracting {n}/{len(reports)}: {path}")
+
+        try:
+            profiles = asyncio.run(
+                extract_profiles(reports, cfg, url=source_url, license=license, on_report=report_progress)
+            )
+        except ExtractionFailed as exc:
+            print_error(str(exc))
+            raise typer.Exit(1) from None
+        paths = write_profiles(profiles, out)
+    for path in paths:
+        typer.echo(str(path))
+    if not quiet:
+        err.print(f"{len(paths)} profile(s) extracted with backend {cfg.backend}, written to {out}")
+
+
+@arcs_app.command("import")
+def import_arcs_command(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="muspsy: dialogue, memory and user-card files, recognised by content and grouped by the client "
+            "number in their names; psycheval: case JSON files."
+        ),
+    ],
+    format: Annotated[str, typer.Option("--format", "-f", help="Source format: " + ", ".join(ARC_FORMATS) + ".")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The arcs.jsonl file to write (replaced atomically).")],
+    full_length: Annotated[
+        bool,
+        typer.Option(
+            "--full-length",
+            help="muspsy: take sessions 2.. from the dialogue file's full-length blocks instead of block 0.",
+        ),
+    ] = False,
+) -> None:
+    """Convert published multi-session dialogues into canonical arc records (arcs.jsonl), no LLM.
+
+    Fields the source lacks get placeholders listed in each record's `import_placeholders`.
+    """
+    with import_errors():
+        arcs = import_arcs(format, files, full_length)
+        write_arcs(arcs, out)
+    for arc in arcs:
+        typer.echo(f"{arc.arc_id}\t{len(arc.sessions)} session(s)\t{sum(len(s.turns) for s in arc.sessions)} turn(s)")
+    err.print(f"{len(arcs)} arc(s) from {len(files)} file(s) written to {out}")
+
+
 @app.command()
 def strategies() -> None:
     """List the counselor strategies available to --strategy: name, then its short aliases if any."""
@@ -278,6 +399,58 @@ def graph(
         typer.echo(json.dumps({name: render(name) for name in names}, indent=2))
     else:
         typer.echo("\n".join(render(name) for name in names))
+
+
+@app.command("export")
+def export_command(
+    sources: Annotated[list[Path], typer.Argument(help="Run folders (their arcs.jsonl) or arcs .jsonl files.")],
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output .jsonl file (openai, sharegpt, muspsy-tasks) or folder.")
+    ],
+    train: Annotated[
+        Literal["counselor", "client"], typer.Option(help="openai/sharegpt: which speaker is the assistant.")
+    ] = "counselor",
+    unit: Annotated[
+        Literal["session", "turn"],
+        typer.Option(help="openai/sharegpt: one record per session, or per assistant turn with its history."),
+    ] = "session",
+    exclude_crisis: Annotated[
+        bool, typer.Option("--exclude-crisis", help="Drop arcs with a crisis session or crisis outcome.")
+    ] = False,
+    min_sessions: Annotated[int, typer.Option(min=0, help="Drop arcs with fewer sessions.")] = 0,
+    drop_failed: Annotated[
+        bool,
+        typer.Option("--drop-failed", help="Drop arcs listed in the run's failed.jsonl and incomplete arc records."),
+    ] = False,
+    dedup: Annotated[bool, typer.Option("--dedup", help="Leave out near-duplicate sessions (MinHash).")] = False,
+    dedup_threshold: Annotated[
+        float, typer.Option(help="Estimated Jaccard similarity from which a session counts as a duplicate.")
+    ] = 0.8,
+    license: Annotated[str, typer.Option("--license", help="parquet: licence in the dataset card.")] = DEFAULT_LICENSE,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing, non-empty output folder.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Export arcs to a training or sharing format; every record is checked before anything is written."""
+    options = ExportOptions(
+        train=train,
+        unit=unit,
+        exclude_crisis=exclude_crisis,
+        min_sessions=min_sessions,
+        drop_failed=drop_failed,
+        dedup=dedup,
+        dedup_threshold=dedup_threshold,
+        license=license,
+        force=force,
+    )
+    with user_errors():
+        try:
+            result = export(sources, format, out, options, notify=None if quiet else err.print)
+        except ExportError as exc:
+            fail(str(exc))
+    if not quiet:
+        err.print(result.summary())
+    typer.echo(str(result.out))
 
 
 @dev_app.command("fake-llm")
@@ -316,6 +489,108 @@ def fake_llm(
         except KeyboardInterrupt:
             pass
         err.print(f"served {server.requests} request(s); faults injected: {server.faults_injected}")
+
+
+# ---------------------------------------------------------------- evaluate and compare
+
+
+@contextmanager
+def source_errors() -> Iterator[None]:
+    from muspsy.evaluation.sources import SourceError
+
+    try:
+        yield
+    except SourceError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def evaluate(
+    sources: Annotated[list[Path], typer.Argument(help="Run folders or arcs .jsonl files (simulated or imported).")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Folder for one combined evaluation.jsonl/.md (default: beside each source)."
+        ),
+    ] = None,
+    backend: Annotated[
+        Literal["openai", "embedded", "scripted"] | None,
+        typer.Option(help="Judge backend, as for `muspsy run`; scripted is instant and deterministic."),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Default model name (openai backend).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL.")] = None,
+    judge_model: Annotated[
+        str | None, typer.Option(help="Model for the judge (default: the config's models.judge, else the default).")
+    ] = None,
+    judge_base_url: Annotated[str | None, typer.Option(help="Base URL for the judge model only.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML config file (models.judge is used).")] = None,
+    judges: Annotated[
+        bool, typer.Option("--judges/--no-judges", help="Score with the LLM judges, or compute the metrics only.")
+    ] = True,
+    concurrency: Annotated[int, typer.Option(min=1, help="Sessions judged at once.")] = 4,
+    quiet: Quiet = False,
+) -> None:
+    """Score every session: deterministic fidelity metrics and LLM judges (CTRS, alliance, MITI, crisis, persona)."""
+    from muspsy.evaluation.evaluate import evaluate_all, session_progress, summary_table, write_outputs
+    from muspsy.evaluation.sources import load_source
+
+    with user_errors(), source_errors():
+        loaded = [load_source(path, with_evaluation=False) for path in sources]
+        cfg = None
+        if judges:
+            data = load_config_file(config) if config else {}
+            overrides = cli_overrides(backend=backend, model=model, base_url=base_url)
+            judge = {k: v for k, v in {"model": judge_model, "base_url": judge_base_url}.items() if v is not None}
+            if judge:
+                overrides = merge(overrides, {"models": {"judge": judge}})
+            source = f"{config} (with command-line options)" if config else "command line"
+            cfg = resolved(build_config(merge(data, overrides), source))
+        total = sum(len(a.sessions) for s in loaded for a in s.arcs)
+        what = f"judging ({cfg.backend})" if cfg else "measuring"
+        with session_progress(err, quiet, total, what) as tick:
+            evaluations = asyncio.run(evaluate_all(loaded, cfg, concurrency=concurrency, on_session=tick))
+        written = write_outputs(evaluations, output)
+    rows = [r for e in evaluations for r in e.rows]
+    Console(highlight=False).print(summary_table(rows).rich())
+    if cfg is not None and not quiet:
+        usage = [r["judge_usage"] for e in evaluations for r in e.rows if "judge_usage" in r]
+        tokens = sum(u["prompt_tokens"] + u["completion_tokens"] for u in usage)
+        err.print(f"{len(usage)} session(s) judged: {sum(u['calls'] for u in usage)} judge call(s), {tokens} tokens")
+    errors = sum(e.judge_errors for e in evaluations)
+    if errors:
+        err.print(f"{errors} judge rubric(s) failed; see the 'error' entries in evaluation.jsonl")
+    for path in written:
+        typer.echo(str(path))
+    if errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def compare(
+    sources: Annotated[
+        list[Path], typer.Argument(help="Run folders or arcs .jsonl files; their evaluation.jsonl is used if present.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for comparison.md, .csv and the PNG plots.")],
+    by: Annotated[
+        Literal["strategy", "source"] | None,
+        typer.Option(help="Group arcs by strategy or by source (default: source for several, strategy for one)."),
+    ] = None,
+    evaluation: Annotated[
+        list[Path] | None,
+        typer.Option(help="Extra evaluation.jsonl files (e.g. written with `evaluate -o`), matched on run and arc id."),
+    ] = None,
+) -> None:
+    """Compare groups of arcs: outcomes, fidelity and judge scores, paired differences with bootstrap CIs, plots."""
+    from muspsy.evaluation.report import default_grouping, write_comparison
+    from muspsy.evaluation.sources import attach_evaluations, load_source
+
+    with user_errors(), source_errors():
+        loaded = [load_source(path) for path in sources]
+        attach_evaluations(loaded, evaluation or [])
+        table, written = write_comparison(loaded, by or default_grouping(loaded), output)
+    Console(highlight=False).print(table.rich())
+    for path in written:
+        typer.echo(str(path))
 
 
 if __name__ == "__main__":

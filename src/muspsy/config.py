@@ -108,7 +108,9 @@ class RunConfig(Strict):
     seed: int = 0
     structured_retries: int = Field(default=2, ge=0, le=10)
     limits: Limits = Field(default_factory=Limits)
-    models: dict[Literal["default", "client", "counselor", "supervisor"], ModelSettings] = Field(default_factory=dict)
+    models: dict[Literal["default", "client", "counselor", "supervisor", "judge"], ModelSettings] = Field(
+        default_factory=dict
+    )
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     prices: dict[str, Price] = Field(default_factory=dict, description="Model name -> price, for cost estimates.")
 

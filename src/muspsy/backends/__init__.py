@@ -78,7 +78,12 @@ async def open_models(config: RunConfig, stack: AsyncExitStack) -> ResolvedModel
         if backend == "embedded":
             params.pop("base_url")  # a random local port: not part of what the run is
         models[role] = RoleModel(
-            chat, s.model or "default", s.structured_method or "json_schema", params, limiters.get(_endpoint(s))
+            chat,
+            s.model or "default",
+            s.structured_method or "json_schema",
+            params,
+            limiters.get(_endpoint(s)),
+            s.extra_body or {},
         )
     return ResolvedModels(backend, models)
 

@@ -61,6 +61,7 @@ class FakeOpenAIServer:
         self.retry_after_ms = retry_after_ms
         self.port = port
         self.requests = 0
+        self.last_payload: dict[str, Any] | None = None  # the newest request body, for tests
         self.faults_injected: dict[str, int] = dict.fromkeys(FAULTS, 0)
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -82,6 +83,7 @@ class FakeOpenAIServer:
             return self.requests, fault
 
     def completion(self, payload: dict[str, Any], number: int, malformed: bool = False) -> dict[str, Any]:
+        self.last_payload = payload
         fmt = payload.get("response_format") or {}
         schema = (fmt.get("json_schema") or {}).get("name", "text")
         messages = _messages(payload)

@@ -24,6 +24,7 @@ from pydantic import ConfigDict, PrivateAttr
 
 from muspsy.llm import RoleModel
 from muspsy.records import ROLES, Role
+from muspsy.testing.judge_replies import judge_reply
 
 # A responder gets the schema name asked for and the prompt, and returns the tool arguments
 # (a dict) or a raw string (to simulate malformed output).
@@ -97,7 +98,8 @@ class ScriptedChatModel(BaseChatModel):
 
     def _reply(self, messages: list[BaseMessage], options: dict[str, Any]) -> ChatResult:
         """Answer like an OpenAI-compatible server: JSON content for a `response_format` JSON
-        schema, a tool call for `tools`."""
+        schema, a tool call for `tools`, whether sent as parameters or as raw body fields."""
+        options = {**options, **options.get("extra_body", {})}
         fmt = options.get("response_format")
         tools = options.get("tools")
         if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
@@ -213,6 +215,9 @@ def _alliance_answers(prompt: str) -> list[int]:
 
 def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str, Any]:
     """Play any muspsy role deterministically from the prompt alone."""
+    judged = judge_reply(schema, messages)  # the evaluation judges' rubrics
+    if judged is not None:
+        return judged
     session, turn = _position(messages)
     prompt = "\n".join(str(m.content) for m in messages)
     if schema == "PlanOutput":
@@ -284,7 +289,46 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
         return dict(_symptom_answers(prompt))
     if schema == "AllianceQuestionnaireOutput":
         return {"wai_sr": _alliance_answers(prompt)}
+    if schema == "ExtractedProfileOutput":
+        return _extracted_profile(prompt)
     raise ScriptExhausted(f"default_responder has no reply for schema {schema!r}")
+
+
+REPORT_START, REPORT_END = "----- case report -----", "----- end of case report -----"
+
+
+def _extracted_profile(prompt: str) -> dict[str, Any]:
+    """A plausible profile from the case report quoted in the prompt: its name, age and gender
+    lines when it has them, its first sentence as the presenting problem."""
+    report = prompt.partition(REPORT_START)[2].partition(REPORT_END)[0].strip()
+    zh = len(re.findall(r"[\u4e00-\u9fff]", report)) > len(re.findall(r"[A-Za-z]+", report))
+    lines = [line.strip().lstrip("#").strip() for line in report.splitlines() if line.strip()]
+    facts = [line for line in lines[1:] if not re.match(r"^[^\s:\uff1a]{1,12}\s*[:\uff1a]", line)] or lines or ["-"]
+    first = re.split(r"(?<=[.!?\u3002\uff01\uff1f])", facts[0])[0][:300]
+    name = re.search(r"(?:Name|Pseudonym|\u59d3\u540d|\u5316\u540d)\s*[:\uff1a]\s*([^\s,\uff0c\u3002;]+)", report)
+    age = re.search(r"(\d{1,3})\s*(?:\u5c81|-year-old| years old)", report)
+    female = re.search(r"\b(she|her|woman|female)\b", report, re.IGNORECASE) or "\u5973" in report
+    unknown = "\u672a\u8bf4\u660e" if zh else "not stated"
+    return {
+        "name": name.group(1) if name else ("\u6765\u8bbf\u8005" if zh else "Client"),
+        "age": min(max(int(age.group(1)), 5), 110) if age else 35,
+        "gender": ("\u5973" if female else "\u7537") if zh else ("female" if female else "male"),
+        "culture": unknown,
+        "occupation": unknown,
+        "presenting_problem": first,
+        "reason_for_counseling": first,
+        "personality": unknown,
+        "background": " ".join(facts[1:3])[:500] or first,
+        "private_history": [{"fact": facts[-1][:300], "share_from_session": 2}] if len(facts) > 1 else [],
+        "conversational_style": "plain",
+        "attitude": "neutral",
+        "risk_level": "low",
+        "risk_notes": unknown,
+        "emotion_state": first,
+        "cognitive_state": unknown,
+        "recent_life_events": [],
+        "symptom_severity": 5,
+    }
 
 
 def scripted_models(responder: Responder = default_responder) -> dict[Role, RoleModel]:

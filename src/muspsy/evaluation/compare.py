@@ -1,0 +1,269 @@
+"""`muspsy compare`: every outcome and fidelity measure per group, with differences and CIs.
+
+Groups are sources (run folders, arcs files) or strategies. Every measure is computed per arc
+(`arc_measures`); a group's value is the mean over its arcs with a bootstrap 95% confidence
+interval. Each later group is compared with the first: arcs are paired on (client_id, seed),
+as a paired design runs every strategy on the same clients with the same seeds, and the CI
+is for the mean paired difference. Without at least two pairs the difference is unpaired
+(difference of means, groups resampled independently), and the table says so.
+
+Bootstrap: percentile method, `RESAMPLES` resamples, numpy generator seeded with `SEED`, so
+the same inputs always give the same intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from muspsy.evaluation.metrics import arc_metrics
+from muspsy.evaluation.sources import Source, seed_of
+from muspsy.evaluation.tables import Table
+from muspsy.records import ArcRecord
+
+RESAMPLES = 2000
+SEED = 0
+LEVEL = 0.95
+END_REASONS = ("goals_met", "max_sessions", "referral", "crisis", "dropout")
+GroupBy = Literal["strategy", "source"]
+
+# (key, label), in table order: outcomes first, then process, fidelity, judges.
+MEASURES: list[tuple[str, str]] = [
+    ("phq9_change", "PHQ-9 change, first to last session"),
+    ("gad7_change", "GAD-7 change, first to last session"),
+    ("wai_sr_final", "WAI-SR total, last session (12-60)"),
+    ("sessions", "sessions per arc"),
+    *[(f"end_{r}", f"share ended: {r}") for r in END_REASONS],
+    ("client_leaks", "client role-leak turns per arc"),
+    ("counselor_leaks", "counselor role-leak turns per arc"),
+    ("alternation_violation_rate", "speaker alternation violation rate"),
+    ("homework_follow_up_rate", "homework follow-up rate"),
+    ("memo_completeness", "memo completeness"),
+    ("counselor_distinct_2", "counselor distinct-2"),
+    ("client_distinct_2", "client distinct-2"),
+    ("counselor_repeated_turn_share", "counselor turns repeating an earlier n-gram"),
+    ("client_repeated_turn_share", "client turns repeating an earlier n-gram"),
+    ("counselor_len_mean", "counselor turn length (mean)"),
+    ("client_len_mean", "client turn length (mean)"),
+    ("judge_ctrs", "judge: CTRS total (0-66)"),
+    ("judge_alliance", "judge: observer alliance (1-7)"),
+    ("judge_miti", "judge: MITI globals (1-5)"),
+    ("judge_crisis", "judge: crisis handling (1-5)"),
+    ("judge_persona", "judge: persona consistency (1-5)"),
+]
+
+
+@dataclass
+class Group:
+    name: str
+    arcs: list[ArcRecord]
+    measures: list[dict[str, float | None]] = field(default_factory=list)
+
+
+def _change(arc: ArcRecord, instrument: str) -> float | None:
+    totals = [getattr(s, instrument).total for s in arc.sessions if getattr(s, instrument) is not None]
+    return float(totals[-1] - totals[0]) if len(totals) >= 2 else None
+
+
+def arc_measures(arc: ArcRecord, judged: dict[str, Any] | None) -> dict[str, float | None]:
+    """Every measure of MEASURES for one arc (None when it does not apply or is missing)."""
+    m = arc_metrics(arc)
+    wai = [s.wai_sr.total for s in arc.sessions if s.wai_sr is not None]
+    out: dict[str, float | None] = {
+        "phq9_change": _change(arc, "phq9"),
+        "gad7_change": _change(arc, "gad7"),
+        "wai_sr_final": float(wai[-1]) if wai else None,
+        "sessions": float(m["sessions"]),
+        **{f"end_{r}": float(m["end_reason"] == r) for r in END_REASONS},
+    }
+    for key, _ in MEASURES:
+        if key in m:
+            value = m[key]
+            out[key] = None if value is None else float(value)
+    for rubric in ("ctrs", "alliance", "miti", "crisis", "persona"):
+        entry = (judged or {}).get(rubric)
+        out[f"judge_{rubric}"] = float(entry["summary"]) if entry else None
+    return out
+
+
+def make_groups(sources: Sequence[Source], by: GroupBy) -> list[Group]:
+    """Groups in first-seen order; the first group is the baseline of the differences."""
+    groups: dict[str, Group] = {}
+    labels = source_labels(sources)
+    for source, label in zip(sources, labels, strict=True):
+        judged = {(r["run_id"], r["arc_id"]): r.get("judge") for r in source.evaluation if r.get("kind") == "arc"}
+        for arc in source.arcs:
+            name = arc.strategy if by == "strategy" else label
+            group = groups.setdefault(name, Group(name, []))
+            group.arcs.append(arc)
+            group.measures.append(arc_measures(arc, judged.get((arc.run_id, arc.arc_id))))
+    return list(groups.values())
+
+
+def source_labels(sources: Sequence[Source]) -> list[str]:
+    """A source's label: its strategy when it holds one strategy no other source holds (the
+    usual one run per strategy), else its file or folder name; duplicates get a number."""
+    strategies = [{a.strategy for a in s.arcs} for s in sources]
+    labels: list[str] = []
+    for index, (source, own) in enumerate(zip(sources, strategies, strict=True)):
+        others = set().union(*(st for i, st in enumerate(strategies) if i != index))
+        label = next(iter(own)) if len(own) == 1 and not own & others else source.name
+        labels.append(f"{label} ({index + 1})" if label in labels else label)
+    return labels
+
+
+# ---------------------------------------------------------------- bootstrap
+
+
+def _interval(samples: np.ndarray[Any, Any], level: float) -> tuple[float, float]:
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(samples, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def bootstrap_mean(
+    values: Sequence[float], resamples: int = RESAMPLES, seed: int = SEED, level: float = LEVEL
+) -> tuple[float, float, float] | None:
+    """Mean and percentile-bootstrap CI; None without data."""
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, x.size, size=(resamples, x.size))].mean(axis=1)
+    return (float(x.mean()), *_interval(means, level))
+
+
+def bootstrap_difference(
+    a: Sequence[float],
+    b: Sequence[float],
+    paired: bool,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+    level: float = LEVEL,
+) -> tuple[float, float, float] | None:
+    """Mean of b - a (paired: element-wise; else difference of means) with a bootstrap CI."""
+    if paired:
+        return bootstrap_mean([y - x for x, y in zip(a, b, strict=True)], resamples, seed, level)
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if xa.size == 0 or xb.size == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    ma = xa[rng.integers(0, xa.size, size=(resamples, xa.size))].mean(axis=1)
+    mb = xb[rng.integers(0, xb.size, size=(resamples, xb.size))].mean(axis=1)
+    return (float(xb.mean() - xa.mean()), *_interval(mb - ma, level))
+
+
+def pair_key(arc: ArcRecord) -> tuple[str, Any]:
+    return (arc.client_id, seed_of(arc))
+
+
+def paired_values(base: Group, other: Group, key: str) -> tuple[list[float], list[float]]:
+    """Values of `key` for the arcs of both groups that share (client_id, seed)."""
+    first: dict[tuple[str, Any], float] = {}
+    for arc, m in zip(base.arcs, base.measures, strict=True):
+        if (value := m[key]) is not None and seed_of(arc) is not None:
+            first.setdefault(pair_key(arc), value)
+    a: list[float] = []
+    b: list[float] = []
+    used: set[tuple[str, Any]] = set()
+    for arc, m in zip(other.arcs, other.measures, strict=True):
+        k = pair_key(arc)
+        value = m[key]
+        if value is not None and k in first and k not in used:
+            used.add(k)
+            a.append(first[k])
+            b.append(value)
+    return a, b
+
+
+@dataclass
+class Row:
+    key: str
+    label: str
+    stats: list[tuple[int, tuple[float, float, float] | None]]
+    diffs: list[tuple[str, int, tuple[float, float, float] | None]]
+
+
+def compare_groups(groups: Sequence[Group]) -> list[Row]:
+    rows = []
+    for key, label in MEASURES:
+        values = [[v for m in g.measures if (v := m[key]) is not None] for g in groups]
+        if not any(values):
+            continue
+        stats = [(len(v), bootstrap_mean(v)) for v in values]
+        diffs = []
+        for group, other in zip(groups[1:], values[1:], strict=True):
+            a, b = paired_values(groups[0], group, key)
+            if len(a) >= 2:
+                diffs.append(("paired", len(a), bootstrap_difference(a, b, paired=True)))
+            else:
+                diffs.append(("unpaired", len(other), bootstrap_difference(values[0], other, paired=False)))
+        rows.append(Row(key, label, stats, diffs))
+    return rows
+
+
+def _ci(stat: tuple[float, float, float] | None, signed: bool = False) -> str:
+    if stat is None:
+        return "-"
+    mean, low, high = stat
+    fmt = "+.2f" if signed else ".2f"
+    return f"{mean:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
+
+
+def comparison_table(groups: Sequence[Group], rows: Sequence[Row]) -> Table:
+    base = groups[0].name
+    header = ["measure", *(f"{g.name} (n={len(g.arcs)})" for g in groups), *(f"{g.name} - {base}" for g in groups[1:])]
+    table = Table(
+        "Comparison",
+        header,
+        notes=[
+            f"Cells: mean over arcs [{LEVEL:.0%} bootstrap CI, {RESAMPLES} resamples, seed {SEED}]. "
+            f"Differences vs {base}: paired on (client_id, seed) when at least two pairs exist (p = pairs), "
+            "else unpaired difference of means (u = arcs in the group). - = no data.",
+        ],
+    )
+    for row in rows:
+        cells = [_ci(stat) for _, stat in row.stats]
+        diffs = [f"{_ci(stat, signed=True)} ({kind[0]}={n})" for kind, n, stat in row.diffs]
+        table.add([row.label, *cells, *diffs])
+    if any(kind == "unpaired" for row in rows for kind, _, _ in row.diffs):
+        table.notes.append(
+            "Some differences are UNPAIRED: fewer than two arcs of those groups share (client_id, seed) for them."
+        )
+    return table
+
+
+def long_csv(groups: Sequence[Group], rows: Sequence[Row]) -> Table:
+    """The same numbers in long form for spreadsheets: one line per measure and group."""
+    table = Table(
+        "comparison",
+        [
+            "measure",
+            "group",
+            "n",
+            "mean",
+            "ci_low",
+            "ci_high",
+            "vs",
+            "difference",
+            "diff_low",
+            "diff_high",
+            "pairing",
+            "pairs",
+        ],
+        digits=4,
+    )
+    for row in rows:
+        for i, (group, (n, stat)) in enumerate(zip(groups, row.stats, strict=True)):
+            mean, low, high = stat if stat else (None, None, None)
+            if i == 0:
+                table.add([row.key, group.name, n, mean, low, high, "", None, None, None, "", ""])
+                continue
+            kind, pairs, diff = row.diffs[i - 1]
+            d, dl, dh = diff if diff else (None, None, None)
+            table.add([row.key, group.name, n, mean, low, high, groups[0].name, d, dl, dh, kind, pairs])
+    table.rows = [[c if c != "-" else "" for c in r] for r in table.rows]
+    return table
