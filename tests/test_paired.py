@@ -69,6 +69,9 @@ def test_two_strategies_run_on_the_same_clients_with_the_same_seeds(tmp_path):
         assert cbt["sessions"][0]["client_state"] == mi["sessions"][0]["client_state"]
         assert cbt["sessions"][0]["phq9"] == mi["sessions"][0]["phq9"]
         assert cbt["profile"] == mi["profile"]
+        # The scripted counselor says the same under any strategy, and the weeks of a pair use
+        # the same random numbers: so here the whole client trajectory is shared.
+        assert [s["client_state"] for s in cbt["sessions"]] == [s["client_state"] for s in mi["sessions"]]
 
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["config"]["strategy"] == ["cbt", MI]

@@ -7,8 +7,8 @@ failure is recorded and the others go on.
 
 Several strategies in one run make a paired design: every strategy runs every profile with the
 same seeds (profile x replicate x strategy), so arcs that differ only in strategy share their
-client and seed; the seeded parts of the client's weeks are then drawn alike up to where the
-dialogues diverge.
+client and seed, and the seeded parts of the client's weeks use the same random numbers
+(`agents.client.draw_week`): the arcs differ where the counseling made them differ.
 """
 
 from __future__ import annotations

@@ -52,7 +52,10 @@ def draw_week(state: ArcState) -> WeekDraw:
     current = ClientState.model_validate(state["client_state"])
     sessions = state["sessions"]
     memo = Memo.model_validate(sessions[-1]["memo"])
-    rng = random.Random(f"{state['seed']}:{state['arc_id']}:{len(sessions)}")
+    # Seeded by client and seed, not arc id: the arcs of a paired run (same client and seed,
+    # different strategies) draw the same random numbers, so their weeks differ only where the
+    # counseling made them differ (progress, alliance), never by luck.
+    rng = random.Random(f"{state['seed']}:{state['profile']['id']}:{len(sessions)}")
     p_done = min(0.95, max(0.05, ADHERENCE_BASE[profile.attitude] + 0.1 * (current.alliance - 3)))
     u = rng.random()
     adherence: HomeworkAdherence = "done" if u < 0.7 * p_done else "partial" if u < p_done else "not_done"
