@@ -178,6 +178,7 @@ def test_resume_of_a_two_strategy_batch(tmp_path):
         assert cbt["strategy"] == "cbt"
         status = muspsy("status", str(run_dir)).stdout
         assert "1 finished" in status and "1 failed" in status and f"--{MI}--seed0" in status
+        assert f"by strategy: cbt 1 finished of 1; {MI} 0 finished of 1" in status
 
         # The strategy list is part of what a run produces: a changed list needs --force.
         changed = tmp_path / "cbt-only.yaml"
