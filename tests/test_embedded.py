@@ -10,6 +10,7 @@ import pytest
 
 from conftest import PROFILES
 from muspsy.config import RunConfig
+from muspsy.instruments import score
 from muspsy.profiles import load_profile
 from muspsy.records import ArcRecord
 from muspsy.runner import start_run
@@ -34,6 +35,9 @@ async def test_short_real_arc_on_the_embedded_model(tmp_path):
         assert all(a != b for a, b in pairwise(speakers))
         assert all(t.text.strip() for t in session.turns)
         assert session.memo.counseling_assignments
+        for instrument in ("phq9", "gad7", "wai_sr"):  # the questionnaires, answered in range
+            found = getattr(session, instrument)
+            assert found is not None and found == score(instrument, found.items)
     for role in ("client", "counselor", "supervisor"):
         usage = record.usage[role]
         assert usage.calls > 0 and usage.prompt_tokens > 0 and usage.completion_tokens > 0

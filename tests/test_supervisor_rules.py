@@ -169,12 +169,27 @@ def test_draw_week_varies_with_the_seed() -> None:
     assert any(other != first for other in others)
 
 
-def test_draw_week_varies_with_the_arc_and_the_week() -> None:
+def test_draw_week_varies_with_the_client_the_seed_and_the_week() -> None:
     first = draw_week(week_state(seed=0))
-    by_arc = [draw_week(week_state(seed=0, arc_id=f"someone-else--cbt--seed0-{n}")) for n in range(8)]
+    by_client = []
+    for n in range(8):
+        state = week_state(seed=0, arc_id=f"someone-{n}--cbt--seed0")
+        state["profile"] = {**state["profile"], "id": f"someone-{n}"}
+        by_client.append(draw_week(state))
+    by_seed = [draw_week(week_state(seed=n, arc_id=f"hannah-work-anxiety--cbt--seed{n}")) for n in range(1, 9)]
     by_week = [draw_week(week_state(seed=0, completed=n)) for n in range(2, 10)]
-    assert any(other != first for other in by_arc)
+    assert any(other != first for other in by_client)
+    assert any(other != first for other in by_seed)
     assert any(other != first for other in by_week)
+
+
+def test_draw_week_is_the_same_under_another_strategy() -> None:
+    # Paired runs: the same client and seed under another strategy draw the same week, so
+    # strategies are compared on common random numbers.
+    for seed in range(10):
+        cbt = draw_week(week_state(seed=seed, arc_id=f"hannah-work-anxiety--cbt--seed{seed}"))
+        mi = draw_week(week_state(seed=seed, arc_id=f"hannah-work-anxiety--motivational_interviewing--seed{seed}"))
+        assert cbt == mi
 
 
 def test_draw_week_values_are_in_range() -> None:

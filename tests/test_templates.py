@@ -167,6 +167,10 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
     ("client", "system"): views.client_system,
     ("client", "turn"): _with_format(lambda s: views.client_turn(s, _settings("client").recent_turns)),
     ("client", "week"): _with_format(lambda s: views.client_week(s, "partial", True)),
+    ("client", "self_report_start"): _with_format(lambda s: views.client_self_report_start(s, "PHQ-9 ...")),
+    ("client", "self_report_end"): _with_format(
+        lambda s: views.client_self_report_end(s, "WAI-SR ...", _settings("client").recent_turns)
+    ),
     ("counselor", "system"): lambda s: views.counselor_system(s, _strategy(), _settings("counselor").earlier_memos),
     ("counselor", "open"): _with_format(views.counselor_open),
     ("counselor", "turn"): _with_format(_counselor_task),
@@ -278,21 +282,23 @@ def _agents() -> tuple[Client, Counselor, Supervisor, dict[str, ScriptedChatMode
 
 async def test_agent_methods_render_every_template() -> None:
     client, counselor, supervisor, chats = _agents()
-    state = build_state()
+    state: ArcState = {**build_state(), "outcomes": True}
     before_session = {k: v for k, v in state.items() if k != "session"}
 
     await supervisor.plan(before_session)  # type: ignore[arg-type]
+    await client.report_start(before_session)  # type: ignore[arg-type]
     await counselor.open(before_session)  # type: ignore[arg-type]
     await counselor.turn(state)
     await counselor.crisis(state)
     await counselor.close(state)
+    await client.report_end(state)
     await client.reply(state)
     await client.live_week(state)
     await supervisor.memo(state)
     await supervisor.decide(state)
 
     asked = {
-        "client": ["ClientTurnOutput", "WeekOutput"],
+        "client": ["SymptomQuestionnairesOutput", "AllianceQuestionnaireOutput", "ClientTurnOutput", "WeekOutput"],
         "counselor": ["OpeningOutput", "CounselorTurnOutput", "CrisisTurnOutput", "ClosingOutput"],
         "supervisor": ["PlanOutput", "MemoOutput", "DecisionOutput"],
     }

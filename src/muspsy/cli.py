@@ -130,7 +130,20 @@ def run(
         str | None, typer.Option(help="OpenAI-compatible base URL for every role, e.g. http://127.0.0.1:8000/v1.")
     ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML config file (see README).")] = None,
-    strategy: Annotated[str | None, typer.Option(help="Counselor strategy (see `muspsy strategies`).")] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            help="Counselor strategy (see `muspsy strategies`), or several separated by commas, e.g. cbt,mi: "
+            "a paired design, every strategy on the same profiles with the same seeds."
+        ),
+    ] = None,
+    outcomes: Annotated[
+        bool | None,
+        typer.Option(
+            "--outcomes/--no-outcomes",
+            help="The client fills in PHQ-9 and GAD-7 at each session's start and WAI-SR at its end (default: on).",
+        ),
+    ] = None,
     sessions_min: Annotated[
         int | None, typer.Option(help="Fewest sessions per arc, whatever the supervisor says.")
     ] = None,
@@ -159,6 +172,7 @@ def run(
             model=model,
             base_url=base_url,
             strategy=strategy,
+            outcomes=outcomes,
             seed=seed,
             language=language,
             arcs_per_profile=arcs_per_profile,
@@ -171,13 +185,14 @@ def run(
         source = f"{config} (with command-line options)" if config else "command line"
         cfg = resolved(build_config(merge(data, overrides), source))
         profiles = load_profiles(paths)
-        # Fail on an unknown strategy or checkpointer before saying anything else.
-        load_strategy(cfg.strategy)
+        # Fail on a bad checkpointer before saying anything else (`resolved` checked the strategies).
         check_checkpointer(checkpointer)
         if not quiet:
+            arcs = len(profiles) * cfg.arcs_per_profile * len(cfg.strategies)
             err.print(
-                f"muspsy {__version__}: {len(profiles) * cfg.arcs_per_profile} arc(s) from {len(profiles)} "
-                f"profile(s), strategy {cfg.strategy}, backend {cfg.backend}, concurrency {cfg.concurrency}"
+                f"muspsy {__version__}: {arcs} arc(s) from {len(profiles)} profile(s), "
+                f"strateg{'ies' if len(cfg.strategies) > 1 else 'y'} {', '.join(cfg.strategies)}, "
+                f"backend {cfg.backend}, concurrency {cfg.concurrency}" + ("" if cfg.outcomes else ", outcomes off")
             )
         result = asyncio.run(
             start_run(profiles, cfg, runs_dir, progress=make_progress(err, quiet), checkpointer=checkpointer)
@@ -365,9 +380,11 @@ def import_arcs_command(
 
 @app.command()
 def strategies() -> None:
-    """List the counselor strategies available to --strategy."""
-    for name in available_strategies():
-        typer.echo(name)
+    """List the counselor strategies available to --strategy: name, then its short aliases if any."""
+    with user_errors():
+        for name in available_strategies():
+            aliases = load_strategy(name).aliases
+            typer.echo(f"{name}\t{','.join(aliases)}" if aliases else name)
 
 
 @app.command()

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from muspsy.agents.spec import resolve_strategies
 from muspsy.records import ROLES, Role
 
 Backend = Literal["openai", "embedded", "scripted"]
@@ -96,7 +97,13 @@ class RunConfig(Strict):
     arcs_per_profile: int = Field(
         default=1, ge=1, le=10000, description="Arcs per profile, with seeds seed, seed+1, ..."
     )
-    strategy: str = "cbt"
+    strategy: str | list[str] = Field(
+        default="cbt",
+        description="Counselor strategy, or several (a list, or `cbt,mi`) run on the same profiles and seeds.",
+    )
+    outcomes: bool = Field(
+        default=True, description="The client fills in PHQ-9 and GAD-7 at each session's start, WAI-SR at its end."
+    )
     language: str | None = Field(default=None, description="Dialogue language for every arc; default: the profile's.")
     seed: int = 0
     structured_retries: int = Field(default=2, ge=0, le=10)
@@ -106,6 +113,12 @@ class RunConfig(Strict):
     )
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     prices: dict[str, Price] = Field(default_factory=dict, description="Model name -> price, for cost estimates.")
+
+    @property
+    def strategies(self) -> list[str]:
+        """The strategy names as given (resolve aliases with `resolved`)."""
+        raw = self.strategy.split(",") if isinstance(self.strategy, str) else self.strategy
+        return [name.strip() for name in raw if name.strip()]
 
 
 BACKEND_DEFAULTS: dict[Backend, ModelSettings] = {
@@ -179,8 +192,15 @@ def role_settings(config: RunConfig, backend: Backend) -> dict[Role, ModelSettin
 
 
 def resolved(config: RunConfig, environ: dict[str, str] | None = None) -> RunConfig:
-    """The config with its backend chosen, as stored in the manifest and fingerprinted."""
-    return config.model_copy(update={"backend": choose_backend(config, environ)})
+    """The config with its backend chosen and strategy names canonical, as stored in the
+    manifest and fingerprinted: one strategy stays a string, several become a list.
+
+    Raises SpecError on an unknown strategy.
+    """
+    names = resolve_strategies(config.strategy)
+    return config.model_copy(
+        update={"backend": choose_backend(config, environ), "strategy": names[0] if len(names) == 1 else names}
+    )
 
 
 # How a run executes, not what it produces: changing these never blocks a resume.

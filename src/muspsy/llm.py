@@ -93,7 +93,11 @@ def _placeholder(name: str, prop: dict[str, Any]) -> str:
     if kind == "integer":
         return str(prop.get("minimum", 0))
     if kind == "array":
-        return f'["<{name} item>"]' if prop.get("items", {}).get("type") == "string" else "[{...}]"
+        items = prop.get("items", {})
+        if items.get("type") == "integer":
+            # Questionnaire answers: no sample numbers, a weak model would copy them.
+            return f"[<{prop.get('maxItems', 'n')} whole numbers>]"
+        return f'["<{name} item>"]' if items.get("type") == "string" else "[{...}]"
     return f'"<{name}>"'  # also for enums: showing one value would nudge weak models towards it
 
 
@@ -111,6 +115,10 @@ def _describe_type(prop: dict[str, Any]) -> str:
     if kind == "integer":
         return f"whole number {prop.get('minimum', '')}-{prop.get('maximum', '')}"
     if kind == "array":
+        items = prop.get("items", {})
+        if items.get("type") == "integer" and prop.get("minItems") == prop.get("maxItems"):
+            count, low, high = prop.get("maxItems"), items.get("minimum"), items.get("maximum")
+            return f"list of exactly {count} whole numbers, each {low}-{high}"
         return f"list of at most {prop.get('maxItems', 'a few')} items"
     return str(kind or "object")
 

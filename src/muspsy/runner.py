@@ -4,6 +4,11 @@ Each arc is one LangGraph thread checkpointed with durability `sync`, so after a
 the node that was running is paid for again. `arcs.jsonl` is the source of truth for what is
 finished: an arc is written there once, after its graph ends, and skipped on resume. One arc's
 failure is recorded and the others go on.
+
+Several strategies in one run make a paired design: every strategy runs every profile with the
+same seeds (profile x replicate x strategy), so arcs that differ only in strategy share their
+client and seed, and the seeded parts of the client's weeks use the same random numbers
+(`agents.client.draw_week`): the arcs differ where the counseling made them differ.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from muspsy.config import RunConfig, build_config, fingerprint, merge, resolved
 from muspsy.events import JsonlEventLog
 from muspsy.graphs.arc import build_arc_graph, recursion_limit
 from muspsy.graphs.state import ArcState, add_usage
+from muspsy.instruments import instrument_hashes
 from muspsy.progress import ProgressSink, QuietProgress
 from muspsy.records import ROLES, ArcRecord, ClientProfile, Role
 from muspsy.runfolder import ARCS, EVENTS, RunFolder, RunFolderError, read_lines
@@ -41,11 +47,20 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def prompt_hashes(specs: dict[Role, AgentSpec], strategy: Strategy) -> dict[str, str]:
+def prompt_hashes(specs: dict[Role, AgentSpec], strategies: Sequence[Strategy]) -> dict[str, str]:
+    """sha256 of every template, every strategy used and every questionnaire the client reads."""
     hashes = {f"{role}/{name}": t.sha256 for role, spec in specs.items() for name, t in spec.templates.items()}
-    strategy_text = strategy.model_dump_json().encode("utf-8")
-    hashes[f"counselor/strategies/{strategy.name}"] = hashlib.sha256(strategy_text).hexdigest()
+    for strategy in strategies:
+        # Aliases are spellings on the command line; they change nothing an arc produces.
+        strategy_text = strategy.model_dump_json(exclude={"aliases"}).encode("utf-8")
+        hashes[f"counselor/strategies/{strategy.name}"] = hashlib.sha256(strategy_text).hexdigest()
+    hashes.update(instrument_hashes())
     return dict(sorted(hashes.items()))
+
+
+def load_strategies(config: RunConfig) -> dict[str, Strategy]:
+    """The config's strategies by name (names already canonical: see `config.resolved`)."""
+    return {name: load_strategy(name) for name in config.strategies}
 
 
 def new_run_id(runs_dir: Path, config_fingerprint: str) -> str:
@@ -62,28 +77,42 @@ class ArcPlan:
     arc_id: str
     client_id: str
     seed: int
+    strategy: str
 
 
 def plan_arcs(profiles: Sequence[ClientProfile], config: RunConfig) -> list[ArcPlan]:
-    """K arcs per profile with seeds seed, seed+1, ...: distinct seeds, distinct arc ids."""
+    """K arcs per profile with seeds seed, seed+1, ..., each under every strategy.
+
+    The same profile and replicate get the same seed under every strategy (the pairing);
+    arc ids stay distinct because they name the strategy.
+    """
     return [
-        ArcPlan(arc_id(p, config.strategy, config.seed + k), p.id, config.seed + k)
+        ArcPlan(arc_id(p, strategy, config.seed + k), p.id, config.seed + k, strategy)
         for p in profiles
         for k in range(config.arcs_per_profile)
+        for strategy in config.strategies
     ]
+
+
+def manifest_entry(plan: ArcPlan) -> dict[str, Any]:
+    return {"client_id": plan.client_id, "seed": plan.seed, "strategy": plan.strategy, "status": "pending"}
 
 
 def arc_id(profile: ClientProfile, strategy: str, seed: int) -> str:
     return f"{profile.id}--{strategy}--seed{seed}"
 
 
-def initial_arc_state(run_id: str, profile: ClientProfile, config: RunConfig, seed: int | None = None) -> ArcState:
+def initial_arc_state(
+    run_id: str, profile: ClientProfile, config: RunConfig, seed: int | None = None, strategy: str | None = None
+) -> ArcState:
     seed = config.seed if seed is None else seed
+    strategy = strategy or config.strategies[0]
     return {
         "run_id": run_id,
-        "arc_id": arc_id(profile, config.strategy, seed),
+        "arc_id": arc_id(profile, strategy, seed),
         "seed": seed,
-        "strategy": config.strategy,
+        "strategy": strategy,
+        "outcomes": config.outcomes,
         "language": config.language or profile.language,
         "profile": profile.model_dump(mode="json", by_alias=True),
         "limits": {
@@ -175,9 +204,9 @@ async def start_run(
     Bad configuration (unknown strategy, missing key, missing embedded model) raises before
     anything is written.
     """
-    strategy = load_strategy(config.strategy)
+    strategies = load_strategies(config)
     specs = {role: load_spec(role) for role in ROLES}
-    hashes = prompt_hashes(specs, strategy)
+    hashes = prompt_hashes(specs, list(strategies.values()))
     check_checkpointer(checkpointer)
     async with AsyncExitStack() as stack:
         models = await open_models(config, stack)
@@ -202,15 +231,12 @@ async def start_run(
             "seed": config.seed,
             "checkpointer": redact_url(checkpointer) if checkpointer else "sqlite",
             "attempts": [],
-            "arcs": {
-                plan.arc_id: {"client_id": plan.client_id, "seed": plan.seed, "status": "pending"}
-                for plan in plan_arcs(profiles, config)
-            },
+            "arcs": {plan.arc_id: manifest_entry(plan) for plan in plan_arcs(profiles, config)},
             "counts": {},
             "usage": {},
         }
         folder.write_manifest(manifest)
-        return await _execute(stack, folder, manifest, config, models, strategy, specs, progress, checkpointer)
+        return await _execute(stack, folder, manifest, config, models, strategies, specs, progress, checkpointer)
 
 
 def config_for_resume(manifest: dict[str, Any], overrides: dict[str, Any]) -> RunConfig:
@@ -229,9 +255,9 @@ async def resume_run(
     folder = RunFolder(run_dir)
     manifest = folder.read_manifest()
     config = config_for_resume(manifest, overrides or {})
-    strategy = load_strategy(config.strategy)
+    strategies = load_strategies(config)
     specs = {role: load_spec(role) for role in ROLES}
-    hashes = prompt_hashes(specs, strategy)
+    hashes = prompt_hashes(specs, list(strategies.values()))
     config_fp = fingerprint(config, hashes)
     if config_fp != manifest["config_fingerprint"]:
         changed = [k for k, v in hashes.items() if manifest["prompt_hashes"].get(k) != v]
@@ -242,6 +268,10 @@ async def resume_run(
                 f"({manifest['config_fingerprint']} -> {config_fp}); use --force to continue anyway"
             )
         manifest["forced_from_fingerprint"] = manifest["config_fingerprint"]
+        # A forced change of strategies (or replicates) adds the arcs it plans; arcs already
+        # planned are kept, and finished ones are never redone.
+        for plan in plan_arcs(list(folder.read_profiles().values()), config):
+            manifest["arcs"].setdefault(plan.arc_id, manifest_entry(plan))
     manifest.update(config=config.model_dump(mode="json"), config_fingerprint=config_fp, prompt_hashes=hashes)
     stored = manifest.get("checkpointer", "sqlite")
     if checkpointer is None and stored != "sqlite":
@@ -253,7 +283,7 @@ async def resume_run(
         models = await open_models(config, stack)
         if repaired:
             manifest.setdefault("repairs", []).append({"at": now(), "files": repaired})
-        return await _execute(stack, folder, manifest, config, models, strategy, specs, progress, checkpointer)
+        return await _execute(stack, folder, manifest, config, models, strategies, specs, progress, checkpointer)
 
 
 async def _execute(
@@ -262,7 +292,7 @@ async def _execute(
     manifest: dict[str, Any],
     config: RunConfig,
     models: ResolvedModels,
-    strategy: Strategy,
+    strategies: dict[str, Strategy],
     specs: dict[Role, AgentSpec],
     progress: ProgressSink | None,
     checkpointer: str | None,
@@ -270,9 +300,17 @@ async def _execute(
     events = JsonlEventLog(folder.path(EVENTS), run=manifest["run_id"])
     stack.callback(events.close)
     saver = await open_checkpointer(stack, folder, checkpointer)
-    graph = build_arc_graph(
-        models.models, strategy, events=events, retries=config.structured_retries, specs=specs
-    ).compile(checkpointer=saver)
+    for entry in manifest["arcs"].values():
+        entry.setdefault("strategy", config.strategies[0])  # manifests from before paired runs
+        if entry["strategy"] not in strategies:  # kept after a forced change of strategies
+            strategies = {**strategies, entry["strategy"]: load_strategy(entry["strategy"])}
+    # One compiled graph per strategy, all on the same checkpointer (threads are per arc).
+    graphs = {
+        name: build_arc_graph(
+            models.models, strategy, events=events, retries=config.structured_retries, specs=specs
+        ).compile(checkpointer=saver)
+        for name, strategy in strategies.items()
+    }
     finished = folder.finished_arc_ids()
     run = Run(
         config=config,
@@ -299,7 +337,7 @@ async def _execute(
 
     async def one(arc: str) -> None:
         async with slots:
-            await _run_arc(graph, run, arc)
+            await _run_arc(graphs[run.manifest["arcs"][arc]["strategy"]], run, arc)
 
     try:
         await asyncio.gather(*(one(arc) for arc in todo))
@@ -344,7 +382,9 @@ async def _run_arc(graph: Any, run: Run, arc: str) -> None:
         if not ended:
             # An arc with a node to run continues from its checkpoint (input None).
             start = (
-                None if snapshot.next else initial_arc_state(run.manifest["run_id"], profile, run.config, entry["seed"])
+                None
+                if snapshot.next
+                else initial_arc_state(run.manifest["run_id"], profile, run.config, entry["seed"], entry["strategy"])
             )
             tokens_seen = _tokens(snapshot.values.get("usage", {})) if snapshot.values else 0
             async for update in graph.astream(start, thread, durability="sync", stream_mode="updates"):

@@ -13,7 +13,7 @@ from typing import cast
 from langgraph.checkpoint.memory import InMemorySaver
 
 from muspsy import __version__
-from muspsy.agents.spec import load_strategy
+from muspsy.agents.spec import load_strategy, resolve_strategies
 from muspsy.config import Limits, RunConfig
 from muspsy.events import EventLog
 from muspsy.graphs.arc import build_arc_graph, recursion_limit
@@ -33,9 +33,18 @@ async def simulate_arc(
     language: str | None = None,
     retries: int = 2,
     events: EventLog | None = None,
+    outcomes: bool = True,
 ) -> ArcRecord:
-    """Run one client's whole course of counseling with `models` and return its record."""
-    config = RunConfig(strategy=strategy, seed=seed, language=language, limits=limits or Limits())
+    """Run one client's whole course of counseling with `models` and return its record.
+
+    With `outcomes` the client fills in PHQ-9 and GAD-7 at each session's start and the WAI-SR
+    at its end (stored in each session record).
+    """
+    names = resolve_strategies(strategy)
+    if len(names) != 1:
+        raise ValueError(f"simulate_arc runs one strategy, got {', '.join(names)}: use muspsy.runner for paired runs")
+    strategy = names[0]  # an alias (mi, pc, ...) becomes the canonical name the record carries
+    config = RunConfig(strategy=strategy, seed=seed, language=language, limits=limits or Limits(), outcomes=outcomes)
     graph = build_arc_graph(models, load_strategy(strategy), events=events, retries=retries).compile(
         checkpointer=InMemorySaver()
     )

@@ -43,6 +43,12 @@ def run_status(run_dir: Path) -> str:
         + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("finished", "running", "interrupted", "failed", "pending"))
         + f" of {len(states)}",
     ]
+    by_strategy = _by_strategy(manifest["arcs"], states)
+    if len(by_strategy) > 1:  # a paired run: how far each strategy got
+        lines.append(
+            "by strategy: "
+            + "; ".join(f"{name} {done} finished of {total}" for name, (done, total) in by_strategy.items())
+        )
     for arc, state in states.items():
         if state == "failed":
             lines.append(f"  failed {arc}: {manifest['arcs'][arc].get('error', '')}")
@@ -51,3 +57,12 @@ def run_status(run_dir: Path) -> str:
     if run_state != "completed" and counts.get("finished", 0) < len(states) and not live:
         lines.append(f"continue with: muspsy resume {run_dir}")
     return "\n".join(lines)
+
+
+def _by_strategy(arcs: dict[str, dict[str, str]], states: dict[str, str]) -> dict[str, tuple[int, int]]:
+    """Strategy -> (finished, planned) arcs; manifests from before paired runs have one strategy."""
+    counts: dict[str, tuple[int, int]] = {}
+    for arc, entry in arcs.items():
+        done, total = counts.get(entry.get("strategy", "?"), (0, 0))
+        counts[entry.get("strategy", "?")] = (done + (states[arc] == "finished"), total + 1)
+    return counts

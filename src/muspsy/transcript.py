@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from muspsy.records import ArcRecord
+from muspsy.records import ArcRecord, InstrumentScore
+
+INSTRUMENT_TITLES = {"phq9": "PHQ-9", "gad7": "GAD-7", "wai_sr": "WAI-SR"}
+
+
+def score_line(found: InstrumentScore) -> str:
+    """E.g. `PHQ-9 12 (moderate)` or `WAI-SR 40 (task 13, bond 14, goal 13)`."""
+    detail = found.band or ", ".join(f"{name} {value}" for name, value in found.subscales.items())
+    return f"{INSTRUMENT_TITLES[found.instrument]} {found.total}" + (f" ({detail})" if detail else "")
 
 
 def render_transcript(arc: ArcRecord) -> str:
@@ -31,10 +39,15 @@ def render_transcript(arc: ArcRecord) -> str:
             f"(distress {state.symptom_severity}/10, alliance {state.alliance}/5, homework {state.homework_adherence})",
             "",
         ]
+        start = [score_line(found) for found in (session.phq9, session.gad7) if found]
+        if start:
+            lines += [f"Self-report before the session: {'; '.join(start)}", ""]
         for turn in session.turns:
             risk = f" _(risk: {turn.risk})_" if turn.risk and turn.risk != "none" else ""
             lines.append(f"**{turn.speaker.capitalize()}:**{risk} {turn.text}")
             lines.append("")
+        if session.wai_sr:
+            lines += [f"Self-report after the session: {score_line(session.wai_sr)}", ""]
         memo = session.memo
         lines += [
             "### Supervisor memo",

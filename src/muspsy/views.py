@@ -114,9 +114,11 @@ def _profile(state: ArcState) -> ClientProfile:
 # --- client -----------------------------------------------------------------------------
 
 
-def client_system(state: ArcState) -> dict[str, str]:
+def client_system(state: ArcState, session_index: int | None = None) -> dict[str, str]:
+    """The client's persona and state; `session_index` when `state["session"]` is not (yet) it."""
     profile = _profile(state)
-    session_index = state["session"]["index"] if "session" in state else 1
+    if session_index is None:
+        session_index = state["session"]["index"] if "session" in state else 1
     shareable = [f.fact for f in profile.private_history if f.share_from_session <= session_index]
     current = ClientState.model_validate(state["client_state"])
     return {
@@ -193,6 +195,31 @@ def client_week(state: ArcState, adherence: str, life_event_expected: bool) -> d
         "adherence": adherence.replace("_", " "),
         "life_event": "Something notable happens this week." if life_event_expected else "A quiet week.",
         "planned_state": planned_text,
+    }
+
+
+def upcoming_session_index(state: ArcState) -> int:
+    """The number of the session about to start: one after the finished ones."""
+    return len(state.get("history", [])) + 1
+
+
+def client_self_report_start(state: ArcState, questionnaires: str) -> dict[str, str]:
+    """Before the session: the client answers from its persona and state (in the system prompt)."""
+    return {
+        "name": state["profile"]["name"],
+        "session_index": str(upcoming_session_index(state)),
+        "questionnaires": questionnaires,
+    }
+
+
+def client_self_report_end(state: ArcState, questionnaires: str, recent_turns: int) -> dict[str, str]:
+    """After the session: the client also sees the session it just had, as it lived it."""
+    session = state["session"]
+    return {
+        "name": state["profile"]["name"],
+        "session_index": str(session["index"]),
+        "session": dialogue(session["turns"], recent_turns),
+        "questionnaires": questionnaires,
     }
 
 

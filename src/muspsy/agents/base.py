@@ -40,13 +40,20 @@ class Agent:
         task: dict[str, str],
         state: ArcState,
         system: dict[str, str] | None = None,
+        session_index: int | None = None,
     ) -> tuple[T, dict[str, dict[str, float]]]:
-        """One LLM call; returns the parsed output and the arc's new usage totals."""
+        """One LLM call; returns the parsed output and the arc's new usage totals.
+
+        `session_index` names the session in the events when the state's `session` is not yet
+        the one the call belongs to (the questionnaires before a session opens).
+        """
         session = state.get("session")
+        if session_index is None and session:
+            session_index = session["index"]
         context: dict[str, Any] = {
             "run": state["run_id"],
             "arc": state["arc_id"],
-            "session": session["index"] if session else None,
+            "session": session_index,
             "turn": len(session["turns"]) + 1 if session and template in DIALOGUE_TEMPLATES else None,
             "role": self.spec.role,
             "node": template,

@@ -1,4 +1,5 @@
-"""The simulated client: replies in character, and lives a week between sessions.
+"""The simulated client: replies in character, fills in the outcome questionnaires at the
+start and end of every session, and lives a week between sessions.
 
 The week is partly drawn by code from the arc's seed (did the homework get done, does
 something happen, which way do symptoms drift) and partly written by the model, so arcs vary
@@ -8,15 +9,29 @@ with the seed even on a weak model, and follow the profile's planned states when
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from muspsy import views
 from muspsy.agents.base import Agent
-from muspsy.agents.outputs import ClientTurnOutput, WeekOutput
+from muspsy.agents.outputs import (
+    AllianceQuestionnaireOutput,
+    ClientTurnOutput,
+    SymptomQuestionnairesOutput,
+    WeekOutput,
+)
 from muspsy.agents.session_ops import with_turn
 from muspsy.graphs.state import ArcState
-from muspsy.records import TURN_RISK_SEVERITY, ClientProfile, ClientState, HomeworkAdherence, Memo, cap_turn_risk
+from muspsy.instruments import AT_END, AT_START, InstrumentSpec, load_instruments, score
+from muspsy.records import (
+    TURN_RISK_SEVERITY,
+    ClientProfile,
+    ClientState,
+    HomeworkAdherence,
+    Instrument,
+    Memo,
+    cap_turn_risk,
+)
 
 ADHERENCE_BASE = {"positive": 0.75, "neutral": 0.55, "negative": 0.3}
 PROGRESS_RELIEF = {"substantial": 2, "some": 1, "no_change": 0, "worse": -1}
@@ -37,7 +52,10 @@ def draw_week(state: ArcState) -> WeekDraw:
     current = ClientState.model_validate(state["client_state"])
     sessions = state["sessions"]
     memo = Memo.model_validate(sessions[-1]["memo"])
-    rng = random.Random(f"{state['seed']}:{state['arc_id']}:{len(sessions)}")
+    # Seeded by client and seed, not arc id: the arcs of a paired run (same client and seed,
+    # different strategies) draw the same random numbers, so their weeks differ only where the
+    # counseling made them differ (progress, alliance), never by luck.
+    rng = random.Random(f"{state['seed']}:{state['profile']['id']}:{len(sessions)}")
     p_done = min(0.95, max(0.05, ADHERENCE_BASE[profile.attitude] + 0.1 * (current.alliance - 3)))
     u = rng.random()
     adherence: HomeworkAdherence = "done" if u < 0.7 * p_done else "partial" if u < p_done else "not_done"
@@ -87,9 +105,50 @@ def initial_state(profile: ClientProfile) -> ClientState:
     )
 
 
+def outcomes_on(state: ArcState) -> bool:
+    # States written before the switch existed measured nothing; new arcs always set it.
+    return bool(state.get("outcomes", False))
+
+
 @dataclass(frozen=True)
 class Client:
     agent: Agent
+    instruments: dict[Instrument, InstrumentSpec] = field(default_factory=load_instruments)
+
+    def _questionnaires(self, names: tuple[Instrument, ...]) -> str:
+        return "\n\n".join(self.instruments[name].text for name in names)
+
+    async def report_start(self, state: ArcState) -> dict[str, Any]:
+        """PHQ-9 and GAD-7 before the session opens, from the client's state and persona.
+
+        Always resets `reports`, so a session never inherits the previous session's scores.
+        """
+        if not outcomes_on(state):
+            return {"reports": {}}
+        index = views.upcoming_session_index(state)
+        task = views.client_self_report_start(state, self._questionnaires(AT_START))
+        out, usage = await self.agent.ask(
+            SymptomQuestionnairesOutput,
+            "self_report_start",
+            task,
+            state,
+            views.client_system(state, index),
+            session_index=index,
+        )
+        reports = {name: score(name, getattr(out, name)).model_dump() for name in AT_START}
+        return {"reports": reports, "usage": usage}
+
+    async def report_end(self, state: ArcState) -> dict[str, Any]:
+        """WAI-SR after the counselor's close, crisis sessions included."""
+        if not outcomes_on(state):
+            return {}
+        task = views.client_self_report_end(state, self._questionnaires(AT_END), self.agent.spec.settings.recent_turns)
+        out, usage = await self.agent.ask(
+            AllianceQuestionnaireOutput, "self_report_end", task, state, views.client_system(state)
+        )
+        reports: dict[str, Any] = dict(state.get("reports", {}))
+        reports.update({name: score(name, getattr(out, name)).model_dump() for name in AT_END})
+        return {"reports": reports, "usage": usage}
 
     async def reply(self, state: ArcState) -> dict[str, Any]:
         task = views.client_turn(state, self.agent.spec.settings.recent_turns)

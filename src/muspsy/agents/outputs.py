@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from muspsy.instruments import SCORING
 from muspsy.records import EndReason, Progress, RiskLevel, TurnRisk
 
 TURN_TEXT = Field(min_length=8, max_length=700, description="Exactly what you say, in your own voice.")
@@ -90,3 +91,35 @@ class WeekOutput(Output):
 
 class OpeningOutput(Output):
     text: str = TURN_TEXT
+
+
+# Self-report questionnaires: one whole number per item, in the item order of the instrument
+# file. Counts and ranges come from the scoring rules, so an out-of-range answer fails
+# validation and is asked again (bounded retries) instead of being clipped.
+SymptomAnswer = Annotated[int, Field(ge=SCORING["phq9"].low, le=SCORING["phq9"].high)]
+AllianceAnswer = Annotated[int, Field(ge=SCORING["wai_sr"].low, le=SCORING["wai_sr"].high)]
+
+
+class SymptomQuestionnairesOutput(Output):
+    """The client's PHQ-9 and GAD-7 answers at the start of a session."""
+
+    phq9: list[SymptomAnswer] = Field(
+        min_length=SCORING["phq9"].items,
+        max_length=SCORING["phq9"].items,
+        description="Your answers to the PHQ-9 items, in order.",
+    )
+    gad7: list[SymptomAnswer] = Field(
+        min_length=SCORING["gad7"].items,
+        max_length=SCORING["gad7"].items,
+        description="Your answers to the GAD-7 items, in order.",
+    )
+
+
+class AllianceQuestionnaireOutput(Output):
+    """The client's WAI-SR answers at the end of a session."""
+
+    wai_sr: list[AllianceAnswer] = Field(
+        min_length=SCORING["wai_sr"].items,
+        max_length=SCORING["wai_sr"].items,
+        description="Your answers to the WAI-SR items, in order.",
+    )

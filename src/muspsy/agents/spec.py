@@ -32,6 +32,7 @@ class Strategy(BaseModel):
 
     name: str = Field(pattern=r"^[a-z0-9_-]+$")
     title: str
+    aliases: list[str] = Field(default_factory=list, description="Short names --strategy also accepts.")
     stance: str
     techniques: list[str] = Field(min_length=1)
     session_structure: str
@@ -90,3 +91,40 @@ def load_strategy(name: str, root: Path | None = None) -> Strategy:
     if strategy.name != name:
         raise SpecError(f"{path}: field name: {strategy.name!r} does not match the file name")
     return strategy
+
+
+def strategy_aliases(root: Path | None = None) -> dict[str, str]:
+    """Alias -> canonical strategy name, for every strategy file that declares aliases.
+
+    An alias that is another strategy's name or another strategy's alias is an error: a short
+    name must mean one strategy.
+    """
+    names = available_strategies(root)
+    aliases: dict[str, str] = {}
+    for name in names:
+        for alias in load_strategy(name, root).aliases:
+            if alias in names or aliases.get(alias, name) != name:
+                taken = alias if alias in names else aliases[alias]
+                path = strategies_dir(root) / f"{name}.yaml"
+                raise SpecError(f"{path}: field aliases: {alias!r} already names strategy {taken!r}")
+            aliases[alias] = name
+    return aliases
+
+
+def resolve_strategies(value: str | list[str], root: Path | None = None) -> list[str]:
+    """Canonical strategy names from `cbt,mi` or a list; aliases resolved, duplicates dropped.
+
+    Raises SpecError naming the unknown strategy (and the known ones).
+    """
+    raw = value.split(",") if isinstance(value, str) else [part for v in value for part in str(v).split(",")]
+    names = [part.strip() for part in raw if part.strip()]
+    if not names:
+        raise SpecError("no strategy given (known: " + ", ".join(available_strategies(root)) + ")")
+    aliases = strategy_aliases(root)
+    resolved: list[str] = []
+    for name in names:
+        canonical = aliases.get(name, name)
+        load_strategy(canonical, root)  # raises on an unknown name
+        if canonical not in resolved:
+            resolved.append(canonical)
+    return resolved

@@ -76,6 +76,7 @@ class Supervisor:
             crisis=session["crisis"],
             end_reason="counselor_closed" if session["ready_to_close"] else "turn_cap",
             memo=Memo.model_validate(out.model_dump()),
+            **state.get("reports", {}),
         )
         compact = {"index": record.index, "memo": record.memo.model_dump(), "homework_given": record.homework_given}
         return {

@@ -1,7 +1,10 @@
-"""The session subgraph: open -> client_turn <-> counselor_turn (or crisis_response) -> close.
+"""The session subgraph: self_report_start -> open -> client_turn <-> counselor_turn (or
+crisis_response) -> close -> self_report_end.
 
 A session ends on the counselor's structured `ready_to_close` signal once the minimum length
-is reached, or at the turn cap; never by matching strings in the dialogue.
+is reached, or at the turn cap; never by matching strings in the dialogue. The client fills in
+the PHQ-9 and GAD-7 before the counselor's first words and the WAI-SR after the close (crisis
+sessions too); with outcomes switched off both nodes pass through without a model call.
 """
 
 from __future__ import annotations
@@ -32,17 +35,21 @@ def after_client(state: ArcState) -> Literal["crisis_response", "counselor_turn"
 def build_session_graph(client: Client, counselor: Counselor) -> StateGraph[SessionState]:
     """The uncompiled session graph; compile it, or add it to the arc graph as a node."""
     graph = StateGraph(SessionState)
+    graph.add_node("self_report_start", client.report_start)
     graph.add_node("open", counselor.open)
     graph.add_node("client_turn", client.reply)
     graph.add_node("counselor_turn", counselor.turn)
     graph.add_node("crisis_response", counselor.crisis)
     graph.add_node("close", counselor.close)
-    graph.add_edge(START, "open")
+    graph.add_node("self_report_end", client.report_end)
+    graph.add_edge(START, "self_report_start")
+    graph.add_edge("self_report_start", "open")
     graph.add_edge("open", "client_turn")
     graph.add_conditional_edges("client_turn", after_client)
     graph.add_edge("counselor_turn", "client_turn")
     graph.add_edge("crisis_response", "client_turn")
-    graph.add_edge("close", END)
+    graph.add_edge("close", "self_report_end")
+    graph.add_edge("self_report_end", END)
     return graph
 
 

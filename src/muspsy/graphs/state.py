@@ -57,6 +57,7 @@ class SessionState(TypedDict, total=False):
     language: str
     profile: dict[str, Any]
     limits: Limits
+    outcomes: bool  # the client fills in PHQ-9, GAD-7 (session start) and WAI-SR (session end)
     # Written as the arc goes.
     plan: dict[str, Any]
     client_state: dict[str, Any]
@@ -64,6 +65,7 @@ class SessionState(TypedDict, total=False):
     next_goal: str
     history: list[dict[str, Any]]  # compact finished sessions: index, memo, homework given
     session: CurrentSession
+    reports: dict[str, Any]  # the current session's questionnaire scores, by instrument
     usage: dict[str, dict[str, float]]
 
 

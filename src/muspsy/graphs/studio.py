@@ -28,4 +28,4 @@ async def arc_graph(config: Any = None) -> AsyncIterator[Any]:
     run_config = resolved(build_config(data, path or "MUSPSY_CONFIG"))
     async with AsyncExitStack() as stack:
         models = await open_models(run_config, stack)
-        yield build_arc_graph(models.models, load_strategy(run_config.strategy)).compile(name="arc")
+        yield build_arc_graph(models.models, load_strategy(run_config.strategies[0])).compile(name="arc")

@@ -174,6 +174,45 @@ HOMEWORK = [
 ]
 
 
+STATE_NUMBER = {
+    "severity": re.compile(r"Distress \(0-10\): (\d+)"),
+    "alliance": re.compile(r"Trust in the counselor \(1-5\): (\d+)"),
+}
+RISK_LEVEL = re.compile(r"Risk of self-harm: (none|low|moderate|high|imminent)")
+# PHQ-9 item 9 (thoughts of death or self-harm) by the profile's risk level.
+DEATH_THOUGHTS = {"none": 0, "low": 0, "moderate": 1, "high": 1, "imminent": 2}
+
+
+def _state_number(prompt: str, key: str, default: int) -> int:
+    match = STATE_NUMBER[key].search(prompt)
+    return int(match.group(1)) if match else default
+
+
+def _spread(total: int, items: int, high: int) -> list[int]:
+    """`total` spread as evenly as possible over `items` answers of at most `high`."""
+    total = max(0, min(total, items * high))
+    return [total // items + (1 if i < total % items else 0) for i in range(items)]
+
+
+def _symptom_answers(prompt: str) -> dict[str, list[int]]:
+    # Answers follow the client's distress (0-10) in the prompt, so they fall as an arc
+    # makes progress; item 9 follows the profile's risk level and rises with high distress.
+    severity = _state_number(prompt, "severity", 5)
+    match = RISK_LEVEL.search(prompt)
+    level = match.group(1) if match else "none"
+    item9 = min(3, DEATH_THOUGHTS[level] + (1 if level != "none" and severity >= 7 else 0))
+    phq = round(severity * 2.5)
+    return {"phq9": [*_spread(phq - item9, 8, 3), item9], "gad7": _spread(round(severity * 2.0), 7, 3)}
+
+
+def _alliance_answers(prompt: str) -> list[int]:
+    # Answers follow the client's felt alliance (1-5), so they rise as trust grows; the bond
+    # items (3, 5, 7, 9) run one point ahead once there is some trust, as is common early on.
+    alliance = _state_number(prompt, "alliance", 2)
+    bond = {3, 5, 7, 9}
+    return [min(5, alliance + (1 if number in bond and alliance >= 2 else 0)) for number in range(1, 13)]
+
+
 def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str, Any]:
     """Play any muspsy role deterministically from the prompt alone."""
     judged = judge_reply(schema, messages)  # the evaluation judges' rubrics
@@ -246,6 +285,10 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             "cognitive_state": "Starting to question some harsh thoughts.",
             "recollection": "We talked about what keeps me stuck, and I agreed to try something before next time.",
         }
+    if schema == "SymptomQuestionnairesOutput":
+        return dict(_symptom_answers(prompt))
+    if schema == "AllianceQuestionnaireOutput":
+        return {"wai_sr": _alliance_answers(prompt)}
     if schema == "ExtractedProfileOutput":
         return _extracted_profile(prompt)
     raise ScriptExhausted(f"default_responder has no reply for schema {schema!r}")
