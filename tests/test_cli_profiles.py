@@ -267,3 +267,9 @@ def test_run_with_a_malformed_config_names_the_file(tmp_path: Path) -> None:
     line = assert_clean_user_error(result)
     assert str(config) in line and "malformed YAML" in line
     assert not runs.exists()
+
+
+def test_load_profile_takes_a_string_path_too() -> None:
+    from muspsy.profiles import load_profile
+
+    assert load_profile(str(profiles_dir() / "hannah-work-anxiety.yaml")).id == "hannah-work-anxiety"

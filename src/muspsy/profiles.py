@@ -18,7 +18,8 @@ class ProfileError(ValueError):
     """A profile file is unreadable or invalid; the message names the file and field."""
 
 
-def load_profile(path: Path) -> ClientProfile:
+def load_profile(path: Path | str) -> ClientProfile:
+    path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
