@@ -94,6 +94,12 @@ class Price(Strict):
 class RunConfig(Strict):
     backend: Backend | None = None
     concurrency: int = Field(default=4, ge=1, le=4096, description="Arcs in flight at once.")
+    start_spacing_ms: float = Field(
+        default=10.0,
+        ge=0,
+        le=60_000,
+        description="Pause between starting the first arcs of a run (more than the client CPU of one call).",
+    )
     arcs_per_profile: int = Field(
         default=1, ge=1, le=10000, description="Arcs per profile, with seeds seed, seed+1, ..."
     )
@@ -204,7 +210,7 @@ def resolved(config: RunConfig, environ: dict[str, str] | None = None) -> RunCon
 
 
 # How a run executes, not what it produces: changing these never blocks a resume.
-EXECUTION_ONLY = {"concurrency", "prices"}
+EXECUTION_ONLY = {"concurrency", "start_spacing_ms", "prices"}
 ROLE_EXECUTION_ONLY = {"timeout_s", "max_retries", "max_concurrent_requests", "requests_per_minute"}
 
 

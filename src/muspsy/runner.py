@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -335,12 +336,17 @@ async def _execute(
     slots = asyncio.Semaphore(config.concurrency)
     ticker = asyncio.create_task(_tick(run.progress))
 
-    async def one(arc: str) -> None:
+    async def one(position: int, arc: str) -> None:
         async with slots:
+            if position < config.concurrency:
+                # Stagger the first wave: arcs started together send and receive their calls in
+                # lockstep, and each burst of replies queues on the event loop.
+                await asyncio.sleep(position * config.start_spacing_ms / 1000)
             await _run_arc(graphs[run.manifest["arcs"][arc]["strategy"]], run, arc)
 
     try:
-        await asyncio.gather(*(one(arc) for arc in todo))
+        with startup_objects_frozen():
+            await asyncio.gather(*(one(position, arc) for position, arc in enumerate(todo)))
         manifest["status"] = "completed" if not run.result.failed else "completed_with_failures"
     except BaseException:
         manifest["status"] = "interrupted"
@@ -353,6 +359,19 @@ async def _execute(
         run.save()
         events.emit("run_finished", status=manifest["status"], **manifest["counts"])
     return run.result
+
+
+@contextlib.contextmanager
+def startup_objects_frozen() -> Iterator[None]:
+    """Keep what exists before the arcs start (modules, schemas, compiled graphs) out of the
+    cyclic garbage collector while they run: full collections over it paused the event loop for
+    up to 100 ms with 64 arcs in flight. Unfrozen afterwards, so nothing is kept for good."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 async def _tick(progress: ProgressSink) -> None:
