@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from conftest import PROFILES
+from muspsy.arcfiles import ArcFileError
 from muspsy.exports import ExportError, ExportOptions, export
 from muspsy.exports.chat import check_openai, check_sharegpt
 from muspsy.exports.dedup import near_duplicate_sessions, shingles, signature, similarity
@@ -295,7 +296,10 @@ def test_bad_input_names_file_line_and_field(tmp_path):
     out.write_text("keep\n", encoding="utf-8")
     cases = {
         "notjson.jsonl": (good + "\n{not json\n", "notjson.jsonl: line 2: not JSON"),
-        "nofield.jsonl": (good + "\n" + json.dumps(broken) + "\n", "nofield.jsonl: line 2: field sessions.0.goal"),
+        "nofield.jsonl": (
+            good + "\n" + json.dumps(broken) + "\n",
+            "nofield.jsonl: line 2 (arc b): field sessions.0.goal",
+        ),
     }
     for name, (text, message) in cases.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
@@ -335,7 +339,7 @@ def test_unusable_profile_and_empty_selection_are_clear_errors(tmp_path):
     broken = arc("a", [chatter(1)])
     broken["profile"] = {k: v for k, v in PROFILE.items() if k != "intake"}
     source = write_arcs(tmp_path / "arcs.jsonl", arc("ok", [chatter(2)]), broken)
-    with pytest.raises(ExportError, match=r"arcs.jsonl: line 2: arc a: field profile.intake: Field required"):
+    with pytest.raises(ArcFileError, match=r"arcs.jsonl: line 2 \(arc a\): field profile.intake: Field required"):
         export([source], "openai", tmp_path / "out.jsonl")
     crisis = write_arcs(tmp_path / "crisis.jsonl", arc("c", [chatter(3)], crisis_session=1))
     with pytest.raises(ExportError, match=r"no arcs left to export after the filters \(1 dropped for crisis content\)"):

@@ -22,10 +22,11 @@ from rich.text import Text
 
 from muspsy import __version__
 from muspsy.agents.spec import SpecError, available_strategies, load_strategy
+from muspsy.arcfiles import ArcFileError
 from muspsy.backends.embedded import EmbeddedModelMissing
 from muspsy.checkpointers import CheckpointerError, check_checkpointer
 from muspsy.config import ConfigError, build_config, load_config_file, merge, resolved
-from muspsy.exports import ExportError, ExportOptions, export
+from muspsy.exports import ExportOptions, export
 from muspsy.exports.parquet import DEFAULT_LICENSE
 from muspsy.exports.run import Format
 from muspsy.extract import ExtractionFailed, extract_profiles
@@ -446,7 +447,7 @@ def export_command(
     with user_errors():
         try:
             result = export(sources, format, out, options, notify=None if quiet else err.print)
-        except ExportError as exc:
+        except ArcFileError as exc:
             fail(str(exc))
     if not quiet:
         err.print(result.summary())
@@ -496,11 +497,9 @@ def fake_llm(
 
 @contextmanager
 def source_errors() -> Iterator[None]:
-    from muspsy.evaluation.sources import SourceError
-
     try:
         yield
-    except SourceError as exc:
+    except ArcFileError as exc:
         fail(str(exc))
 
 

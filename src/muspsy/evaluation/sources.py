@@ -8,19 +8,17 @@ the line number, the field and the reason.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
+from muspsy.arcfiles import ArcFileError, read_arcs, read_jsonl
 from muspsy.records import ArcRecord
 
 EVALUATION = "evaluation.jsonl"
 
 
-class SourceError(ValueError):
+class SourceError(ArcFileError):
     """A source path is missing, empty or holds a line that is not a valid arc."""
 
 
@@ -44,51 +42,13 @@ def evaluation_file(path: Path) -> Path:
     return path / EVALUATION if path.is_dir() else path.with_name(f"{path.stem}.evaluation.jsonl")
 
 
-def _field_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    return f"field {where}: {first['msg']}"
-
-
-def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourceError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SourceError(f"{path}: line {number}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise SourceError(f"{path}: line {number}: expected a JSON object, got {type(row).__name__}")
-        rows.append((number, row))
-    return rows
-
-
-def read_arcs(path: Path) -> list[ArcRecord]:
-    arcs = []
-    for number, row in read_jsonl(path):
-        row.setdefault("usage", {})
-        row.setdefault("provenance", {})
-        try:
-            arcs.append(ArcRecord.model_validate(row))
-        except ValidationError as exc:
-            arc_id = row.get("arc_id", "?")
-            raise SourceError(f"{path}: line {number} (arc {arc_id}): {_field_error(exc)}") from None
-    return arcs
-
-
 def load_source(path: Path, with_evaluation: bool = True) -> Source:
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder")
     file = arcs_file(path)
     if not file.is_file():
         raise SourceError(f"{path}: not a run folder (no arcs.jsonl) and not an arcs .jsonl file")
-    arcs = read_arcs(file)
+    arcs = read_arcs(file, full_profile=False)
     if not arcs:
         raise SourceError(f"{file}: holds no arcs")
     evaluation: list[dict[str, Any]] = []

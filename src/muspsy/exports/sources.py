@@ -22,13 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from muspsy.records import ArcRecord, ClientProfile
+from muspsy.arcfiles import ArcFileError, read_arcs
+from muspsy.records import ArcRecord
 from muspsy.runfolder import ARCS, FAILED, MANIFEST
 
 
-class ExportError(ValueError):
+class ExportError(ArcFileError):
     """Bad input or a record that breaks a format's rules; the message names file, record and field."""
 
 
@@ -58,51 +57,6 @@ class Selection:
         parts += [f"{count} {label}" for label, count in self.dropped.items() if count]
         parts.append(f"{len(self.arcs)} arc(s) exported")
         return ", ".join(parts)
-
-
-def _validation_message(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(record)"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"field {where}: {first['msg']}{more}"
-
-
-def parse_arc(data: Any, where: str) -> ArcRecord:
-    """One `arcs.jsonl` line as an `ArcRecord`; `where` is 'file: line N' for errors."""
-    if not isinstance(data, dict):
-        raise ExportError(f"{where}: expected an arc record (a JSON object), got {type(data).__name__}")
-    # Imported arcs carry no usage counters; they are the same arcs for export purposes.
-    data = {"usage": {}, **data}
-    try:
-        arc = ArcRecord.model_validate(data)
-    except ValidationError as exc:
-        raise ExportError(f"{where}: {_validation_message(exc)}") from None
-    # Every format reads the profile (intake, persona): a broken one is reported here, where
-    # the file and line are known, not halfway through building records.
-    try:
-        ClientProfile.model_validate(arc.profile)
-    except ValidationError as exc:
-        raise ExportError(
-            f"{where}: arc {arc.arc_id}: {_validation_message(exc).replace('field ', 'field profile.', 1)}"
-        ) from None
-    return arc
-
-
-def read_arcs_file(path: Path) -> list[ArcRecord]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ExportError(f"{path}: cannot read: {exc}") from None
-    arcs = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except ValueError as exc:
-            raise ExportError(f"{path}: line {number}: not JSON ({exc})") from None
-        arcs.append(parse_arc(data, f"{path}: line {number}"))
-    return arcs
 
 
 def _failed_ids(folder: Path) -> set[str]:
@@ -149,7 +103,7 @@ def load_sources(sources: Iterable[Path]) -> Loaded:
             path, folder = source, source.parent
         else:
             raise ExportError(f"{source}: no such file or directory")
-        found = read_arcs_file(path)
+        found = read_arcs(path)
         failed_here = _failed_ids(folder)
         for arc in found:
             key = arc_key(arc)
