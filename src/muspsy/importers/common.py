@@ -111,6 +111,20 @@ def need(record: Any, dotted: str, where: Where, kind: type | tuple[type, ...] =
     return value
 
 
+def strings(record: dict[str, Any], key: str, where: Where, *, required: bool = False) -> list[str]:
+    """The non-blank strings at `key`: a list of strings, or one string as a list of one."""
+    if required:
+        need(record, key, where, (list, str))
+    value = record.get(key)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise where.fail(key, "expected a list of strings")
+    return [v for v in value if v.strip()]
+
+
 def optional(record: Mapping[str, Any], key: str, where: Where, kind: type = str) -> Any:
     value = record.get(key)
     if value is not None and not isinstance(value, kind):

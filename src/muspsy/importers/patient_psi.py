@@ -22,23 +22,13 @@ from muspsy.importers.common import (
     provenance,
     risk_from_text,
     slug,
+    strings,
 )
 from muspsy.records import ClientProfile, ConversationalStyle
 
 LICENSE = "MIT"
 STYLES: tuple[str, ...] = get_args(ConversationalStyle)
 BELIEF_KINDS = ("helpless_belief", "unlovable_belief", "worthless_belief")
-
-
-def _strings(record: dict[str, Any], key: str, where: Where) -> list[str]:
-    value = record.get(key)
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise where.fail(key, "expected a list of strings")
-    return [v for v in value if v.strip()]
 
 
 def import_patient_psi(path: Path) -> list[ClientProfile]:
@@ -49,7 +39,7 @@ def import_patient_psi(path: Path) -> list[ClientProfile]:
         history = need(record, "history", where)
         situation = need(record, "situation", where)
         thought = need(record, "auto_thought", where)
-        styles = _strings(record, "type", where) or ["plain"]
+        styles = strings(record, "type", where) or ["plain"]
         for style in styles:
             if style not in STYLES:
                 raise where.fail("type", f"unknown conversational style {style!r} (known: {', '.join(STYLES)})")
@@ -57,11 +47,11 @@ def import_patient_psi(path: Path) -> list[ClientProfile]:
         beliefs = [
             f"{kind.split('_')[0].capitalize()} core belief: {belief}"
             for kind in BELIEF_KINDS
-            for belief in _strings(record, kind, where)
+            for belief in strings(record, kind, where)
         ]
         intermediate = optional(record, "intermediate_belief", where)
         cognition = joined([*beliefs, f"Intermediate belief: {intermediate}" if intermediate else None])
-        emotion = joined(_strings(record, "emotion", where), "; ")
+        emotion = joined(strings(record, "emotion", where), "; ")
         cognitive_model = {k: v for k, v in record.items() if k not in {"name", "id", "type"}}
         for style in styles:
             defaults = Defaults("en")

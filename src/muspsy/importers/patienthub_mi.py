@@ -21,6 +21,7 @@ from muspsy.importers.common import (
     provenance,
     risk_from_text,
     slug,
+    strings,
 )
 from muspsy.records import ClientProfile
 
@@ -36,15 +37,6 @@ STAGE_ATTITUDE = {
 MAPPED = {"initial_stage", "topic", "Behavior", "Personas", "Beliefs"}
 
 
-def _strings(record: dict[str, Any], key: str, where: Where, required: bool = False) -> list[str]:
-    if required:
-        need(record, key, where, list)
-    value = record.get(key) or []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise where.fail(key, "expected a list of strings")
-    return [v for v in value if v.strip()]
-
-
 def import_patienthub_mi(path: Path) -> list[ClientProfile]:
     profiles = []
     for number, record in enumerate(json_records(path), start=1):
@@ -55,10 +47,10 @@ def import_patienthub_mi(path: Path) -> list[ClientProfile]:
         attitude = STAGE_ATTITUDE.get(stage.strip().lower())
         if attitude is None:
             raise where.fail("initial_stage", f"unknown stage of change {stage!r} (known: {', '.join(STAGE_ATTITUDE)})")
-        personas = _strings(record, "Personas", where, required=True)
-        beliefs = _strings(record, "Beliefs", where)
-        motivation = _strings(record, "Motivation", where)
-        plans = _strings(record, "Acceptable Plans", where)
+        personas = strings(record, "Personas", where, required=True)
+        beliefs = strings(record, "Beliefs", where)
+        motivation = strings(record, "Motivation", where)
+        plans = strings(record, "Acceptable Plans", where)
         private = []
         if motivation:
             private.append({"fact": motivation[-1], "share_from_session": 2})
