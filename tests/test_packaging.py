@@ -37,4 +37,4 @@ def test_wheel_ships_agents_and_profiles(tmp_path):
             assert f"muspsy/_data/agents/{path.relative_to(REPO / 'agents').as_posix()}" in names
     for path in (REPO / "profiles").glob("*.yaml"):
         assert f"muspsy/_data/profiles/{path.name}" in names
-    assert "muspsy/cli.py" in names
+    assert "muspsy/cli/__init__.py" in names

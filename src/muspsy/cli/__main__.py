@@ -1,0 +1,5 @@
+"""`python -m muspsy.cli ...` runs the command line (the benchmarks start the fake server so)."""
+
+from muspsy.cli import app
+
+app()

@@ -1,0 +1,229 @@
+"""Commands that bring data in and take datasets out: profiles validate, list, import and
+extract; arcs import; export.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from muspsy.arcfiles import ArcFileError
+from muspsy.cli.common import (
+    Quiet,
+    app,
+    arcs_app,
+    cli_overrides,
+    err,
+    fail,
+    print_error,
+    profiles_app,
+    user_errors,
+)
+from muspsy.config import build_config, load_config_file, merge, resolved
+from muspsy.exports import ExportOptions, export
+from muspsy.exports.parquet import DEFAULT_LICENSE
+from muspsy.exports.run import Format
+from muspsy.extract import ExtractionFailed, extract_profiles
+from muspsy.importers import (
+    ARC_FORMATS,
+    PROFILE_FORMATS,
+    ImportDataError,
+    import_arcs,
+    import_profiles,
+    write_arcs,
+    write_profiles,
+)
+from muspsy.profiles import ProfileError, load_profile, load_profiles, profile_paths
+
+
+@profiles_app.command("validate")
+def validate(paths: Annotated[list[Path], typer.Argument(help="Profile files or folders.")]) -> None:
+    """Check profile files; print one line per problem and exit 2 if any is invalid."""
+    with user_errors():
+        files = profile_paths(paths)
+    problems = 0
+    for path in files:
+        try:
+            profile = load_profile(path)
+        except ProfileError as exc:
+            problems += 1
+            print_error(str(exc))
+        else:
+            typer.echo(f"ok {path} ({profile.id})")
+    if problems:
+        raise typer.Exit(2)
+
+
+@profiles_app.command("list")
+def list_profiles(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Profile files or folders (default: bundled).")] = None,
+) -> None:
+    """List profiles: id, language, age, attitude, risk, planned sessions."""
+    with user_errors():
+        for p in load_profiles(paths):
+            typer.echo(
+                f"{p.id}\t{p.language}\t{p.age}\t{p.attitude}\trisk={p.risk.level}\tplanned={len(p.planned_arc)}"
+            )
+
+
+@contextmanager
+def import_errors() -> Iterator[None]:
+    """`user_errors()` plus bad input to the importers and to extraction: one line, exit 2."""
+    with user_errors():
+        try:
+            yield
+        except ImportDataError as exc:
+            fail(str(exc))
+
+
+@profiles_app.command("import")
+def import_profiles_command(
+    files: Annotated[list[Path], typer.Argument(help="Source files in the chosen format.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="Source format: " + ", ".join(PROFILE_FORMATS) + ".")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the profile files (<id>.yaml).")],
+) -> None:
+    """Convert other projects' client data into profile files, deterministically (no LLM).
+
+    Source fields without a profile field of their own are kept under `extra`; required fields
+    the source lacks get documented defaults, listed in `extra.muspsy_defaults` (docs/importers.md).
+    """
+    with import_errors():
+        profiles = import_profiles(format, files)
+        paths = write_profiles(profiles, out)
+    for path in paths:
+        typer.echo(str(path))
+    err.print(f"{len(paths)} profile(s) from {len(files)} file(s) written to {out}")
+
+
+@profiles_app.command("extract")
+def extract_command(
+    reports: Annotated[list[Path], typer.Argument(help="Case reports, English or Chinese, as .txt or .md files.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the profile files (<report name>.yaml).")],
+    source_url: Annotated[str | None, typer.Option(help="Where the reports were published (provenance.url).")] = None,
+    license: Annotated[
+        str | None, typer.Option("--license", help="Licence of the reports, SPDX id if possible (provenance.license).")
+    ] = None,
+    backend: Annotated[
+        Literal["openai", "embedded", "scripted"] | None,
+        typer.Option(help="Model backend. Default: openai when an endpoint or key is configured, else embedded."),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model name (openai backend).")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML config file; the supervisor's model extracts.")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Turn free-text case reports into validated profile files with one LLM call per report."""
+    with import_errors():
+        data = load_config_file(config) if config else {}
+        overrides = cli_overrides(backend=backend, model=model, base_url=base_url)
+        source = f"{config} (with command-line options)" if config else "command line"
+        cfg = resolved(build_config(merge(data, overrides), source))
+
+        def report_progress(n: int, path: Path) -> None:
+            if not quiet:
+                err.print(f"extracting {n}/{len(reports)}: {path}")
+
+        try:
+            profiles = asyncio.run(
+                extract_profiles(reports, cfg, url=source_url, license=license, on_report=report_progress)
+            )
+        except ExtractionFailed as exc:
+            print_error(str(exc))
+            raise typer.Exit(1) from None
+        paths = write_profiles(profiles, out)
+    for path in paths:
+        typer.echo(str(path))
+    if not quiet:
+        err.print(f"{len(paths)} profile(s) extracted with backend {cfg.backend}, written to {out}")
+
+
+@arcs_app.command("import")
+def import_arcs_command(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="muspsy: dialogue, memory and user-card files, recognised by content and grouped by the client "
+            "number in their names; psycheval: case JSON files."
+        ),
+    ],
+    format: Annotated[str, typer.Option("--format", "-f", help="Source format: " + ", ".join(ARC_FORMATS) + ".")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The arcs.jsonl file to write (replaced atomically).")],
+    full_length: Annotated[
+        bool,
+        typer.Option(
+            "--full-length",
+            help="muspsy: take sessions 2.. from the dialogue file's full-length blocks instead of block 0.",
+        ),
+    ] = False,
+) -> None:
+    """Convert published multi-session dialogues into canonical arc records (arcs.jsonl), no LLM.
+
+    Fields the source lacks get placeholders listed in each record's `import_placeholders`.
+    """
+    with import_errors():
+        arcs = import_arcs(format, files, full_length)
+        write_arcs(arcs, out)
+    for arc in arcs:
+        typer.echo(f"{arc.arc_id}\t{len(arc.sessions)} session(s)\t{sum(len(s.turns) for s in arc.sessions)} turn(s)")
+    err.print(f"{len(arcs)} arc(s) from {len(files)} file(s) written to {out}")
+
+
+@app.command("export")
+def export_command(
+    sources: Annotated[list[Path], typer.Argument(help="Run folders (their arcs.jsonl) or arcs .jsonl files.")],
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output .jsonl file (openai, sharegpt, muspsy-tasks) or folder.")
+    ],
+    train: Annotated[
+        Literal["counselor", "client"], typer.Option(help="openai/sharegpt: which speaker is the assistant.")
+    ] = "counselor",
+    unit: Annotated[
+        Literal["session", "turn"],
+        typer.Option(help="openai/sharegpt: one record per session, or per assistant turn with its history."),
+    ] = "session",
+    exclude_crisis: Annotated[
+        bool, typer.Option("--exclude-crisis", help="Drop arcs with a crisis session or crisis outcome.")
+    ] = False,
+    min_sessions: Annotated[int, typer.Option(min=0, help="Drop arcs with fewer sessions.")] = 0,
+    drop_failed: Annotated[
+        bool,
+        typer.Option("--drop-failed", help="Drop arcs listed in the run's failed.jsonl and incomplete arc records."),
+    ] = False,
+    dedup: Annotated[bool, typer.Option("--dedup", help="Leave out near-duplicate sessions (MinHash).")] = False,
+    dedup_threshold: Annotated[
+        float, typer.Option(help="Estimated Jaccard similarity from which a session counts as a duplicate.")
+    ] = 0.8,
+    license: Annotated[str, typer.Option("--license", help="parquet: licence in the dataset card.")] = DEFAULT_LICENSE,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing, non-empty output folder.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Export arcs to a training or sharing format; every record is checked before anything is written."""
+    options = ExportOptions(
+        train=train,
+        unit=unit,
+        exclude_crisis=exclude_crisis,
+        min_sessions=min_sessions,
+        drop_failed=drop_failed,
+        dedup=dedup,
+        dedup_threshold=dedup_threshold,
+        license=license,
+        force=force,
+    )
+    with user_errors():
+        try:
+            result = export(sources, format, out, options, notify=None if quiet else err.print)
+        except ArcFileError as exc:
+            fail(str(exc))
+    if not quiet:
+        err.print(result.summary())
+    typer.echo(str(result.out))

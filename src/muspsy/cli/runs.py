@@ -1,0 +1,227 @@
+"""Commands that run arcs and look at runs: run, resume, status, strategies, graph, and the
+developer's fake LLM endpoint. `muspsy run` prints progress on stderr and the run folder's
+path as the last line of stdout, so scripts can capture it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+from muspsy import __version__
+from muspsy.agents.spec import available_strategies, load_strategy
+from muspsy.checkpointers import check_checkpointer
+from muspsy.cli.common import (
+    Concurrency,
+    Quiet,
+    app,
+    cli_overrides,
+    dev_app,
+    err,
+    fail,
+    user_errors,
+)
+from muspsy.config import build_config, load_config_file, merge, resolved
+from muspsy.graphs.export import GRAPH_NAMES, to_mermaid, to_node_link
+from muspsy.profiles import load_profiles
+from muspsy.progress import make_progress
+from muspsy.runner import RunResult, resume_run, start_run
+from muspsy.status import run_status
+from muspsy.testing.fake_openai import FAULTS, FakeOpenAIServer
+
+
+@app.command()
+def run(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Profile files or folders (default: the bundled profiles).")
+    ] = None,
+    backend: Annotated[
+        Literal["openai", "embedded", "scripted"] | None,
+        typer.Option(help="Model backend. Default: openai when an endpoint or key is configured, else embedded."),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model name for every role (openai backend).")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible base URL for every role, e.g. http://127.0.0.1:8000/v1.")
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML config file (see README).")] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            help="Counselor strategy (see `muspsy strategies`), or several separated by commas, e.g. cbt,mi: "
+            "a paired design, every strategy on the same profiles with the same seeds."
+        ),
+    ] = None,
+    outcomes: Annotated[
+        bool | None,
+        typer.Option(
+            "--outcomes/--no-outcomes",
+            help="The client fills in PHQ-9 and GAD-7 at each session's start and WAI-SR at its end (default: on).",
+        ),
+    ] = None,
+    sessions_min: Annotated[
+        int | None, typer.Option(help="Fewest sessions per arc, whatever the supervisor says.")
+    ] = None,
+    sessions_max: Annotated[int | None, typer.Option(help="Most sessions per arc.")] = None,
+    turns_min: Annotated[
+        int | None, typer.Option(help="Fewest turns (both speakers) before a session may close.")
+    ] = None,
+    turns_max: Annotated[int | None, typer.Option(help="Most turns (both speakers) per session.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the first arc of each profile.")] = None,
+    arcs_per_profile: Annotated[
+        int | None, typer.Option(help="Arcs per profile, with seeds seed, seed+1, ... (distinct arc ids).")
+    ] = None,
+    concurrency: Concurrency = None,
+    language: Annotated[str | None, typer.Option(help="Dialogue language for all arcs (en, zh, ...).")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are created.")] = Path("runs"),
+    checkpointer: Annotated[
+        str | None, typer.Option(help="sqlite (default: in the run folder) or a postgresql:// URL.")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Run one or more multi-session arcs per profile and write a run folder."""
+    with user_errors():
+        data = load_config_file(config) if config else {}
+        overrides = cli_overrides(
+            backend=backend,
+            model=model,
+            base_url=base_url,
+            strategy=strategy,
+            outcomes=outcomes,
+            seed=seed,
+            language=language,
+            arcs_per_profile=arcs_per_profile,
+            concurrency=concurrency,
+            sessions_min=sessions_min,
+            sessions_max=sessions_max,
+            turns_min=turns_min,
+            turns_max=turns_max,
+        )
+        source = f"{config} (with command-line options)" if config else "command line"
+        cfg = resolved(build_config(merge(data, overrides), source))
+        profiles = load_profiles(paths)
+        # Fail on a bad checkpointer before saying anything else (`resolved` checked the strategies).
+        check_checkpointer(checkpointer)
+        if not quiet:
+            arcs = len(profiles) * cfg.arcs_per_profile * len(cfg.strategies)
+            err.print(
+                f"muspsy {__version__}: {arcs} arc(s) from {len(profiles)} profile(s), "
+                f"strateg{'ies' if len(cfg.strategies) > 1 else 'y'} {', '.join(cfg.strategies)}, "
+                f"backend {cfg.backend}, concurrency {cfg.concurrency}" + ("" if cfg.outcomes else ", outcomes off")
+            )
+        result = asyncio.run(
+            start_run(profiles, cfg, runs_dir, progress=make_progress(err, quiet), checkpointer=checkpointer)
+        )
+    finish(result, quiet)
+
+
+@app.command()
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="The run folder to continue.")],
+    force: Annotated[bool, typer.Option(help="Continue even if the config or prompts changed.")] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML settings laid over the run's own config.")
+    ] = None,
+    concurrency: Concurrency = None,
+    checkpointer: Annotated[
+        str | None, typer.Option(help="The run's postgresql:// URL, when it used Postgres with a password.")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Continue every unfinished or failed arc of a run from its last checkpoint; finished arcs are never redone."""
+    with user_errors():
+        overrides = merge(load_config_file(config) if config else {}, cli_overrides(concurrency=concurrency))
+        result = asyncio.run(
+            resume_run(
+                run_dir, overrides=overrides, force=force, progress=make_progress(err, quiet), checkpointer=checkpointer
+            )
+        )
+    finish(result, quiet)
+
+
+def finish(result: RunResult, quiet: bool) -> None:
+    if not quiet:
+        cost = f"; estimated cost ${result.cost_usd:.4f}" if result.cost_usd is not None else ""
+        done = f" ({result.already_done} were already done)" if result.already_done else ""
+        err.print(f"{len(result.finished)} arc(s) finished, {len(result.failed)} failed{done}{cost}; run folder:")
+    typer.echo(str(result.run_dir))
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(run_dir: Annotated[Path, typer.Argument(help="A run folder.")]) -> None:
+    """Show a run's finished, running, failed and pending arcs."""
+    with user_errors():
+        summary = run_status(run_dir)
+    typer.echo(summary)
+
+
+@app.command()
+def strategies() -> None:
+    """List the counselor strategies available to --strategy: name, then its short aliases if any."""
+    with user_errors():
+        for name in available_strategies():
+            aliases = load_strategy(name).aliases
+            typer.echo(f"{name}\t{','.join(aliases)}" if aliases else name)
+
+
+@app.command()
+def graph(
+    which: Annotated[Literal["arc", "session", "all"], typer.Option(help="Which graph to print.")] = "all",
+    format: Annotated[Literal["mermaid", "json"], typer.Option(help="Mermaid text or node-link JSON.")] = "mermaid",
+) -> None:
+    """Print the arc and session graphs as Mermaid or as networkx node-link JSON."""
+    names = GRAPH_NAMES if which == "all" else (which,)
+    render: Callable[[Any], Any] = to_mermaid if format == "mermaid" else to_node_link
+    if format == "json":
+        typer.echo(json.dumps({name: render(name) for name in names}, indent=2))
+    else:
+        typer.echo("\n".join(render(name) for name in names))
+
+
+@dev_app.command("fake-llm")
+def fake_llm(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 0,
+    latency_ms: Annotated[float, typer.Option(help="Delay before every answer.")] = 0.0,
+    fault_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of requests that get a fault.")] = 0.0,
+    faults: Annotated[
+        str, typer.Option(help="Comma-separated fault kinds to draw from: " + ", ".join(FAULTS) + ".")
+    ] = ",".join(FAULTS),
+    hang_s: Annotated[float, typer.Option(help="How long a 'hang' fault holds the request.")] = 30.0,
+    seed: Annotated[int, typer.Option(help="Seed of the fault draws.")] = 0,
+) -> None:
+    """Serve a fake OpenAI-compatible chat endpoint on 127.0.0.1 (scripted answers, injected faults)."""
+    names = {name.strip() for name in faults.split(",") if name.strip()}
+    kinds = tuple(k for k in FAULTS if k in names)
+    unknown = sorted(names - set(FAULTS))
+    if unknown:
+        fail(f"--faults: unknown fault kind(s) {', '.join(unknown)} (known: {', '.join(FAULTS)})")
+    server = FakeOpenAIServer(
+        latency_s=latency_ms / 1000,
+        fault_rate=fault_rate,
+        faults=kinds,
+        hang_s=hang_s,
+        seed=seed,
+        port=port,
+    )
+    with server:
+        typer.echo(server.base_url, err=False)
+        err.print(f"fake OpenAI endpoint at {server.base_url}; Ctrl-C to stop")
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        err.print(f"served {server.requests} request(s); faults injected: {server.faults_injected}")
+
+
+# ---------------------------------------------------------------- evaluate and compare
