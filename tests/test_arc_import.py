@@ -56,6 +56,8 @@ def test_muspsy_files_become_one_arc_with_sessions_split_at_the_greeting(tmp_pat
     # What the source lacks is a listed placeholder, never silent filler.
     placeholders = arc.model_extra["import_placeholders"]  # type: ignore[index]
     assert "sessions[2].memo.progress" in placeholders and "plan.case_conceptualization" in placeholders
+    # Ratings the source never gave are "unknown", not a made-up "no_change" or "low".
+    assert {(s.memo.progress, s.memo.risk) for s in arc.sessions} == {("unknown", "unknown")}
     # Block 1 (the full-length version of session 2) is kept, not dropped.
     full = arc.model_extra["source_extra"]["full_length_sessions"]  # type: ignore[index]
     assert [f["session"] for f in full] == [2] and len(full[0]["turns"]) == 2

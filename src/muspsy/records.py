@@ -157,8 +157,10 @@ class Memo(Record):
     counseling_assignments: list[str]
     session_goal: str
     next_session_goal: str
-    progress: Progress
-    risk: RiskLevel
+    # "unknown" only in imported arcs whose source does not rate progress or risk: an honest
+    # gap instead of a made-up rating that exports would pass on as fact.
+    progress: Progress | Literal["unknown"]
+    risk: RiskLevel | Literal["unknown"]
 
 
 class PlanStage(Record):

@@ -80,7 +80,7 @@ def next_state(state: ArcState, draw: WeekDraw, week: WeekOutput) -> ClientState
     profile = ClientProfile.model_validate(state["profile"])
     current = ClientState.model_validate(state["client_state"])
     memo = Memo.model_validate(state["sessions"][-1]["memo"])
-    relief = PROGRESS_RELIEF[memo.progress] + (1 if draw.adherence == "done" else 0) + draw.noise
+    relief = PROGRESS_RELIEF.get(memo.progress, 0) + (1 if draw.adherence == "done" else 0) + draw.noise
     planned = profile.planned(len(state["sessions"]) + 1)
     return ClientState(
         emotion_state=planned.emotion_state if planned else week.emotion_state,

@@ -19,9 +19,9 @@ from muspsy.records import ArcRecord, ClientProfile, Memo, Outcome, SessionRecor
 from muspsy.runfolder import write_atomic
 
 PLACEHOLDER = "Not in the source (imported arc)."
-# Enum fields need a value from their set; these are flagged in import_placeholders.
-PLACEHOLDER_PROGRESS = "no_change"
-PLACEHOLDER_RISK = "low"
+# The memo's ratings the source does not give; also flagged in import_placeholders.
+PLACEHOLDER_PROGRESS = "unknown"
+PLACEHOLDER_RISK = "unknown"
 
 
 def run_id_for(paths: Sequence[Path]) -> str:
