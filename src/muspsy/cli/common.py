@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -19,7 +20,7 @@ from muspsy import __version__
 from muspsy.agents.spec import SpecError
 from muspsy.backends.embedded import EmbeddedModelMissing
 from muspsy.checkpointers import CheckpointerError
-from muspsy.config import ConfigError
+from muspsy.config import ConfigError, RunConfig, build_config, load_config_file, merge, resolved
 from muspsy.profiles import ProfileError
 from muspsy.runfolder import RunFolderError
 
@@ -91,3 +92,10 @@ def cli_overrides(**options: Any) -> dict[str, Any]:
     if any(v is not None for v in model.values()):
         out["models"] = {"default": {k: v for k, v in model.items() if v is not None}}
     return out
+
+
+def config_from(path: Path | None, overrides: dict[str, Any]) -> RunConfig:
+    """The config file (if any) with command-line overrides on top, validated and resolved."""
+    data = load_config_file(path) if path else {}
+    source = f"{path} (with command-line options)" if path else "command line"
+    return resolved(build_config(merge(data, overrides), source))

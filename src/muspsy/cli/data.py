@@ -18,13 +18,13 @@ from muspsy.cli.common import (
     app,
     arcs_app,
     cli_overrides,
+    config_from,
     err,
     fail,
     print_error,
     profiles_app,
     user_errors,
 )
-from muspsy.config import build_config, load_config_file, merge, resolved
 from muspsy.exports import ExportOptions, export
 from muspsy.exports.parquet import DEFAULT_LICENSE
 from muspsy.exports.run import Format
@@ -123,10 +123,7 @@ def extract_command(
 ) -> None:
     """Turn free-text case reports into validated profile files with one LLM call per report."""
     with import_errors():
-        data = load_config_file(config) if config else {}
-        overrides = cli_overrides(backend=backend, model=model, base_url=base_url)
-        source = f"{config} (with command-line options)" if config else "command line"
-        cfg = resolved(build_config(merge(data, overrides), source))
+        cfg = config_from(config, cli_overrides(backend=backend, model=model, base_url=base_url))
 
         def report_progress(n: int, path: Path) -> None:
             if not quiet:

@@ -16,11 +16,12 @@ from muspsy.cli.common import (
     Quiet,
     app,
     cli_overrides,
+    config_from,
     err,
     fail,
     user_errors,
 )
-from muspsy.config import build_config, load_config_file, merge, resolved
+from muspsy.config import merge
 
 
 @contextmanager
@@ -65,13 +66,11 @@ def evaluate(
         loaded = [load_source(path, with_evaluation=False) for path in sources]
         cfg = None
         if judges:
-            data = load_config_file(config) if config else {}
             overrides = cli_overrides(backend=backend, model=model, base_url=base_url)
             judge = {k: v for k, v in {"model": judge_model, "base_url": judge_base_url}.items() if v is not None}
             if judge:
                 overrides = merge(overrides, {"models": {"judge": judge}})
-            source = f"{config} (with command-line options)" if config else "command line"
-            cfg = resolved(build_config(merge(data, overrides), source))
+            cfg = config_from(config, overrides)
         total = sum(len(a.sessions) for s in loaded for a in s.arcs)
         what = f"judging ({cfg.backend})" if cfg else "measuring"
         with session_progress(err, quiet, total, what) as tick:

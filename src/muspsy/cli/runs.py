@@ -23,12 +23,13 @@ from muspsy.cli.common import (
     Quiet,
     app,
     cli_overrides,
+    config_from,
     dev_app,
     err,
     fail,
     user_errors,
 )
-from muspsy.config import build_config, load_config_file, merge, resolved
+from muspsy.config import load_config_file, merge
 from muspsy.graphs.export import GRAPH_NAMES, to_mermaid, to_node_link
 from muspsy.profiles import load_profiles
 from muspsy.progress import make_progress
@@ -87,7 +88,6 @@ def run(
 ) -> None:
     """Run one or more multi-session arcs per profile and write a run folder."""
     with user_errors():
-        data = load_config_file(config) if config else {}
         overrides = cli_overrides(
             backend=backend,
             model=model,
@@ -103,8 +103,7 @@ def run(
             turns_min=turns_min,
             turns_max=turns_max,
         )
-        source = f"{config} (with command-line options)" if config else "command line"
-        cfg = resolved(build_config(merge(data, overrides), source))
+        cfg = config_from(config, overrides)
         profiles = load_profiles(paths)
         # Fail on a bad checkpointer before saying anything else (`resolved` checked the strategies).
         check_checkpointer(checkpointer)
