@@ -15,7 +15,16 @@ from typing import Any
 
 from muspsy import __version__
 from muspsy.importers.common import ImportDataError, sha256_file
-from muspsy.records import ArcRecord, ClientProfile, Memo, Outcome, SessionRecord, TreatmentPlan, Turn
+from muspsy.records import (
+    ArcRecord,
+    ClientProfile,
+    ClientState,
+    Memo,
+    Outcome,
+    SessionRecord,
+    TreatmentPlan,
+    Turn,
+)
 from muspsy.runfolder import write_atomic
 
 PLACEHOLDER = "Not in the source (imported arc)."
@@ -79,6 +88,32 @@ def memo_of(
         next_session_goal=marks.text(f"{at}.next_session_goal", next_goal),
         progress=PLACEHOLDER_PROGRESS,
         risk=PLACEHOLDER_RISK,
+    )
+
+
+def imported_session(
+    marks: Placeholders,
+    index: int,
+    *,
+    goal: str | None,
+    client_state: ClientState,
+    homework_reviewed: list[str],
+    lines: Sequence[tuple[str, str]],
+    memo: Memo,
+) -> SessionRecord:
+    """One session of an imported arc: the homework given is the memo's, and how the session
+    ended is a listed placeholder (no source says)."""
+    at = f"sessions[{index}]"
+    marks.mark(f"{at}.end_reason", "the source does not say how sessions ended: 'counselor_closed'")
+    return SessionRecord(
+        index=index,
+        goal=marks.text(f"{at}.goal", goal),
+        client_state=client_state,
+        homework_reviewed=homework_reviewed,
+        turns=make_turns(lines),
+        homework_given=memo.counseling_assignments,
+        end_reason="counselor_closed",
+        memo=memo,
     )
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from muspsy.importers.arcs import Placeholders, arc_record, make_turns, memo_of
+from muspsy.importers.arcs import Placeholders, arc_record, imported_session, make_turns, memo_of
 from muspsy.importers.common import (
     DEFAULT_AGE,
     Defaults,
@@ -192,16 +192,14 @@ def import_client(key: str, files: dict[str, Path], run_id: str, full_length: bo
             cognitive_state=planned.cognitive_state if planned else memo.emotion_and_cognitive_state,
             recent_life_events=planned.recent_life_events if planned else [],
         )
-        marks.mark(f"sessions[{n}].end_reason", "the source does not say how sessions ended: 'counselor_closed'")
         sessions.append(
-            SessionRecord(
-                index=n,
-                goal=marks.text(f"sessions[{n}].goal", goal),
+            imported_session(
+                marks,
+                n,
+                goal=goal,
                 client_state=state,
                 homework_reviewed=previous_homework,
-                turns=make_turns([(line.speaker, line.text) for line in lines]),
-                homework_given=memo.counseling_assignments,
-                end_reason="counselor_closed",
+                lines=[(line.speaker, line.text) for line in lines],
                 memo=memo,
             )
         )

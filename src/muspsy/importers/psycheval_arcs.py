@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from muspsy.importers.arcs import Placeholders, arc_record, make_turns, memo_of
+from muspsy.importers.arcs import Placeholders, arc_record, imported_session, memo_of
 from muspsy.importers.common import ImportDataError, Where, build_profile, detect_language, joined, json_records, need
 from muspsy.importers.psycheval import profile_data
 from muspsy.records import ArcRecord, ClientState, PlanStage, SessionRecord, TreatmentPlan
@@ -108,16 +108,14 @@ def import_case(record: Any, where: Where, path: Path, run_id: str) -> ArcRecord
             goal=goals.get("objective_recap") or goal,
             next_goal=_focus_title(summary.get("next_session_plan")),
         )
-        marks.mark(f"{field}.end_reason", "the source does not say how sessions ended: 'counselor_closed'")
         sessions.append(
-            SessionRecord(
-                index=k,
-                goal=marks.text(f"{field}.goal", goal),
+            imported_session(
+                marks,
+                k,
+                goal=goal,
                 client_state=state,
                 homework_reviewed=previous_homework,
-                turns=make_turns(lines),
-                homework_given=memo.counseling_assignments,
-                end_reason="counselor_closed",
+                lines=lines,
                 memo=memo,
             )
         )
