@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
@@ -46,9 +46,14 @@ def print_error(message: str) -> None:
     err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
 
 
-# Options that `run` and `resume` share.
+# Options that several commands share.
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 Concurrency = Annotated[int | None, typer.Option(help="Arcs in flight at once.")]
+BackendName = Literal["openai", "embedded", "scripted"]
+Backend = Annotated[
+    BackendName | None,
+    typer.Option(help="Model backend. Default: openai when an endpoint or key is configured, else embedded."),
+]
 
 
 def fail(message: str) -> NoReturn:

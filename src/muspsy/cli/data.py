@@ -14,6 +14,7 @@ import typer
 
 from muspsy.arcfiles import ArcFileError
 from muspsy.cli.common import (
+    Backend,
     Quiet,
     app,
     arcs_app,
@@ -108,10 +109,7 @@ def extract_command(
     license: Annotated[
         str | None, typer.Option("--license", help="Licence of the reports, SPDX id if possible (provenance.license).")
     ] = None,
-    backend: Annotated[
-        Literal["openai", "embedded", "scripted"] | None,
-        typer.Option(help="Model backend. Default: openai when an endpoint or key is configured, else embedded."),
-    ] = None,
+    backend: Backend = None,
     model: Annotated[str | None, typer.Option(help="Model name (openai backend).")] = None,
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")

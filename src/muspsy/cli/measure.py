@@ -13,6 +13,7 @@ from rich.console import Console
 
 from muspsy.arcfiles import ArcFileError
 from muspsy.cli.common import (
+    BackendName,
     Quiet,
     app,
     cli_overrides,
@@ -42,7 +43,7 @@ def evaluate(
         ),
     ] = None,
     backend: Annotated[
-        Literal["openai", "embedded", "scripted"] | None,
+        BackendName | None,
         typer.Option(help="Judge backend, as for `muspsy run`; scripted is instant and deterministic."),
     ] = None,
     model: Annotated[str | None, typer.Option(help="Default model name (openai backend).")] = None,

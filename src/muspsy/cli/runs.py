@@ -19,6 +19,7 @@ from muspsy import __version__
 from muspsy.agents.spec import available_strategies, load_strategy
 from muspsy.checkpointers import check_checkpointer
 from muspsy.cli.common import (
+    Backend,
     Concurrency,
     Quiet,
     app,
@@ -43,10 +44,7 @@ def run(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Profile files or folders (default: the bundled profiles).")
     ] = None,
-    backend: Annotated[
-        Literal["openai", "embedded", "scripted"] | None,
-        typer.Option(help="Model backend. Default: openai when an endpoint or key is configured, else embedded."),
-    ] = None,
+    backend: Backend = None,
     model: Annotated[str | None, typer.Option(help="Model name for every role (openai backend).")] = None,
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible base URL for every role, e.g. http://127.0.0.1:8000/v1.")
