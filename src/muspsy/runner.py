@@ -36,8 +36,9 @@ from muspsy.graphs.arc import build_arc_graph, recursion_limit
 from muspsy.graphs.state import ArcState, add_usage
 from muspsy.instruments import instrument_hashes
 from muspsy.progress import ProgressSink, QuietProgress
+from muspsy.promptlog import JsonlPromptLog
 from muspsy.records import ROLES, ArcRecord, ClientProfile, Role
-from muspsy.runfolder import ARCS, EVENTS, RunFolder, RunFolderError, read_lines
+from muspsy.runfolder import ARCS, EVENTS, PROMPTS, RunFolder, RunFolderError, read_lines
 
 
 class ResumeRefused(RunFolderError):
@@ -114,6 +115,8 @@ def initial_arc_state(
         "seed": seed,
         "strategy": strategy,
         "outcomes": config.outcomes,
+        "measurement_based_care": config.measurement_based_care,
+        "disclosures": [],
         "language": config.language or profile.language,
         "profile": profile.model_dump(mode="json", by_alias=True),
         "limits": {
@@ -141,6 +144,7 @@ def assemble_record(state: ArcState, provenance: dict[str, Any]) -> ArcRecord:
             "outcome": state["outcome"],
             "usage": {role: state["usage"].get(role, {}) for role in ROLES},
             "provenance": provenance,
+            "disclosures": state.get("disclosures", []),
         }
     )
 
@@ -300,6 +304,9 @@ async def _execute(
 ) -> RunResult:
     events = JsonlEventLog(folder.path(EVENTS), run=manifest["run_id"])
     stack.callback(events.close)
+    prompts = JsonlPromptLog(folder.path(PROMPTS), run=manifest["run_id"]) if config.record_prompts else None
+    if prompts is not None:
+        stack.callback(prompts.close)
     saver = await open_checkpointer(stack, folder, checkpointer)
     for entry in manifest["arcs"].values():
         entry.setdefault("strategy", config.strategies[0])  # manifests from before paired runs
@@ -308,7 +315,7 @@ async def _execute(
     # One compiled graph per strategy, all on the same checkpointer (threads are per arc).
     graphs = {
         name: build_arc_graph(
-            models.models, strategy, events=events, retries=config.structured_retries, specs=specs
+            models.models, strategy, events=events, retries=config.structured_retries, specs=specs, prompts=prompts
         ).compile(checkpointer=saver)
         for name, strategy in strategies.items()
     }

@@ -16,6 +16,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from muspsy.agents.client import Client
 from muspsy.agents.counselor import Counselor
+from muspsy.agents.session_ops import noticed_risk
 from muspsy.graphs.state import ArcState, SessionState
 
 
@@ -25,7 +26,7 @@ def after_client(state: ArcState) -> Literal["crisis_response", "counselor_turn"
     length_after_close = len(session["turns"]) + 1
     if length_after_close >= limits["turns_max"]:
         return "close"
-    if session["turns"][-1].get("risk") not in (None, "none"):
+    if noticed_risk(session):  # the counselor's own assessment, never the client's label
         return "crisis_response"
     if session["ready_to_close"] and length_after_close >= limits["turns_min"]:
         return "close"
