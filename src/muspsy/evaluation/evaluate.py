@@ -186,6 +186,10 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
         ("memo completeness", lambda a: _mean(x["metrics"]["memo_completeness"] for x in a)),
         ("counselor repeated-turn share", lambda a: _mean(x["metrics"]["counselor_repeated_turn_share"] for x in a)),
         ("client repeated-turn share", lambda a: _mean(x["metrics"]["client_repeated_turn_share"] for x in a)),
+        ("arcs with a risk disclosure", lambda a: sum(x["metrics"]["risk_disclosures"] > 0 for x in a)),
+        ("risk detection sensitivity", lambda a: _mean(x["metrics"]["risk_sensitivity"] for x in a)),
+        ("risk detection specificity", lambda a: _mean(x["metrics"]["risk_specificity"] for x in a)),
+        ("risk detection latency (turns)", lambda a: _mean(x["metrics"]["risk_detection_latency"] for x in a)),
     ]
     for rubric, label in RUBRIC_LABELS.items():
         lines.append((label, functools.partial(_rubric_mean, rubric)))
