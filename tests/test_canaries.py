@@ -127,3 +127,26 @@ def test_no_private_token_reaches_the_counselor_side_and_facts_unlock_for_the_cl
     assert "f-never" not in seen and all("CNRYFACTNEVER" not in text_of(p) for p in prompts)
     # The ledger names only unlocked items, and the high-risk client's ideation is in it.
     assert "r-ideation" in first_told and "f-never" not in first_told
+
+
+def test_training_tasks_hold_no_private_token_and_the_counselor_input_is_what_it_saw(tmp_path):
+    run_dir = run(canary_profile(tmp_path), tmp_path / "runs", "--backend", "scripted")
+    out = tmp_path / "tasks.jsonl"
+    result = subprocess.run(
+        ["muspsy", "export", str(run_dir), "--format", "muspsy-tasks", "-o", str(out)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert {r["task"] for r in records} == {"memory_extraction", "goal_planning", "counseling_generation"}
+    every_token = [t for t, _, _ in [*FACTS.values(), *RISKS.values()]] + [*PERSONA.values(), *PLANNED]
+    for record in records:
+        leaked = [t for t in every_token if t in record["output"] or t in record["input"]]
+        assert not leaked, f"{record['task']} session {record['session']}: {leaked}"
+    # One memory layout: a memory target is laid out like the memories in the other inputs.
+    prompts = read_prompts(run_dir / "prompts.jsonl")
+    memory = next(r for r in records if r["task"] == "memory_extraction" and r["session"] == 1)["output"]
+    later = next(r for r in records if r["task"] == "counseling_generation" and r["session"] == 2)
+    assert memory in later["input"]
+    # ... and it is what the simulated counselor's system prompt held in that session.
+    counselor = next(p for p in prompts if p["role"] == "counselor" and p["session"] == 2 and p["node"] == "turn")
+    assert memory in counselor["messages"][0]["content"]
