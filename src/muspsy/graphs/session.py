@@ -1,7 +1,9 @@
 """The session subgraph: self_report_start -> open -> client_turn <-> counselor_turn (or
 crisis_response) -> close -> self_report_end.
 
-A session ends on the counselor's structured `ready_to_close` signal once the minimum length
+The crisis path follows the counselor's own risk assessment of the client's last words (its
+latest turn's `assessed_risk`), never the client's hidden label. A session ends on the
+counselor's structured `ready_to_close` signal once the minimum length
 is reached, or at the turn cap; never by matching strings in the dialogue. The client fills in
 the PHQ-9 and GAD-7 before the counselor's first words and the WAI-SR after the close (crisis
 sessions too); with outcomes switched off both nodes pass through without a model call.
