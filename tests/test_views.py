@@ -294,6 +294,7 @@ def test_clinical_supervisor_sees_intake_transcript_plan_and_memos() -> None:
     assert "Busy, and I still lie awake a lot." in text  # the current session's transcript
     assert PLAN["case_conceptualization"] in text
     assert MEMO["summary"] in text and MEMO["counselor_observations"] in text  # its earlier memories
+    assert "Rated: progress some; suicide risk low" in text  # and its own ratings after them
 
 
 def test_transcripts_show_what_the_counselor_noticed_never_the_client_label() -> None:

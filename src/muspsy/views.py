@@ -88,7 +88,7 @@ def state_text(state: ClientState) -> str:
 def intake_text(profile: ClientProfile) -> str:
     intake = profile.intake
     return (
-        f"{profile.name}, {profile.age}, {profile.gender}, {profile.occupation}; {profile.culture}.\n"
+        f"{profile.name}, {profile.age}, {profile.gender}, {profile.occupation}; {profile.culture.rstrip('.')}.\n"
         f"Presenting problem: {intake.presenting_problem}\n"
         f"Reason for counseling: {intake.reason_for_counseling}\n"
         f"History: {intake.history or 'not reported'}\n"
@@ -118,9 +118,14 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def memories_text(memos: list[Memo], first: int = 1) -> str:
-    """Several memories, each under its session number."""
-    return "\n\n".join(f"Session {first + i}:\n{memo_text(m)}" for i, m in enumerate(memos))
+def memories_text(memos: list[Memo], first: int = 1, ratings: bool = False) -> str:
+    """Several memories, each under its session number; with `ratings`, the supervisor's own
+    progress and risk ratings after each (they are not part of the memory layout)."""
+    return "\n\n".join(
+        f"Session {first + i}:\n{memo_text(m)}"
+        + (f"\nRated: progress {m.progress}; suicide risk {m.risk}" if ratings else "")
+        for i, m in enumerate(memos)
+    )
 
 
 def last_memo_block(memos: list[Memo], earlier_memos: int) -> str:
@@ -170,7 +175,7 @@ def client_system(state: ArcState, session_index: int | None = None) -> dict[str
         "name": profile.name,
         "age": str(profile.age),
         "gender": profile.gender,
-        "culture": profile.culture,
+        "culture": profile.culture.rstrip("."),  # the template ends the sentence
         "occupation": profile.occupation,
         "language": language_name(state["language"]),
         "personality": profile.personality,
@@ -337,7 +342,7 @@ def supervisor_memo(state: ArcState, earlier_memos: int) -> dict[str, str]:
     shown = memos[-earlier_memos:] if earlier_memos else []
     return {
         "plan": plan_text(TreatmentPlan.model_validate(state["plan"])),
-        "memories": memories_text(shown, len(memos) - len(shown) + 1)
+        "memories": memories_text(shown, len(memos) - len(shown) + 1, ratings=True)
         if shown
         else "(none: this was the first session)",
         "position": f"Session {session['index']}, turn {len(session['turns'])}.",
@@ -354,7 +359,7 @@ def supervisor_decide(state: ArcState) -> dict[str, str]:
     noticed = [t for t in last["turns"] if t["speaker"] == "counselor" and t.get("assessed_risk") not in (None, "none")]
     return {
         "plan": plan_text(TreatmentPlan.model_validate(state["plan"])),
-        "memos": memories_text(_memos(state)),
+        "memos": memories_text(_memos(state), ratings=True),
         "position": f"Session {last['index']}, turn {len(last['turns'])}.",
         "completed": str(len(sessions)),
         "limits": f"between {state['limits']['sessions_min']} and {state['limits']['sessions_max']} sessions",
