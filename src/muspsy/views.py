@@ -51,6 +51,9 @@ def bullets(items: Iterable[str], empty: str = "(none)") -> str:
     return "\n".join(lines) if lines else empty
 
 
+NOTICED_MARK = "noticed risk:"  # how transcripts for the clinical supervisor mark a noticed risk
+
+
 def dialogue(turns: list[dict[str, Any]], last: int | None = None, with_assessment: bool = False) -> str:
     """The turns as `Counselor:` / `Client:` lines; never the client's own risk labels.
 
@@ -67,9 +70,6 @@ def dialogue(turns: list[dict[str, Any]], last: int | None = None, with_assessme
         mark = f" [{NOTICED_MARK} {noticed}]" if with_assessment and noticed not in (None, "none") else ""
         lines.append(f"{label}{mark}: {turn['text']}")
     return "\n".join(lines)
-
-
-NOTICED_MARK = "noticed risk:"
 
 
 def position(session: CurrentSession) -> str:
