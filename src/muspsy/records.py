@@ -97,7 +97,9 @@ class UnlockRule(Record):
 class PrivateFact(UnlockRule):
     """Something the client knows but shares only once the session and trust allow it."""
 
-    id: str | None = Field(default=None, pattern=FACT_ID, description="Ledger id; default fact-<position>.")
+    id: str | None = Field(
+        default=None, pattern=FACT_ID, max_length=40, description="Ledger id; default fact-<position>."
+    )
     fact: str
     share_from_session: int = Field(ge=1)
 
@@ -105,7 +107,9 @@ class PrivateFact(UnlockRule):
 class RiskNote(UnlockRule):
     """One risk or protective factor the client may disclose (ideation, means, history...)."""
 
-    id: str | None = Field(default=None, pattern=FACT_ID, description="Ledger id; default risk-<position>.")
+    id: str | None = Field(
+        default=None, pattern=FACT_ID, max_length=40, description="Ledger id; default risk-<position>."
+    )
     note: str
 
 
