@@ -5,17 +5,22 @@ This is where simulators usually go wrong, so it is kept in one place and tested
   memories, the homework it heard, and the dialogue; never memos or the plan;
 - the counselor sees the intake (not the client's hidden facts), the plan, its memos, the
   session goal, its strategy and the dialogue;
-- the supervisor sees everything.
+- the supervisor sees everything;
+- the director (simulation side) sees everything and writes nothing the counselor side sees;
+  the client's session appraisal is simulation-side too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from muspsy.agents.spec import Strategy
 from muspsy.graphs.state import ArcState, CurrentSession
 from muspsy.records import ClientProfile, ClientState, Memo, TreatmentPlan
+
+if TYPE_CHECKING:
+    from muspsy.agents.director import WeekPlan
 
 LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese"}
 
@@ -59,12 +64,17 @@ def position(session: CurrentSession) -> str:
     return f"Session {session['index']}, turn {len(session['turns']) + 1}."
 
 
+def level(value: float) -> str:
+    """A state number as shown in prompts: one decimal, none when whole (6, 5.4)."""
+    return f"{round(value, 1):g}"
+
+
 def state_text(state: ClientState) -> str:
     events = "; ".join(state.recent_life_events) or "nothing notable"
     return (
         f"Emotion: {state.emotion_state}\nThinking: {state.cognitive_state}\n"
-        f"Recent events: {events}\nDistress (0-10): {state.symptom_severity}\n"
-        f"Trust in the counselor (1-5): {state.alliance}"
+        f"Recent events: {events}\nDistress (0-10): {level(state.symptom_severity)}\n"
+        f"Trust in the counselor (1-5): {level(state.alliance)}"
     )
 
 
@@ -173,31 +183,6 @@ def client_turn(state: ArcState, recent_turns: int) -> dict[str, str]:
     }
 
 
-def client_week(state: ArcState, adherence: str, life_event_expected: bool) -> dict[str, str]:
-    """The narrator's view of the client's week; it sees the session as the client lived it."""
-    profile = _profile(state)
-    last = state["sessions"][-1]
-    planned = profile.planned(last["index"] + 1)
-    planned_text = (
-        f"Recent events: {'; '.join(planned.recent_life_events)}\nEmotion: {planned.emotion_state}\n"
-        f"Thinking: {planned.cognitive_state}"
-        if planned
-        else "(no planned state: invent a plausible one)"
-    )
-    return {
-        "name": profile.name,
-        "persona": f"{profile.age}, {profile.gender}, {profile.occupation}; {profile.culture}. {profile.background}",
-        "language": language_name(state["language"]),
-        "state": state_text(ClientState.model_validate(state["client_state"])),
-        "session_index": str(last["index"]),
-        "last_session": dialogue(last["turns"], 12),
-        "homework": bullets(last.get("homework_given", [])),
-        "adherence": adherence.replace("_", " "),
-        "life_event": "Something notable happens this week." if life_event_expected else "A quiet week.",
-        "planned_state": planned_text,
-    }
-
-
 def upcoming_session_index(state: ArcState) -> int:
     """The number of the session about to start: one after the finished ones."""
     return len(state.get("history", [])) + 1
@@ -208,17 +193,6 @@ def client_self_report_start(state: ArcState, questionnaires: str) -> dict[str, 
     return {
         "name": state["profile"]["name"],
         "session_index": str(upcoming_session_index(state)),
-        "questionnaires": questionnaires,
-    }
-
-
-def client_self_report_end(state: ArcState, questionnaires: str, recent_turns: int) -> dict[str, str]:
-    """After the session: the client also sees the session it just had, as it lived it."""
-    session = state["session"]
-    return {
-        "name": state["profile"]["name"],
-        "session_index": str(session["index"]),
-        "session": dialogue(session["turns"], recent_turns),
         "questionnaires": questionnaires,
     }
 
@@ -315,4 +289,81 @@ def supervisor_decide(state: ArcState) -> dict[str, str]:
         "limits": f"between {state['limits']['sessions_min']} and {state['limits']['sessions_max']} sessions",
         "planned_next": upcoming.goal if upcoming else "(no planned next session)",
         "risk_turns": dialogue(risky, with_risk=True) if risky else "(no risk disclosed in the last session)",
+    }
+
+
+# --- director ---------------------------------------------------------------------------
+# The simulation side: the client's appraisal of a session and the director's week. None of
+# this is ever shown to the counselor side.
+
+FIT_HELPS, FIT_PUTS_OFF = 0.6, 0.4
+
+
+def client_preferences(profile: ClientProfile, strategies: dict[str, Strategy]) -> str:
+    """What tends to help this client and what puts it off, in lay words, from its strategy fit."""
+    canonical = {alias: s.name for s in strategies.values() for alias in s.aliases}
+    fit = {canonical.get(name, name): value for name, value in profile.strategy_fit.items()}
+    ranked = sorted((name for name in fit if name in strategies), key=lambda name: (-fit[name], name))
+    helps = [strategies[name].client_view for name in ranked if fit[name] >= FIT_HELPS]
+    puts_off = [strategies[name].client_view for name in ranked if fit[name] <= FIT_PUTS_OFF]
+    return (
+        f"What tends to help you:\n{bullets(helps, empty='(nothing in particular)')}\n"
+        f"What tends to put you off:\n{bullets(puts_off, empty='(nothing in particular)')}"
+    )
+
+
+def client_appraisal(state: ArcState, questionnaires: str, recent_turns: int, preferences: str) -> dict[str, str]:
+    """After the session: the client looks back on it as it lived it (and, with outcomes on,
+    fills in the WAI-SR); `questionnaires` is empty when outcomes are off."""
+    session = state["session"]
+    return {
+        "name": state["profile"]["name"],
+        "session_index": str(session["index"]),
+        "session": dialogue(session["turns"], recent_turns),
+        "homework": bullets(session["homework_given"]),
+        "preferences": preferences,
+        "questionnaires": questionnaires or "(no questionnaire this time: give only your appraisal)",
+    }
+
+
+def director_system(state: ArcState) -> dict[str, str]:
+    """The director sees the whole profile: it owns the client's world."""
+    return {
+        "language": language_name(state["language"]),
+        "profile": _profile(state).model_dump_json(by_alias=True, exclude={"provenance", "extra"}, indent=1),
+    }
+
+
+def _event_text(plan: WeekPlan) -> str:
+    if plan.event is None:
+        return "A quiet week: nothing notable happens."
+    valence, impact = plan.event
+    return f"Something {valence} happens, of impact {impact:.1f} (0 slight .. 1 major)."
+
+
+def director_week(state: ArcState, plan: WeekPlan) -> dict[str, str]:
+    """The director's view of the week it narrates, with the numbers code already decided."""
+    profile = _profile(state)
+    last = state["sessions"][-1]
+    current = ClientState.model_validate(state["client_state"])
+    planned = profile.planned(last["index"] + 1)
+    planned_text = (
+        f"Recent events: {'; '.join(planned.recent_life_events)}\nEmotion: {planned.emotion_state}\n"
+        f"Thinking: {planned.cognitive_state}"
+        if planned
+        else "(no planned state: invent a plausible one)"
+    )
+    return {
+        "name": profile.name,
+        "state": state_text(current),
+        "session_index": str(last["index"]),
+        "last_session": dialogue(last["turns"], 12),
+        "homework": bullets(last.get("homework_given", [])),
+        "adherence": plan.adherence.replace("_", " "),
+        "life_event": _event_text(plan),
+        "change": (
+            f"Distress (0-10) goes from {level(current.symptom_severity)} to {level(plan.severity)}; "
+            f"trust in the counselor (1-5) from {level(current.alliance)} to {level(plan.alliance)}."
+        ),
+        "planned_state": planned_text,
     }
