@@ -121,7 +121,12 @@ def test_adherence_probability_rises_with_acceptance_attitude_and_alliance() -> 
         > adherence_probability("negative", True, 3, p)
     )
     assert adherence_probability("neutral", True, 4.5, p) > adherence_probability("neutral", True, 1.5, p)
-    assert all(p.low <= adherence_probability(a, x, t, p) <= p.high for a in ("positive", "negative") for x in (True, False) for t in (1, 5))  # type: ignore[arg-type]  # noqa: E501
+    assert all(
+        p.low <= adherence_probability(a, x, t, p) <= p.high
+        for a in ("positive", "negative")
+        for x in (True, False)
+        for t in (1, 5)
+    )  # type: ignore[arg-type]  # noqa: E501
 
 
 def test_accepted_homework_is_done_more_often_over_seeds() -> None:

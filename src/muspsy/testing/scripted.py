@@ -312,6 +312,9 @@ def _marker_hits(text: str, strategies: Sequence[Strategy]) -> int:
     return sum(text.count(marker) for s in strategies for marker in s.scripted.markers)
 
 
+REFLECTIONS = ("it sounds like", "you feel", "what i hear")
+
+
 def _appraisal(messages: Sequence[BaseMessage]) -> dict[str, Any]:
     """The client's appraisal from what the counselor actually did: how often the counselor's
     lines show the techniques of approaches that help this client, and of those that put it off
@@ -327,15 +330,18 @@ def _appraisal(messages: Sequence[BaseMessage]) -> dict[str, Any]:
     accepted = bool(homework) and (
         _marker_hits(homework, helps) > 0 or (_marker_hits(homework, puts_off) == 0 and not reluctant)
     )
-    rupture = bad >= 3 and good == 0
+    # Feeling heard is a common factor: reflections help whatever the approach; a session full
+    # of what puts the client off, with no reflection and nothing that helps, is a rupture.
+    heard = sum(said.count(phrase) for phrase in REFLECTIONS)
+    rupture = bad >= 4 and heard == 0 and good == 0
 
     def rating(value: int) -> int:
         return min(5, max(1, value))
 
     return {
-        "felt_understood": rating(3 + (good >= 1) + (good >= 3) - (bad >= 2) - rupture),
-        "goal_agreement": rating(3 + (good >= 2) - rupture),
-        "task_agreement": rating(3 + (good >= 2) + (good >= 4) - (bad >= 1) - (bad >= 3)),
+        "felt_understood": rating(3 + (heard >= 1) + (good >= 3) - (bad >= 4 and heard == 0) - rupture),
+        "goal_agreement": rating(3 + (good >= 2) - (bad >= 4)),
+        "task_agreement": rating(3 + (good >= 2) + (good >= 4) - (bad >= 2) - (bad >= 4)),
         "rupture": rupture,
         "new_insight": good >= 3,
         "homework_accepted": accepted,
