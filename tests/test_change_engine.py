@@ -9,6 +9,7 @@ import os
 import random
 import subprocess
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,7 @@ def test_ruptures_worsen() -> None:
 def test_setbacks_happen_even_in_good_courses() -> None:
     # Noise and negative events: some weeks go backwards although every session was good.
     paths = [course(GOOD, seed) for seed in range(100)]
-    setbacks = sum(any(b > a for a, b in zip(path, path[1:], strict=False)) for path in paths)
+    setbacks = sum(any(b > a for a, b in pairwise(path)) for path in paths)
     assert 10 < setbacks < 100
 
 

@@ -126,7 +126,7 @@ def test_adherence_probability_rises_with_acceptance_attitude_and_alliance() -> 
         for a in ("positive", "negative")
         for x in (True, False)
         for t in (1, 5)
-    )  # type: ignore[arg-type]  # noqa: E501
+    )  # type: ignore[arg-type]
 
 
 def test_accepted_homework_is_done_more_often_over_seeds() -> None:

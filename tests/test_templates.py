@@ -23,11 +23,11 @@ from muspsy.agents.director import Director, WeekPlan, plan_week
 from muspsy.agents.spec import available_strategies, load_spec, load_strategy, strategy_aliases
 from muspsy.agents.supervisor import Supervisor
 from muspsy.data import agents_dir, profiles_dir
+from muspsy.dynamics import load_params
 from muspsy.events import NullEventLog
 from muspsy.graphs.state import ArcState
 from muspsy.llm import RoleModel
 from muspsy.profiles import load_profile
-from muspsy.dynamics import load_params
 from muspsy.records import ROLES, ClientProfile, ClientState, Memo, SessionRecord, TreatmentPlan
 from muspsy.templates import PLACEHOLDER, Template, TemplateError, load_template
 from muspsy.testing import ScriptedChatModel, default_responder
