@@ -7,7 +7,7 @@ here describe what muspsy stores.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -133,7 +133,7 @@ class ClientProfile(Record):
     risk: Risk
     initial_state: ClientState
     planned_arc: list[PlannedSession] = Field(default_factory=list)
-    strategy_fit: dict[str, float] = Field(
+    strategy_fit: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
         default_factory=dict,
         description="Strategy name -> how well this client responds to it, 0 (not at all) to 1; unnamed: 0.5.",
     )
