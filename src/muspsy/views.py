@@ -303,7 +303,7 @@ def client_preferences(profile: ClientProfile, strategies: dict[str, Strategy]) 
     """What tends to help this client and what puts it off, in lay words, from its strategy fit."""
     canonical = {alias: s.name for s in strategies.values() for alias in s.aliases}
     fit = {canonical.get(name, name): value for name, value in profile.strategy_fit.items()}
-    ranked = sorted((name for name in fit if name in strategies), key=lambda name: (-fit[name], name))
+    ranked = sorted((n for n in fit if n in strategies and strategies[n].client_view), key=lambda n: (-fit[n], n))
     helps = [strategies[name].client_view for name in ranked if fit[name] >= FIT_HELPS]
     puts_off = [strategies[name].client_view for name in ranked if fit[name] <= FIT_PUTS_OFF]
     return (

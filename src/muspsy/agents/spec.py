@@ -48,8 +48,8 @@ class Strategy(BaseModel):
     techniques: list[str] = Field(min_length=1)
     session_structure: str
     homework_style: str
-    client_view: str = Field(description="What a client notices of this approach, in lay words.")
-    scripted: ScriptedPlay
+    client_view: str = Field(default="", description="What a client notices of this approach, in lay words.")
+    scripted: ScriptedPlay | None = Field(default=None, description="How the scripted backend plays it.")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, PrivateAttr
 
-from muspsy.agents.spec import Strategy, available_strategies, load_strategy
+from muspsy.agents.spec import ScriptedPlay, Strategy, available_strategies, load_strategy
 from muspsy.llm import RoleModel
 from muspsy.records import ROLES, Role
 from muspsy.testing.judge_replies import judge_reply
@@ -235,9 +235,12 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             "first_session_goal": "Build rapport and agree on what the client wants from counseling.",
         }
     if schema == "CounselorTurnOutput":
-        strategy = _strategy_in(prompt)
-        lines = strategy.scripted.turns if strategy else COUNSELOR_LINES
-        return {"text": lines[(turn // 2 + session) % len(lines)], "ready_to_close": turn >= 7}
+        play = _play_in(prompt)
+        if play is None:
+            return {"text": COUNSELOR_LINES[(turn // 2 + session) % len(COUNSELOR_LINES)], "ready_to_close": turn >= 7}
+        # The strategy's lines in order from the first dialogue turn (turn 3), a step further
+        # on in every session: session 1 of CBT starts with its agenda.
+        return {"text": play.turns[(turn // 2 - 2 + session) % len(play.turns)], "ready_to_close": turn >= 7}
     if schema == "OpeningOutput":
         homework = _section_items(messages, "Homework to review:")
         if homework:
@@ -252,8 +255,8 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             "assessed_risk": "high",
         }
     if schema == "ClosingOutput":
-        strategy = _strategy_in(prompt)
-        tasks = strategy.scripted.homework if strategy else HOMEWORK
+        play = _play_in(prompt)
+        tasks = play.homework if play else HOMEWORK
         task = tasks[(session - 1) % len(tasks)]
         return {"text": f"We are nearly at time. Before we meet again, could you {task.lower()}?", "homework": [task]}
     if schema == "ClientTurnOutput":
@@ -303,13 +306,13 @@ def _strategies() -> tuple[Strategy, ...]:
     return tuple(load_strategy(name) for name in available_strategies())
 
 
-def _strategy_in(prompt: str) -> Strategy | None:
-    """The strategy whose description the counselor's system prompt holds."""
-    return next((s for s in _strategies() if strategy_text(s) in prompt), None)
+def _play_in(prompt: str) -> ScriptedPlay | None:
+    """How to play the strategy whose description the counselor's system prompt holds."""
+    return next((s.scripted for s in _strategies() if strategy_text(s) in prompt), None)
 
 
 def _marker_hits(text: str, strategies: Sequence[Strategy]) -> int:
-    return sum(text.count(marker) for s in strategies for marker in s.scripted.markers)
+    return sum(text.count(marker) for s in strategies if s.scripted for marker in s.scripted.markers)
 
 
 REFLECTIONS = ("it sounds like", "you feel", "what i hear")
@@ -320,7 +323,7 @@ def _appraisal(messages: Sequence[BaseMessage]) -> dict[str, Any]:
     lines show the techniques of approaches that help this client, and of those that put it off
     (the client's preferences are listed in the prompt, in the strategies' lay words)."""
     prompt = "\n".join(str(m.content) for m in messages)
-    by_view = {s.client_view: s for s in _strategies()}
+    by_view = {s.client_view: s for s in _strategies() if s.client_view}
     helps = [by_view[item] for item in _section_items(messages, "What tends to help you:") if item in by_view]
     puts_off = [by_view[item] for item in _section_items(messages, "What tends to put you off:") if item in by_view]
     said = "\n".join(line.lower() for line in prompt.splitlines() if line.startswith("Counselor:"))
