@@ -17,6 +17,7 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 from conftest import PROFILES, arc_of, overriding
+from muspsy.calibration import improved_by_session
 from muspsy.config import Limits
 from muspsy.dynamics import load_params, next_alliance, next_severity
 from muspsy.instruments import trajectory
@@ -198,3 +199,13 @@ def test_a_scripted_paired_run_shows_reproducible_strategy_differences(tmp_path)
     assert float(first["difference"]) > 0
     assert first == second  # deterministic: the same run twice gives the same comparison
     assert arcs == 4
+
+
+@pytest.mark.unit
+def test_the_default_parameters_follow_the_published_dose_response_curve() -> None:
+    # Howard et al. (1986), as stored in the dynamics file: ~50% improved by session 8, ~75% by
+    # 26, ~85% by 52. A change to the parameters that leaves the curve fails here.
+    curve = improved_by_session(PARAMS, clients=1500, seed=1)
+    for session, published in PARAMS.calibration.published.items():
+        assert abs(curve[session - 1] - published) < 0.07, (session, curve[session - 1], published)
+    assert curve[0] < curve[7] < curve[25] <= curve[51] + 0.02  # negatively accelerated, rising
