@@ -21,7 +21,7 @@ from muspsy.calibration import improved_by_session
 from muspsy.config import Limits
 from muspsy.dynamics import load_params, next_alliance, next_severity
 from muspsy.instruments import trajectory
-from muspsy.records import ArcRecord, SessionAppraisal
+from muspsy.records import ArcRecord, SessionAppraisal, Valence
 from muspsy.simulate import simulate_arc
 from muspsy.testing import default_responder, scripted_models
 
@@ -50,12 +50,12 @@ def course(planted: SessionAppraisal, seed: int, fit: float = 0.5, sessions: int
     severity, alliance = 6.0, 3.0
     path = [severity]
     for _ in range(sessions):
-        event = ("negative", 0.5) if rng.random() < 0.3 else None
+        event: tuple[Valence, float] | None = ("negative", 0.5) if rng.random() < 0.3 else None
         severity = next_severity(
             severity,
             appraisal=planted,
             adherence="done" if rng.random() < 0.6 else "not_done",
-            event=event,  # type: ignore[arg-type]
+            event=event,
             attitude="neutral",
             fit=fit,
             alliance=alliance,

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from muspsy.data import agents_dir
-from muspsy.records import Attitude, HomeworkAdherence, LifeEvent, SessionAppraisal, Valence
+from muspsy.records import Attitude, HomeworkAdherence, SessionAppraisal, Valence
 
 NEUTRAL_FIT = 0.5
 VALENCE_SIGN: dict[Valence, int] = {"negative": -1, "neutral": 0, "positive": 1}
@@ -199,7 +199,7 @@ def next_severity(
     *,
     appraisal: SessionAppraisal,
     adherence: HomeworkAdherence,
-    event: LifeEvent | tuple[Valence, float] | None,
+    event: tuple[Valence, float] | None,
     attitude: Attitude,
     fit: float,
     alliance: float,
@@ -220,7 +220,7 @@ def next_severity(
     if appraisal.rupture and not rupture_repaired(appraisal, params):
         change += params.rupture_setback
     if event is not None:
-        valence, impact = (event.valence, event.impact) if isinstance(event, LifeEvent) else event
+        valence, impact = event
         change -= VALENCE_SIGN[valence] * impact * params.event_effect
     change += params.noise_sd * noise
     return round(clip(severity + change, 0.0, 10.0), 2)
