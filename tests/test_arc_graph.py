@@ -210,7 +210,18 @@ async def test_chinese_profile_keeps_its_language_and_planned_states(profile):
     assert record.language == "zh"
     planned = zh.planned(2)
     assert planned is not None
-    assert record.sessions[1].client_state.emotion_state == planned.emotion_state
+    # Planned states belong to the director: its planned events happen, and the director is
+    # told the planned emotion and thinking when it narrates the week.
+    state = record.sessions[1].client_state
+    assert state.recent_life_events[: len(planned.recent_life_events)] == planned.recent_life_events
+    seen: list[str] = []
+
+    def director_sees(messages):
+        seen.append("\n".join(str(m.content) for m in messages))
+        return default_responder("DirectorWeekOutput", messages)
+
+    await arc_of(zh, overriding(DirectorWeekOutput=director_sees))
+    assert planned.emotion_state in seen[0] and planned.cognitive_state in seen[0]
 
 
 async def test_a_low_risk_client_cannot_disclose_a_plan(profile):

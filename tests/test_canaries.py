@@ -91,7 +91,7 @@ def test_no_private_token_reaches_the_counselor_side_and_facts_unlock_for_the_cl
     prompts = read_prompts(run_dir / "prompts.jsonl")
     events = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines()]
     assert len(prompts) == sum(e["event"] == "llm_call" for e in events)  # one line per call
-    assert {p["role"] for p in prompts} == {"client", "counselor", "supervisor"}
+    assert {p["role"] for p in prompts} == {"client", "counselor", "supervisor", "director"}
     assert json.loads((run_dir / "manifest.json").read_text())["config"]["record_prompts"] is True
     for path in run_dir.rglob("*"):
         if path.is_file() and path.suffix != ".sqlite":
@@ -121,6 +121,18 @@ def test_no_private_token_reaches_the_counselor_side_and_facts_unlock_for_the_cl
                 f"{fact} in the client's {line['node']} prompt of session {session} (trust {alliance[session]})"
             )
             seen.setdefault(fact, set()).add(session)
+    # The director writes the client's next state, so it sees an item only once the client may
+    # tell it in the next session: its narration cannot carry a locked fact to the client.
+    directed = [p for p in prompts if p["role"] == "director"]
+    assert directed
+    for line in directed:
+        upcoming = line["session"] + 1
+        for fact, (token, share_from, min_alliance) in {**FACTS, **RISKS}.items():
+            if token in text_of(line):
+                told_before = fact in first_told and first_told[fact][0] <= line["session"]
+                assert (upcoming >= share_from and alliance[upcoming] >= min_alliance) or told_before, (
+                    f"{fact} in the director's prompt before session {upcoming} (trust {alliance[upcoming]})"
+                )
     # Positive controls: the same recording does show unlocked facts, from their session on.
     assert seen["f-early"] == {1, 2, 3} and seen["r-ideation"] == {1, 2, 3}
     assert min(seen["f-second"]) == 2 and min(seen["r-means"]) == 2 and seen["f-third"] == {3}

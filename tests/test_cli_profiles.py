@@ -138,6 +138,14 @@ def _id_mismatch(folder: Path) -> Path:
     return write_profile(folder, hannah(), name="someone-else")
 
 
+def _fit_out_of_range(folder: Path) -> Path:
+    return write_profile(folder, {**hannah(), "strategy_fit": {"cbt": 1.5}})
+
+
+def _fit_unknown_strategy(folder: Path) -> Path:
+    return write_profile(folder, {**hannah(), "strategy_fit": {"cbtt": 0.8}})
+
+
 INVALID = {
     "missing-intake": (_missing_intake, "field intake"),
     "wrong-type-age": (_wrong_age_type, "field age"),
@@ -147,6 +155,8 @@ INVALID = {
     "empty-file": (_empty_file, "empty file"),
     "not-a-mapping": (_not_a_mapping, "expected a mapping"),
     "id-mismatch": (_id_mismatch, "field id"),
+    "fit-out-of-range": (_fit_out_of_range, "field strategy_fit.cbt"),
+    "fit-unknown-strategy": (_fit_unknown_strategy, "field strategy_fit.cbtt: unknown strategy"),
 }
 
 

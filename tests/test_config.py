@@ -44,7 +44,7 @@ def test_openai_when_the_environment_configures_it(environ: dict[str, str]) -> N
     assert choose_backend(RunConfig(), environ) == "openai"
 
 
-@pytest.mark.parametrize("role", ["default", "client", "counselor", "supervisor"])
+@pytest.mark.parametrize("role", ["default", "client", "counselor", "supervisor", "director"])
 def test_openai_when_a_models_entry_has_a_base_url(role: str) -> None:
     config = RunConfig(models={role: {"base_url": "http://127.0.0.1:8000/v1"}})
     assert choose_backend(config, {}) == "openai"
@@ -87,7 +87,7 @@ def test_role_settings_layers_backend_default_then_default_then_role() -> None:
     )
     settings = role_settings(config, "openai")
     base = BACKEND_DEFAULTS["openai"]
-    assert set(settings) == {"client", "counselor", "supervisor"}
+    assert set(settings) == {"client", "counselor", "supervisor", "director"}
     # models.<role> beats models.default ...
     assert settings["counselor"].temperature == 0.9
     assert settings["counselor"].max_tokens == 400

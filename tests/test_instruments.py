@@ -131,9 +131,22 @@ def test_output_schemas_reject_answers_out_of_range_or_count() -> None:
     ):
         with pytest.raises(ValidationError):
             SymptomQuestionnairesOutput.model_validate(bad)
+    # The WAI-SR shares its call with the client's appraisal of the session.
+    appraisal = {
+        "felt_understood": 4,
+        "goal_agreement": 3,
+        "task_agreement": 3,
+        "rupture": False,
+        "new_insight": True,
+        "homework_accepted": True,
+        "recollection": "We made a plan for my evenings.",
+    }
+    for bad_items in ([0] * 12, [5] * 11, [5] * 13):
+        with pytest.raises(ValidationError):
+            AllianceQuestionnaireOutput.model_validate({**appraisal, "wai_sr": bad_items})
+    assert AllianceQuestionnaireOutput.model_validate({**appraisal, "wai_sr": [5] * 12}).wai_sr == [5] * 12
     with pytest.raises(ValidationError):
-        AllianceQuestionnaireOutput.model_validate({"wai_sr": [0] * 12})
-    assert AllianceQuestionnaireOutput.model_validate({"wai_sr": [5] * 12}).wai_sr == [5] * 12
+        AllianceQuestionnaireOutput.model_validate({**appraisal, "felt_understood": 6, "wai_sr": [5] * 12})
 
 
 def test_bundled_questionnaires_fit_their_scoring() -> None:

@@ -1,19 +1,13 @@
-"""Rules no model may break (`enforce`) and the seeded part of the client's week (`draw_week`)."""
+"""Rules no model may break (`enforce`). The seeded week is the director's: see test_director.py."""
 
 from __future__ import annotations
 
-import functools
-from typing import Any
-
 import pytest
 
-from muspsy.agents.client import draw_week
 from muspsy.agents.outputs import DecisionOutput
 from muspsy.agents.supervisor import enforce
-from muspsy.data import profiles_dir
-from muspsy.graphs.state import ArcState, Limits
-from muspsy.profiles import load_profile
-from muspsy.records import ArcDecision, ClientProfile, ClientState, Memo, SessionRecord
+from muspsy.graphs.state import Limits
+from muspsy.records import ArcDecision
 
 pytestmark = pytest.mark.unit
 
@@ -97,132 +91,3 @@ def test_continue_with_a_stray_reason_drops_it() -> None:
     assert decision.action == "continue"
     assert decision.end_reason is None
     assert decision.overridden_by is None
-
-
-# --- draw_week -----------------------------------------------------------------------------
-
-
-def _memo(progress: str) -> Memo:
-    return Memo(
-        summary="Talked through the week.",
-        emotion_and_cognitive_state="Wary.",
-        counselor_observations="Short answers.",
-        counseling_assignments=["Note one worry a day"],
-        session_goal="Build trust.",
-        next_session_goal="Review the notes.",
-        progress=progress,  # type: ignore[arg-type]
-        risk="low",
-    )
-
-
-@functools.cache
-def _hannah_profile() -> ClientProfile:
-    return load_profile(profiles_dir() / "hannah-work-anxiety.yaml")
-
-
-def _hannah() -> dict[str, Any]:
-    return _hannah_profile().model_dump(mode="json", by_alias=True)
-
-
-def week_state(
-    seed: int = 0,
-    arc_id: str = "hannah-work-anxiety--cbt--seed0",
-    attitude: str = "positive",
-    alliance: int = 3,
-    progress: str = "some",
-    completed: int = 1,
-    sessions_min: int = 3,
-) -> ArcState:
-    profile = {**_hannah(), "attitude": attitude}
-    current = ClientState(emotion_state="Flat.", cognitive_state="Doubts this helps.", alliance=alliance)
-    sessions = [
-        SessionRecord(
-            index=i,
-            goal="Build trust.",
-            client_state=current,
-            turns=[{"index": 1, "speaker": "counselor", "text": "Hello again.", "kind": "open"}],
-            homework_given=["Note one worry a day"],
-            end_reason="turn_cap",
-            memo=_memo(progress),
-        ).model_dump(mode="json")
-        for i in range(1, completed + 1)
-    ]
-    return {
-        "run_id": "run-week",
-        "arc_id": arc_id,
-        "seed": seed,
-        "profile": profile,
-        "limits": limits(sessions_min=sessions_min, sessions_max=8),
-        "client_state": current.model_dump(mode="json"),
-        "sessions": sessions,
-    }
-
-
-def test_draw_week_is_deterministic_for_a_seed_and_arc() -> None:
-    for seed in (0, 1, 42):
-        assert draw_week(week_state(seed=seed)) == draw_week(week_state(seed=seed))
-
-
-def test_draw_week_varies_with_the_seed() -> None:
-    first = draw_week(week_state(seed=0))
-    others = [draw_week(week_state(seed=seed)) for seed in range(1, 9)]
-    assert any(other != first for other in others)
-
-
-def test_draw_week_varies_with_the_client_the_seed_and_the_week() -> None:
-    first = draw_week(week_state(seed=0))
-    by_client = []
-    for n in range(8):
-        state = week_state(seed=0, arc_id=f"someone-{n}--cbt--seed0")
-        state["profile"] = {**state["profile"], "id": f"someone-{n}"}
-        by_client.append(draw_week(state))
-    by_seed = [draw_week(week_state(seed=n, arc_id=f"hannah-work-anxiety--cbt--seed{n}")) for n in range(1, 9)]
-    by_week = [draw_week(week_state(seed=0, completed=n)) for n in range(2, 10)]
-    assert any(other != first for other in by_client)
-    assert any(other != first for other in by_seed)
-    assert any(other != first for other in by_week)
-
-
-def test_draw_week_is_the_same_under_another_strategy() -> None:
-    # Paired runs: the same client and seed under another strategy draw the same week, so
-    # strategies are compared on common random numbers.
-    for seed in range(10):
-        cbt = draw_week(week_state(seed=seed, arc_id=f"hannah-work-anxiety--cbt--seed{seed}"))
-        mi = draw_week(week_state(seed=seed, arc_id=f"hannah-work-anxiety--motivational_interviewing--seed{seed}"))
-        assert cbt == mi
-
-
-def test_draw_week_values_are_in_range() -> None:
-    for seed in range(40):
-        draw = draw_week(week_state(seed=seed))
-        assert draw.adherence in {"done", "partial", "not_done"}
-        assert draw.noise in {-1, 0, 1}
-        assert draw.alliance_step in {-1, 0, 1}
-        assert draw.drops_out is False  # a positive client never drops out
-
-
-def test_worse_progress_lowers_the_alliance() -> None:
-    assert all(draw_week(week_state(seed=s, progress="worse")).alliance_step == -1 for s in range(10))
-    assert all(draw_week(week_state(seed=s, progress="no_change")).alliance_step == 0 for s in range(10))
-
-
-@pytest.mark.parametrize("completed", [1, 2])
-def test_negative_client_never_drops_out_before_sessions_min(completed: int) -> None:
-    draws = [
-        draw_week(week_state(seed=seed, attitude="negative", alliance=1, progress="worse", completed=completed))
-        for seed in range(300)
-    ]
-    assert not any(d.drops_out for d in draws)
-    # The draws did reach the dropout condition: no homework was done in many of them.
-    assert sum(d.adherence == "not_done" for d in draws) > 50
-
-
-def test_negative_client_may_drop_out_once_sessions_min_is_held() -> None:
-    """Positive control for the test above: the same client can drop out after sessions_min."""
-    draws = [
-        draw_week(week_state(seed=seed, attitude="negative", alliance=1, progress="worse", completed=3))
-        for seed in range(300)
-    ]
-    dropped = [d for d in draws if d.drops_out]
-    assert dropped
-    assert all(d.adherence == "not_done" for d in dropped)

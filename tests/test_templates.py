@@ -19,14 +19,16 @@ from muspsy import views
 from muspsy.agents.base import Agent
 from muspsy.agents.client import Client
 from muspsy.agents.counselor import Counselor
-from muspsy.agents.spec import load_spec, load_strategy
+from muspsy.agents.director import Director, WeekPlan, plan_week
+from muspsy.agents.spec import available_strategies, load_spec, load_strategy, strategy_aliases
 from muspsy.agents.supervisor import Supervisor
 from muspsy.data import agents_dir, profiles_dir
+from muspsy.dynamics import load_params
 from muspsy.events import NullEventLog
 from muspsy.graphs.state import ArcState
 from muspsy.llm import RoleModel
 from muspsy.profiles import load_profile
-from muspsy.records import ROLES, ClientState, Memo, SessionRecord, TreatmentPlan
+from muspsy.records import ROLES, ClientProfile, ClientState, Memo, SessionRecord, TreatmentPlan
 from muspsy.templates import PLACEHOLDER, Template, TemplateError, load_template
 from muspsy.testing import ScriptedChatModel, default_responder
 
@@ -161,13 +163,21 @@ def _counselor_close(state: ArcState) -> dict[str, str]:
     return task
 
 
+def _preferences(state: ArcState) -> str:
+    strategies = {name: load_strategy(name) for name in available_strategies()}
+    return views.client_preferences(ClientProfile.model_validate(state["profile"]), strategies)
+
+
+def _week_plan(state: ArcState) -> WeekPlan:
+    return plan_week(state, load_params(), strategy_aliases())
+
+
 RENDERERS: dict[tuple[str, str], Renderer] = {
     ("client", "system"): views.client_system,
     ("client", "turn"): _with_format(lambda s: views.client_turn(s, _settings("client").recent_turns)),
-    ("client", "week"): _with_format(lambda s: views.client_week(s, "partial", True)),
     ("client", "self_report_start"): _with_format(lambda s: views.client_self_report_start(s, "PHQ-9 ...")),
     ("client", "self_report_end"): _with_format(
-        lambda s: views.client_self_report_end(s, "WAI-SR ...", _settings("client").recent_turns)
+        lambda s: views.client_appraisal(s, "WAI-SR ...", _settings("client").recent_turns, _preferences(s))
     ),
     ("counselor", "system"): lambda s: views.counselor_system(s, _strategy(), _settings("counselor").earlier_memos),
     ("counselor", "open"): _with_format(views.counselor_open),
@@ -178,6 +188,8 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
     ("supervisor", "plan"): _with_format(views.supervisor_plan),
     ("supervisor", "memo"): _with_format(lambda s: views.supervisor_memo(s, _settings("supervisor").earlier_memos)),
     ("supervisor", "decide"): _with_format(views.supervisor_decide),
+    ("director", "system"): lambda s: views.director_system(s, _week_plan(s)),
+    ("director", "week"): _with_format(lambda s: views.director_week(s, _week_plan(s))),
 }
 
 
@@ -263,7 +275,7 @@ def test_load_template_reads_the_file(tmp_path: Path) -> None:
 # --- the real agent methods render their templates -----------------------------------------
 
 
-def _agents() -> tuple[Client, Counselor, Supervisor, dict[str, ScriptedChatModel]]:
+def _agents() -> tuple[Client, Counselor, Supervisor, Director, dict[str, ScriptedChatModel]]:
     chats = {role: ScriptedChatModel(responder=default_responder) for role in ROLES}
     agent = {
         role: Agent(load_spec(role), RoleModel(chats[role], "scripted", "function_calling"), NullEventLog(), 0)
@@ -274,12 +286,13 @@ def _agents() -> tuple[Client, Counselor, Supervisor, dict[str, ScriptedChatMode
         Client(agent["client"]),
         Counselor(agent["counselor"], strategy),
         Supervisor(agent["supervisor"], strategy),
+        Director(agent["director"]),
         chats,
     )
 
 
 async def test_agent_methods_render_every_template() -> None:
-    client, counselor, supervisor, chats = _agents()
+    client, counselor, supervisor, director, chats = _agents()
     state: ArcState = {**build_state(), "outcomes": True}
     before_session = {k: v for k, v in state.items() if k != "session"}
 
@@ -291,14 +304,15 @@ async def test_agent_methods_render_every_template() -> None:
     await counselor.close(state)
     await client.report_end(state)
     await client.reply(state)
-    await client.live_week(state)
+    await director.week(state)
     await supervisor.memo(state)
     await supervisor.decide(state)
 
     asked = {
-        "client": ["SymptomQuestionnairesOutput", "AllianceQuestionnaireOutput", "ClientTurnOutput", "WeekOutput"],
+        "client": ["SymptomQuestionnairesOutput", "AllianceQuestionnaireOutput", "ClientTurnOutput"],
         "counselor": ["OpeningOutput", "CounselorTurnOutput", "CrisisTurnOutput", "ClosingOutput"],
         "supervisor": ["PlanOutput", "MemoOutput", "DecisionOutput"],
+        "director": ["DirectorWeekOutput"],
     }
     for role, chat in chats.items():
         assert [schema for schema, _ in chat.calls] == asked[role]

@@ -122,7 +122,7 @@ class RunConfig(Strict):
     seed: int = 0
     structured_retries: int = Field(default=2, ge=0, le=10)
     limits: Limits = Field(default_factory=Limits)
-    models: dict[Literal["default", "client", "counselor", "supervisor", "judge"], ModelSettings] = Field(
+    models: dict[Literal["default", "client", "counselor", "supervisor", "director", "judge"], ModelSettings] = Field(
         default_factory=dict
     )
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)

@@ -26,7 +26,7 @@ def disclosed_ids(disclosures: Iterable[dict[str, Any]]) -> set[str]:
 
 
 def unlocked(
-    profile: ClientProfile, session: int, alliance: int, disclosures: Iterable[dict[str, Any]] = ()
+    profile: ClientProfile, session: int, alliance: float, disclosures: Iterable[dict[str, Any]] = ()
 ) -> list[Disclosable]:
     """The items the client may tell in `session` with trust `alliance`, in profile order."""
     told = disclosed_ids(disclosures)
@@ -45,7 +45,7 @@ def accept_claims(
     *,
     session: int,
     turn: int,
-    alliance: int,
+    alliance: float,
     disclosures: Sequence[dict[str, Any]],
 ) -> ClaimResult:
     """Check a client turn's claimed disclosures against the unlock rules."""

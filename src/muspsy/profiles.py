@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from muspsy.agents.spec import available_strategies, strategy_aliases
 from muspsy.data import profiles_dir
 from muspsy.records import ClientProfile
 
@@ -45,6 +46,10 @@ def load_profile(path: Path | str) -> ClientProfile:
         raise ProfileError(f"{path}: field {field}: {message}{more}") from None
     if profile.id != path.stem:
         raise ProfileError(f"{path}: field id: {profile.id!r} does not match the file name {path.stem!r}")
+    known = [*available_strategies(), *strategy_aliases()]
+    unknown = [name for name in profile.strategy_fit if name not in known]
+    if unknown:
+        raise ProfileError(f"{path}: field strategy_fit.{unknown[0]}: unknown strategy (known: {', '.join(known)})")
     return profile
 
 

@@ -7,7 +7,7 @@ here describe what muspsy stores.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -23,10 +23,13 @@ HomeworkAdherence = Literal["not_assigned", "not_done", "partial", "done"]
 Progress = Literal["worse", "no_change", "some", "substantial"]
 EndReason = Literal["goals_met", "max_sessions", "referral", "crisis", "dropout"]
 Speaker = Literal["counselor", "client"]
-Role = Literal["client", "counselor", "supervisor"]
+# The director is the simulation side's role (the client's world between sessions); nothing it
+# writes reaches the counselor side.
+Role = Literal["client", "counselor", "supervisor", "director"]
+ROLES: tuple[Role, ...] = ("client", "counselor", "supervisor", "director")
 # Which side of the one-way mirror a role sits on: the counselor side never sees profile text.
 COUNSELOR_SIDE: frozenset[str] = frozenset({"counselor", "supervisor"})
-ROLES: tuple[Role, ...] = ("client", "counselor", "supervisor")
+Valence = Literal["negative", "neutral", "positive"]
 
 TURN_RISK_SEVERITY: dict[str, int] = {
     "none": 0,
@@ -90,7 +93,7 @@ class UnlockRule(Record):
     share_from_session: int = Field(default=1, ge=1)
     min_alliance: int = Field(default=1, ge=1, le=5)
 
-    def unlocked(self, session: int, alliance: int) -> bool:
+    def unlocked(self, session: int, alliance: float) -> bool:
         return session >= self.share_from_session and alliance >= self.min_alliance
 
 
@@ -139,8 +142,10 @@ class ClientState(Record):
     cognitive_state: str
     recent_life_events: list[str] = Field(default_factory=list)
     homework_adherence: HomeworkAdherence = "not_assigned"
-    alliance: int = Field(default=2, ge=1, le=5, description="Working alliance as felt by the client, 1-5.")
-    symptom_severity: int = Field(default=5, ge=0, le=10, description="Overall distress, 0 (none) to 10 (worst).")
+    # Floats: the change engine (`muspsy.dynamics`) moves them by fractions of a point a week,
+    # which whole numbers would round away.
+    alliance: float = Field(default=2, ge=1, le=5, description="Working alliance as felt by the client, 1-5.")
+    symptom_severity: float = Field(default=5, ge=0, le=10, description="Overall distress, 0 (none) to 10 (worst).")
 
 
 class PlannedSession(Record):
@@ -184,6 +189,10 @@ class ClientProfile(Record):
     risk: Risk
     initial_state: ClientState
     planned_arc: list[PlannedSession] = Field(default_factory=list)
+    strategy_fit: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict,
+        description="Strategy name -> how well this client responds to it, 0 (not at all) to 1; unnamed: 0.5.",
+    )
     provenance: Provenance
     extra: dict[str, Any] = Field(
         default_factory=dict, description="Catch-all for source fields that have no field of their own."
@@ -291,6 +300,43 @@ class InstrumentScore(Record):
     subscales: dict[str, int] = Field(default_factory=dict, description="WAI-SR: goal, task, bond.")
 
 
+class SessionAppraisal(Record):
+    """How the client experienced a session, in its own eyes (simulation side: never shown to
+    the counselor side). The change engine's main input; 1-5 ratings, 3 is neutral."""
+
+    felt_understood: int = Field(ge=1, le=5)
+    goal_agreement: int = Field(ge=1, le=5)
+    task_agreement: int = Field(ge=1, le=5)
+    rupture: bool
+    new_insight: bool
+    homework_accepted: bool
+
+
+NEUTRAL_APPRAISAL = SessionAppraisal(
+    felt_understood=3, goal_agreement=3, task_agreement=3, rupture=False, new_insight=False, homework_accepted=False
+)
+
+
+class LifeEvent(Record):
+    """Something the director decided happens in the client's week."""
+
+    valence: Valence
+    impact: float = Field(ge=0, le=1, description="How much it moves the client, 0-1.")
+    text: str
+
+
+class Week(Record):
+    """The director's week after a session: the draws, the narration and the state change."""
+
+    homework_adherence: HomeworkAdherence
+    adherence_probability: float = Field(ge=0, le=1)
+    life_event: LifeEvent | None = None
+    narrative: str
+    symptom_change: float = Field(description="Change in distress (0-10 scale); negative is better.")
+    alliance_change: float
+    dropped_out: bool = False
+
+
 class SessionRecord(Record):
     index: int = Field(ge=1)
     goal: str
@@ -306,6 +352,9 @@ class SessionRecord(Record):
     phq9: InstrumentScore | None = None
     gad7: InstrumentScore | None = None
     wai_sr: InstrumentScore | None = None
+    # Simulation side: the client's own appraisal and the director's week that followed.
+    appraisal: SessionAppraisal | None = None
+    week: Week | None = None
 
 
 class Outcome(Record):

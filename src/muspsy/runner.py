@@ -8,7 +8,7 @@ failure is recorded and the others go on.
 Several strategies in one run make a paired design: every strategy runs every profile with the
 same seeds (profile x replicate x strategy), so arcs that differ only in strategy share their
 client and seed, and the seeded parts of the client's weeks use the same random numbers
-(`agents.client.draw_week`): the arcs differ where the counseling made them differ.
+(`agents.director.draw_numbers`): the arcs differ where the counseling made them differ.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from muspsy.agents.spec import AgentSpec, Strategy, load_spec, load_strategy
 from muspsy.backends import ResolvedModels, open_models
 from muspsy.checkpointers import check_checkpointer, open_checkpointer, redact_url
 from muspsy.config import RunConfig, build_config, fingerprint, merge, resolved
+from muspsy.dynamics import dynamics_path
 from muspsy.events import JsonlEventLog
 from muspsy.graphs.arc import build_arc_graph, recursion_limit
 from muspsy.graphs.state import ArcState, add_usage
@@ -50,13 +51,15 @@ def now() -> str:
 
 
 def prompt_hashes(specs: dict[Role, AgentSpec], strategies: Sequence[Strategy]) -> dict[str, str]:
-    """sha256 of every template, every strategy used and every questionnaire the client reads."""
+    """sha256 of every template, every strategy used, every questionnaire the client reads and
+    the change engine's parameters."""
     hashes = {f"{role}/{name}": t.sha256 for role, spec in specs.items() for name, t in spec.templates.items()}
     for strategy in strategies:
         # Aliases are spellings on the command line; they change nothing an arc produces.
         strategy_text = strategy.model_dump_json(exclude={"aliases"}).encode("utf-8")
         hashes[f"counselor/strategies/{strategy.name}"] = hashlib.sha256(strategy_text).hexdigest()
     hashes.update(instrument_hashes())
+    hashes["client/dynamics"] = hashlib.sha256(dynamics_path().read_bytes()).hexdigest()
     return dict(sorted(hashes.items()))
 
 

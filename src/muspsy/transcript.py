@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from muspsy.records import ArcRecord, InstrumentScore
+from muspsy.records import ArcRecord, InstrumentScore, SessionAppraisal, Week
+from muspsy.views import level
 
 INSTRUMENT_TITLES = {"phq9": "PHQ-9", "gad7": "GAD-7", "wai_sr": "WAI-SR"}
 
@@ -36,7 +37,8 @@ def render_transcript(arc: ArcRecord) -> str:
             f"Goal: {session.goal}",
             "",
             f"Client state at start: {state.emotion_state} / {state.cognitive_state} "
-            f"(distress {state.symptom_severity}/10, alliance {state.alliance}/5, homework {state.homework_adherence})",
+            f"(distress {level(state.symptom_severity)}/10, alliance {level(state.alliance)}/5, "
+            f"homework {state.homework_adherence})",
             "",
         ]
         start = [score_line(found) for found in (session.phq9, session.gad7) if found]
@@ -50,6 +52,8 @@ def render_transcript(arc: ArcRecord) -> str:
             lines.append("")
         if session.wai_sr:
             lines += [f"Self-report after the session: {score_line(session.wai_sr)}", ""]
+        if session.appraisal:
+            lines += [f"Client's appraisal (simulation side): {appraisal_line(session.appraisal)}", ""]
         memo = session.memo
         lines += [
             "### Supervisor memo",
@@ -66,4 +70,23 @@ def render_transcript(arc: ArcRecord) -> str:
             d = session.decision
             override = f" (overridden: {d.overridden_by})" if d.overridden_by else ""
             lines.append(f"- Decision: {d.action}{' (' + d.end_reason + ')' if d.end_reason else ''}{override}")
+        if session.week:
+            lines += ["", "### The week after (director)", "", week_line(session.week)]
     return "\n".join(lines) + "\n"
+
+
+def appraisal_line(a: SessionAppraisal) -> str:
+    return (
+        f"felt understood {a.felt_understood}/5, goals {a.goal_agreement}/5, tasks {a.task_agreement}/5, "
+        f"rupture {'yes' if a.rupture else 'no'}, new insight {'yes' if a.new_insight else 'no'}, "
+        f"homework accepted {'yes' if a.homework_accepted else 'no'}"
+    )
+
+
+def week_line(week: Week) -> str:
+    event = f"{week.life_event.valence} event (impact {week.life_event.impact:.1f}); " if week.life_event else ""
+    return (
+        f"{week.narrative} ({event}homework {week.homework_adherence.replace('_', ' ')}, "
+        f"distress {week.symptom_change:+.2f}, alliance {week.alliance_change:+.2f}"
+        f"{', did not come back' if week.dropped_out else ''})"
+    )

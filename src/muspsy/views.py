@@ -12,18 +12,24 @@ one-way mirror:
   scores. Neither sees any other profile field (private history, risk notes, background,
   planned states or goals) nor the client's own risk labels: what they know of risk is what
   the counselor noticed in the client's words (`assessed_risk` on counselor turns).
+- the director (simulation side) sees the whole profile and writes nothing the counselor side
+  sees; the client's session appraisal is simulation-side too.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from muspsy.agents.session_ops import noticed_risk
 from muspsy.agents.spec import Strategy
 from muspsy.graphs.state import ArcState, CurrentSession
 from muspsy.ledger import unlocked
 from muspsy.records import ClientProfile, ClientState, Memo, TreatmentPlan
+
+if TYPE_CHECKING:
+    from muspsy.agents.director import WeekPlan
 
 LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese"}
 
@@ -76,12 +82,17 @@ def position(session: CurrentSession) -> str:
     return f"Session {session['index']}, turn {len(session['turns']) + 1}."
 
 
+def level(value: float) -> str:
+    """A state number as shown in prompts: one decimal, none when whole (6, 5.4)."""
+    return f"{round(value, 1):g}"
+
+
 def state_text(state: ClientState) -> str:
     events = "; ".join(state.recent_life_events) or "nothing notable"
     return (
         f"Emotion: {state.emotion_state}\nThinking: {state.cognitive_state}\n"
-        f"Recent events: {events}\nDistress (0-10): {state.symptom_severity}\n"
-        f"Trust in the counselor (1-5): {state.alliance}"
+        f"Recent events: {events}\nDistress (0-10): {level(state.symptom_severity)}\n"
+        f"Trust in the counselor (1-5): {level(state.alliance)}"
     )
 
 
@@ -224,31 +235,6 @@ def client_turn(state: ArcState, recent_turns: int) -> dict[str, str]:
     }
 
 
-def client_week(state: ArcState, adherence: str, life_event_expected: bool) -> dict[str, str]:
-    """The narrator's view of the client's week; it sees the session as the client lived it."""
-    profile = _profile(state)
-    last = state["sessions"][-1]
-    planned = profile.planned(last["index"] + 1)
-    planned_text = (
-        f"Recent events: {'; '.join(planned.recent_life_events)}\nEmotion: {planned.emotion_state}\n"
-        f"Thinking: {planned.cognitive_state}"
-        if planned
-        else "(no planned state: invent a plausible one)"
-    )
-    return {
-        "name": profile.name,
-        "persona": f"{profile.age}, {profile.gender}, {profile.occupation}; {profile.culture}. {profile.background}",
-        "language": language_name(state["language"]),
-        "state": state_text(ClientState.model_validate(state["client_state"])),
-        "session_index": str(last["index"]),
-        "last_session": dialogue(last["turns"], 12),
-        "homework": bullets(last.get("homework_given", [])),
-        "adherence": adherence.replace("_", " "),
-        "life_event": "Something notable happens this week." if life_event_expected else "A quiet week.",
-        "planned_state": planned_text,
-    }
-
-
 def upcoming_session_index(state: ArcState) -> int:
     """The number of the session about to start: one after the finished ones."""
     return len(state.get("history", [])) + 1
@@ -259,17 +245,6 @@ def client_self_report_start(state: ArcState, questionnaires: str) -> dict[str, 
     return {
         "name": state["profile"]["name"],
         "session_index": str(upcoming_session_index(state)),
-        "questionnaires": questionnaires,
-    }
-
-
-def client_self_report_end(state: ArcState, questionnaires: str, recent_turns: int) -> dict[str, str]:
-    """After the session: the client also sees the session it just had, as it lived it."""
-    session = state["session"]
-    return {
-        "name": state["profile"]["name"],
-        "session_index": str(session["index"]),
-        "session": dialogue(session["turns"], recent_turns),
         "questionnaires": questionnaires,
     }
 
@@ -389,3 +364,87 @@ def scores_block(state: ArcState, current: dict[str, Any] | None = None) -> str:
         lines.append(f"- Session {index}: {', '.join(parts) or 'not measured'}")
     shown = "\n".join(lines) or "(none yet)"
     return f"Questionnaire scores (measurement-based care; PHQ-9 0-27, GAD-7 0-21, WAI-SR 12-60):\n{shown}\n"
+
+
+# --- director ---------------------------------------------------------------------------
+# The simulation side: the client's appraisal of a session and the director's week. None of
+# this is ever shown to the counselor side.
+
+FIT_HELPS, FIT_PUTS_OFF = 0.6, 0.4
+
+
+def client_preferences(profile: ClientProfile, strategies: dict[str, Strategy]) -> str:
+    """What tends to help this client and what puts it off, in lay words, from its strategy fit."""
+    canonical = {alias: s.name for s in strategies.values() for alias in s.aliases}
+    fit = {canonical.get(name, name): value for name, value in profile.strategy_fit.items()}
+    ranked = sorted((n for n in fit if n in strategies and strategies[n].client_view), key=lambda n: (-fit[n], n))
+    helps = [strategies[name].client_view for name in ranked if fit[name] >= FIT_HELPS]
+    puts_off = [strategies[name].client_view for name in ranked if fit[name] <= FIT_PUTS_OFF]
+    return (
+        f"What tends to help you:\n{bullets(helps, empty='(nothing in particular)')}\n"
+        f"What tends to put you off:\n{bullets(puts_off, empty='(nothing in particular)')}"
+    )
+
+
+def client_appraisal(state: ArcState, questionnaires: str, recent_turns: int, preferences: str) -> dict[str, str]:
+    """After the session: the client looks back on it as it lived it (and, with outcomes on,
+    fills in the WAI-SR); `questionnaires` is empty when outcomes are off."""
+    session = state["session"]
+    return {
+        "name": state["profile"]["name"],
+        "session_index": str(session["index"]),
+        "session": dialogue(session["turns"], recent_turns),
+        "homework": bullets(session["homework_given"]),
+        "preferences": preferences,
+        "questionnaires": questionnaires or "(no questionnaire this time: give only your appraisal)",
+    }
+
+
+def director_system(state: ArcState, plan: WeekPlan) -> dict[str, str]:
+    """The director sees the whole profile except the private facts and risk notes the client is
+    not ready to tell in the next session: what it writes becomes the client's next state, so a
+    locked item narrated there would reach the client's prompt before the ledger unlocks it."""
+    profile = _profile(state)
+    ready = unlocked(profile, len(state["sessions"]) + 1, plan.alliance, state.get("disclosures", []))
+    shown = profile.model_dump(mode="json", by_alias=True, exclude={"provenance", "extra", "private_history"})
+    shown["risk"] = {"level": profile.risk.level}
+    return {
+        "language": language_name(state["language"]),
+        "profile": json.dumps(shown, ensure_ascii=False, indent=1),
+        "ready_to_tell": bullets((item.text for item in ready), empty="(nothing yet)"),
+    }
+
+
+def _event_text(plan: WeekPlan) -> str:
+    if plan.event is None:
+        return "A quiet week: nothing notable happens."
+    valence, impact = plan.event
+    return f"Something {valence} happens, of impact {impact:.1f} (0 slight .. 1 major)."
+
+
+def director_week(state: ArcState, plan: WeekPlan) -> dict[str, str]:
+    """The director's view of the week it narrates, with the numbers code already decided."""
+    profile = _profile(state)
+    last = state["sessions"][-1]
+    current = ClientState.model_validate(state["client_state"])
+    planned = profile.planned(last["index"] + 1)
+    planned_text = (
+        f"Recent events: {'; '.join(planned.recent_life_events)}\nEmotion: {planned.emotion_state}\n"
+        f"Thinking: {planned.cognitive_state}"
+        if planned
+        else "(no planned state: invent a plausible one)"
+    )
+    return {
+        "name": profile.name,
+        "state": state_text(current),
+        "session_index": str(last["index"]),
+        "last_session": dialogue(last["turns"], 12),
+        "homework": bullets(last.get("homework_given", [])),
+        "adherence": plan.adherence.replace("_", " "),
+        "life_event": _event_text(plan),
+        "change": (
+            f"Distress (0-10) goes from {level(current.symptom_severity)} to {level(plan.severity)}; "
+            f"trust in the counselor (1-5) from {level(current.alliance)} to {level(plan.alliance)}."
+        ),
+        "planned_state": planned_text,
+    }

@@ -1,14 +1,15 @@
 """The simulated client: replies in character (naming the ledger ids it disclosed), fills in
-the outcome questionnaires at the start and end of every session, and lives a week between sessions.
+the outcome questionnaires at the start of every session, and appraises every session at its end.
 
-The week is partly drawn by code from the arc's seed (did the homework get done, does
-something happen, which way do symptoms drift) and partly written by the model, so arcs vary
-with the seed even on a weak model, and follow the profile's planned states when it has them.
+The appraisal (felt understood, agreement on goals and tasks, rupture, new insight, homework
+accepted) and what the client will remember of the session come from one structured call that
+also holds the WAI-SR when outcomes are on. The appraisal drives the change engine
+(`muspsy.dynamics`); the week between sessions belongs to the director
+(`muspsy.agents.director`).
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,80 +17,16 @@ from muspsy import views
 from muspsy.agents.base import Agent
 from muspsy.agents.outputs import (
     AllianceQuestionnaireOutput,
+    AppraisalOutput,
     ClientTurnOutput,
     SymptomQuestionnairesOutput,
-    WeekOutput,
 )
 from muspsy.agents.session_ops import with_turn
+from muspsy.agents.spec import Strategy, available_strategies, load_strategy
 from muspsy.graphs.state import ArcState
 from muspsy.instruments import AT_END, AT_START, InstrumentSpec, load_instruments, score
 from muspsy.ledger import accept_claims
-from muspsy.records import (
-    ClientProfile,
-    ClientState,
-    HomeworkAdherence,
-    Instrument,
-    Memo,
-    cap_turn_risk,
-)
-
-ADHERENCE_BASE = {"positive": 0.75, "neutral": 0.55, "negative": 0.3}
-PROGRESS_RELIEF = {"substantial": 2, "some": 1, "no_change": 0, "worse": -1}
-
-
-@dataclass(frozen=True)
-class WeekDraw:
-    adherence: HomeworkAdherence
-    life_event_expected: bool
-    noise: int
-    alliance_step: int
-    drops_out: bool
-
-
-def draw_week(state: ArcState) -> WeekDraw:
-    """The seeded, code-side part of the client's week."""
-    profile = ClientProfile.model_validate(state["profile"])
-    current = ClientState.model_validate(state["client_state"])
-    sessions = state["sessions"]
-    memo = Memo.model_validate(sessions[-1]["memo"])
-    # Seeded by client and seed, not arc id: the arcs of a paired run (same client and seed,
-    # different strategies) draw the same random numbers, so their weeks differ only where the
-    # counseling made them differ (progress, alliance), never by luck.
-    rng = random.Random(f"{state['seed']}:{state['profile']['id']}:{len(sessions)}")
-    p_done = min(0.95, max(0.05, ADHERENCE_BASE[profile.attitude] + 0.1 * (current.alliance - 3)))
-    u = rng.random()
-    adherence: HomeworkAdherence = "done" if u < 0.7 * p_done else "partial" if u < p_done else "not_done"
-    improving = memo.progress in ("some", "substantial")
-    alliance_step = 1 if improving and rng.random() < 0.5 else -1 if memo.progress == "worse" else 0
-    may_drop = (
-        profile.attitude == "negative"
-        and current.alliance <= 1
-        and adherence == "not_done"
-        and len(sessions) >= state["limits"]["sessions_min"]
-    )
-    return WeekDraw(
-        adherence=adherence,
-        life_event_expected=rng.random() < 0.5,
-        noise=rng.choice([-1, 0, 0, 1]),
-        alliance_step=alliance_step,
-        drops_out=may_drop and rng.random() < 0.5,
-    )
-
-
-def next_state(state: ArcState, draw: WeekDraw, week: WeekOutput) -> ClientState:
-    profile = ClientProfile.model_validate(state["profile"])
-    current = ClientState.model_validate(state["client_state"])
-    memo = Memo.model_validate(state["sessions"][-1]["memo"])
-    relief = PROGRESS_RELIEF.get(memo.progress, 0) + (1 if draw.adherence == "done" else 0) + draw.noise
-    planned = profile.planned(len(state["sessions"]) + 1)
-    return ClientState(
-        emotion_state=planned.emotion_state if planned else week.emotion_state,
-        cognitive_state=planned.cognitive_state if planned else week.cognitive_state,
-        recent_life_events=planned.recent_life_events if planned else [week.life_event],
-        homework_adherence=draw.adherence,
-        alliance=min(5, max(1, current.alliance + draw.alliance_step)),
-        symptom_severity=min(10, max(0, current.symptom_severity - relief)),
-    )
+from muspsy.records import ClientProfile, ClientState, Instrument, SessionAppraisal, cap_turn_risk
 
 
 def initial_state(profile: ClientProfile) -> ClientState:
@@ -110,10 +47,16 @@ def outcomes_on(state: ArcState) -> bool:
     return bool(state.get("outcomes", False))
 
 
+def load_strategies() -> dict[str, Strategy]:
+    return {name: load_strategy(name) for name in available_strategies()}
+
+
 @dataclass(frozen=True)
 class Client:
     agent: Agent
     instruments: dict[Instrument, InstrumentSpec] = field(default_factory=load_instruments)
+    # What each approach looks like to a client, for the appraisal's "what helps you".
+    strategies: dict[str, Strategy] = field(default_factory=load_strategies)
 
     def _questionnaires(self, names: tuple[Instrument, ...]) -> str:
         return "\n\n".join(self.instruments[name].text for name in names)
@@ -139,16 +82,32 @@ class Client:
         return {"reports": reports, "usage": usage}
 
     async def report_end(self, state: ArcState) -> dict[str, Any]:
-        """WAI-SR after the counselor's close, crisis sessions included."""
-        if not outcomes_on(state):
-            return {}
-        task = views.client_self_report_end(state, self._questionnaires(AT_END), self.agent.spec.settings.recent_turns)
-        out, usage = await self.agent.ask(
-            AllianceQuestionnaireOutput, "self_report_end", task, state, views.client_system(state)
+        """After the counselor's close (crisis sessions too): the client's appraisal of the
+        session and its recollection, with the WAI-SR when outcomes are on.
+
+        The appraisal is asked even with outcomes off, because the change engine needs it; it is
+        simulation-side data, stored with the session and shown to no counselor-side agent.
+        """
+        with_alliance = outcomes_on(state)
+        schema: type[AppraisalOutput] = AllianceQuestionnaireOutput if with_alliance else AppraisalOutput
+        task = views.client_appraisal(
+            state,
+            self._questionnaires(AT_END) if with_alliance else "",
+            self.agent.spec.settings.recent_turns,
+            views.client_preferences(ClientProfile.model_validate(state["profile"]), self.strategies),
         )
+        out, usage = await self.agent.ask(schema, "self_report_end", task, state, views.client_system(state))
         reports: dict[str, Any] = dict(state.get("reports", {}))
-        reports.update({name: score(name, getattr(out, name)).model_dump() for name in AT_END})
-        return {"reports": reports, "usage": usage}
+        if isinstance(out, AllianceQuestionnaireOutput):
+            reports.update({name: score(name, getattr(out, name)).model_dump() for name in AT_END})
+        appraisal = SessionAppraisal.model_validate(out.model_dump(exclude={"recollection", "wai_sr"}))
+        # Beside the questionnaire scores: the memo node stores every report with the session.
+        reports["appraisal"] = appraisal.model_dump()
+        return {
+            "reports": reports,
+            "client_memories": [*state.get("client_memories", []), out.recollection],
+            "usage": usage,
+        }
 
     async def reply(self, state: ArcState) -> dict[str, Any]:
         """One client turn: its text, its hidden risk label (ground truth, capped by the
@@ -182,20 +141,3 @@ class Client:
             "disclosures": [*ledger, *(entry.model_dump() for entry in claims.added)],
             "usage": usage,
         }
-
-    async def live_week(self, state: ArcState) -> dict[str, Any]:
-        draw = draw_week(state)
-        task = views.client_week(state, draw.adherence, draw.life_event_expected)
-        week, usage = await self.agent.ask(WeekOutput, "week", task, state)
-        update: dict[str, Any] = {
-            "client_state": next_state(state, draw, week).model_dump(),
-            "client_memories": [*state.get("client_memories", []), week.recollection],
-            "usage": usage,
-        }
-        if draw.drops_out:
-            update["outcome"] = {
-                "end_reason": "dropout",
-                "sessions": len(state["sessions"]),
-                "rationale": "The client did not come back after a week without homework and with little trust.",
-            }
-        return update

@@ -96,15 +96,17 @@ class DecisionOutput(Output):
     rationale: str = Field(min_length=2, max_length=SHORT)
 
 
-class WeekOutput(Output):
-    """The client's week between two sessions, written by the client model as a narrator."""
+class DirectorWeekOutput(Output):
+    """The director's narration of the client's week between two sessions."""
 
-    life_event: str = Field(min_length=2, max_length=SHORT, description="One thing that happened this week.")
-    emotion_state: str = Field(min_length=2, max_length=SHORT)
-    cognitive_state: str = Field(min_length=2, max_length=SHORT)
-    recollection: str = Field(
-        min_length=2, max_length=SHORT, description="What the client remembers of the last session, in first person."
+    life_event: str = Field(
+        min_length=2, max_length=SHORT, description="The week's notable event in one sentence, or that it was quiet."
     )
+    emotion_state: str = Field(min_length=2, max_length=SHORT, description="How the client feels at the next session.")
+    cognitive_state: str = Field(
+        min_length=2, max_length=SHORT, description="How the client thinks at the next session."
+    )
+    narrative: str = Field(min_length=2, max_length=LONG, description="The week, in two to four sentences.")
 
 
 class OpeningOutput(Output):
@@ -133,8 +135,25 @@ class SymptomQuestionnairesOutput(Output):
     )
 
 
-class AllianceQuestionnaireOutput(Output):
-    """The client's WAI-SR answers at the end of a session."""
+Rating = Annotated[int, Field(ge=1, le=5)]
+
+
+class AppraisalOutput(Output):
+    """The client's own appraisal of the session it just had, and what it will remember."""
+
+    felt_understood: Rating = Field(description="How understood you felt, 1 (not at all) to 5 (completely).")
+    goal_agreement: Rating = Field(description="How much you agree with what the counseling aims at, 1 to 5.")
+    task_agreement: Rating = Field(description="How much what you did in the session suits you, 1 to 5.")
+    rupture: bool = Field(description="True if something went wrong between you and the counselor.")
+    new_insight: bool = Field(description="True if you see something about yourself in a new way.")
+    homework_accepted: bool = Field(description="True if you mean to do the homework; false if none or you will not.")
+    recollection: str = Field(
+        min_length=2, max_length=SHORT, description="What you will remember of this session, in the first person."
+    )
+
+
+class AllianceQuestionnaireOutput(AppraisalOutput):
+    """The appraisal plus the client's WAI-SR answers at the end of a session."""
 
     wai_sr: list[AllianceAnswer] = Field(
         min_length=SCORING["wai_sr"].items,

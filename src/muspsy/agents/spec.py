@@ -25,6 +25,17 @@ class RoleSettings(BaseModel):
     earlier_memos: int = Field(default=3, ge=0, description="Earlier memo summaries shown beside the last memo.")
 
 
+class ScriptedPlay(BaseModel):
+    """How the scripted backend plays this strategy: the counselor's lines and homework, and the
+    phrases by which the scripted client recognises the strategy's techniques in a transcript."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    turns: list[str] = Field(min_length=1)
+    homework: list[str] = Field(min_length=1)
+    markers: list[str] = Field(min_length=1, description="Lower-case phrases that show this strategy's techniques.")
+
+
 class Strategy(BaseModel):
     """A counselor strategy: how this kind of counselor thinks, works and sets homework."""
 
@@ -37,6 +48,8 @@ class Strategy(BaseModel):
     techniques: list[str] = Field(min_length=1)
     session_structure: str
     homework_style: str
+    client_view: str = Field(default="", description="What a client notices of this approach, in lay words.")
+    scripted: ScriptedPlay | None = Field(default=None, description="How the scripted backend plays it.")
 
 
 @dataclass(frozen=True)

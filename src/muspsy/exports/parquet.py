@@ -38,8 +38,8 @@ STATE = pa.struct(
         ("cognitive_state", _str),
         ("recent_life_events", pa.list_(_str)),
         ("homework_adherence", _str),
-        ("alliance", pa.int32()),
-        ("symptom_severity", pa.int32()),
+        ("alliance", pa.float64()),
+        ("symptom_severity", pa.float64()),
     ]
 )
 MEMO = pa.struct(

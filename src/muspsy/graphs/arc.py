@@ -1,6 +1,7 @@
 """The arc graph: plan -> session -> memo -> decide -> (between_sessions -> session | finalize).
 
-One LangGraph thread runs one client's whole course of counseling. The factory takes the
+One LangGraph thread runs one client's whole course of counseling; `between_sessions` is the
+director's week (`muspsy.agents.director`). The factory takes the
 models; nothing here knows which backend, checkpointer or executor is used.
 """
 
@@ -14,6 +15,7 @@ from langgraph.graph import END, START, StateGraph
 from muspsy.agents.base import Agent
 from muspsy.agents.client import Client
 from muspsy.agents.counselor import Counselor
+from muspsy.agents.director import Director
 from muspsy.agents.spec import AgentSpec, Strategy, load_spec
 from muspsy.agents.supervisor import Supervisor
 from muspsy.events import EventLog, NullEventLog
@@ -64,13 +66,14 @@ def build_arc_graph(
     client = Client(agent["client"])
     counselor = Counselor(agent["counselor"], strategy)
     supervisor = Supervisor(agent["supervisor"], strategy)
+    director = Director(agent["director"])
 
     graph = StateGraph(ArcState)
     graph.add_node("plan", supervisor.plan)
     graph.add_node("session", compile_session_graph(client, counselor))
     graph.add_node("memo", supervisor.memo)
     graph.add_node("decide", supervisor.decide)
-    graph.add_node("between_sessions", client.live_week)
+    graph.add_node("between_sessions", director.week)
     graph.add_node("finalize", finalize)
     graph.add_edge(START, "plan")
     graph.add_edge("plan", "session")

@@ -66,7 +66,9 @@ class SessionState(TypedDict, total=False):
     next_goal: str
     history: list[dict[str, Any]]  # compact finished sessions: index, memo, homework given
     session: CurrentSession
-    reports: dict[str, Any]  # the current session's questionnaire scores, by instrument
+    # The current session's client reports: questionnaire scores by instrument, and the
+    # client's `appraisal` of the session (simulation side).
+    reports: dict[str, Any]
     disclosures: list[dict[str, Any]]  # the disclosure ledger: {fact, session, turn}, first disclosures
     usage: dict[str, dict[str, float]]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -22,9 +23,11 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, PrivateAttr
 
+from muspsy.agents.spec import ScriptedPlay, Strategy, available_strategies, load_strategy
 from muspsy.llm import RoleModel
 from muspsy.records import ROLES, Role
 from muspsy.testing.judge_replies import judge_reply
+from muspsy.views import ATTITUDE_NOTES, strategy_text
 
 # A responder gets the schema name asked for and the prompt, and returns the tool arguments
 # (a dict) or a raw string (to simulate malformed output).
@@ -175,17 +178,17 @@ HOMEWORK = [
 
 
 STATE_NUMBER = {
-    "severity": re.compile(r"Distress \(0-10\): (\d+)"),
-    "alliance": re.compile(r"Trust in the counselor \(1-5\): (\d+)"),
+    "severity": re.compile(r"Distress \(0-10\): (\d+(?:\.\d+)?)"),
+    "alliance": re.compile(r"Trust in the counselor \(1-5\): (\d+(?:\.\d+)?)"),
 }
 RISK_LEVEL = re.compile(r"Risk of self-harm: (none|low|moderate|high|imminent)")
 # PHQ-9 item 9 (thoughts of death or self-harm) by the profile's risk level.
 DEATH_THOUGHTS = {"none": 0, "low": 0, "moderate": 1, "high": 1, "imminent": 2}
 
 
-def _state_number(prompt: str, key: str, default: int) -> int:
+def _state_number(prompt: str, key: str, default: float) -> float:
     match = STATE_NUMBER[key].search(prompt)
-    return int(match.group(1)) if match else default
+    return float(match.group(1)) if match else default
 
 
 def _spread(total: int, items: int, high: int) -> list[int]:
@@ -208,7 +211,7 @@ def _symptom_answers(prompt: str) -> dict[str, list[int]]:
 def _alliance_answers(prompt: str) -> list[int]:
     # Answers follow the client's felt alliance (1-5), so they rise as trust grows; the bond
     # items (3, 5, 7, 9) run one point ahead once there is some trust, as is common early on.
-    alliance = _state_number(prompt, "alliance", 2)
+    alliance = round(_state_number(prompt, "alliance", 2))
     bond = {3, 5, 7, 9}
     return [min(5, alliance + (1 if number in bond and alliance >= 2 else 0)) for number in range(1, 13)]
 
@@ -296,7 +299,15 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
         }
     if schema == "CounselorTurnOutput":
         noticed = assess_risk(messages)
-        text = RISK_RESPONSE if noticed != "none" else COUNSELOR_LINES[(turn // 2 + session) % len(COUNSELOR_LINES)]
+        if noticed != "none":
+            return {"assessed_risk": noticed, "text": RISK_RESPONSE, "ready_to_close": turn >= 7}
+        play = _play_in(prompt)
+        if play is None:
+            text = COUNSELOR_LINES[(turn // 2 + session) % len(COUNSELOR_LINES)]
+        else:
+            # The strategy's lines in order from the first dialogue turn (turn 3), a step further
+            # on in every session: session 1 of CBT starts with its agenda.
+            text = play.turns[(turn // 2 - 2 + session) % len(play.turns)]
         return {"assessed_risk": noticed, "text": text, "ready_to_close": turn >= 7}
     if schema == "OpeningOutput":
         homework = _section_items(messages, "Homework to review:")
@@ -312,7 +323,9 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             "and do you have a plan? Let's write a safety plan together, and I will give you a crisis line.",
         }
     if schema == "ClosingOutput":
-        task = HOMEWORK[(session - 1) % len(HOMEWORK)]
+        play = _play_in(prompt)
+        tasks = play.homework if play else HOMEWORK
+        task = tasks[(session - 1) % len(tasks)]
         return {
             "assessed_risk": assess_risk(messages),
             "text": f"We are nearly at time. Before we meet again, could you {task.lower()}?",
@@ -341,20 +354,98 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             "end_reason": "goals_met" if done else "none",
             "rationale": "Goals reached." if done else "Work is under way; continue as planned.",
         }
-    if schema == "WeekOutput":
-        return {
-            "life_event": "An ordinary week, with one tense conversation at work.",
-            "emotion_state": "A little calmer, still worried.",
-            "cognitive_state": "Starting to question some harsh thoughts.",
-            "recollection": "We talked about what keeps me stuck, and I agreed to try something before next time.",
-        }
+    if schema == "DirectorWeekOutput":
+        return _director_week(prompt)
     if schema == "SymptomQuestionnairesOutput":
         return dict(_symptom_answers(prompt))
+    if schema == "AppraisalOutput":
+        return _appraisal(messages)
     if schema == "AllianceQuestionnaireOutput":
-        return {"wai_sr": _alliance_answers(prompt)}
+        return {**_appraisal(messages), "wai_sr": _alliance_answers(prompt)}
     if schema == "ExtractedProfileOutput":
         return _extracted_profile(prompt)
     raise ScriptExhausted(f"default_responder has no reply for schema {schema!r}")
+
+
+@lru_cache(maxsize=1)
+def _strategies() -> tuple[Strategy, ...]:
+    return tuple(load_strategy(name) for name in available_strategies())
+
+
+def _play_in(prompt: str) -> ScriptedPlay | None:
+    """How to play the strategy whose description the counselor's system prompt holds."""
+    return next((s.scripted for s in _strategies() if strategy_text(s) in prompt), None)
+
+
+def _marker_hits(text: str, strategies: Sequence[Strategy]) -> int:
+    return sum(text.count(marker) for s in strategies if s.scripted for marker in s.scripted.markers)
+
+
+REFLECTIONS = ("it sounds like", "you feel", "what i hear")
+
+
+def _appraisal(messages: Sequence[BaseMessage]) -> dict[str, Any]:
+    """The client's appraisal from what the counselor actually did: how often the counselor's
+    lines show the techniques of approaches that help this client, and of those that put it off
+    (the client's preferences are listed in the prompt, in the strategies' lay words)."""
+    prompt = "\n".join(str(m.content) for m in messages)
+    by_view = {s.client_view: s for s in _strategies() if s.client_view}
+    helps = [by_view[item] for item in _section_items(messages, "What tends to help you:") if item in by_view]
+    puts_off = [by_view[item] for item in _section_items(messages, "What tends to put you off:") if item in by_view]
+    said = "\n".join(line.lower() for line in prompt.splitlines() if line.startswith("Counselor:"))
+    good, bad = _marker_hits(said, helps), _marker_hits(said, puts_off)
+    homework = " ".join(_section_items(messages, "Homework you were given:")).lower()
+    reluctant = ATTITUDE_NOTES["negative"] in prompt
+    accepted = bool(homework) and (
+        _marker_hits(homework, helps) > 0 or (_marker_hits(homework, puts_off) == 0 and not reluctant)
+    )
+    # Feeling heard is a common factor: reflections help whatever the approach; a session full
+    # of what puts the client off, with no reflection and nothing that helps, is a rupture.
+    heard = sum(said.count(phrase) for phrase in REFLECTIONS)
+    rupture = bad >= 4 and heard == 0 and good == 0
+
+    def rating(value: int) -> int:
+        return min(5, max(1, value))
+
+    return {
+        "felt_understood": rating(3 + (heard >= 1) + (good >= 3) - (bad >= 4 and heard == 0) - rupture),
+        "goal_agreement": rating(3 + (good >= 2) - (bad >= 4)),
+        "task_agreement": rating(3 + (good >= 2) + (good >= 4) - (bad >= 2) - (bad >= 4)),
+        "rupture": rupture,
+        "new_insight": good >= 3,
+        "homework_accepted": accepted,
+        "recollection": "The counselor really got what helps me, and I want to keep going."
+        if good > bad
+        else "It felt like we were not on the same page, and I am not sure it is for me."
+        if bad > good
+        else "We talked things through; I am still working out what I make of it.",
+    }
+
+
+WEEK_EVENTS = {
+    "negative": "A row with someone close left a sour taste for days.",
+    "neutral": "An errand-filled week with one unexpected phone call.",
+    "positive": "An old friend got in touch and they met for coffee.",
+}
+
+
+def _director_week(prompt: str) -> dict[str, Any]:
+    """The director's week narrated from the numbers code already decided."""
+    valence = re.search(r"Something (negative|neutral|positive) happens", prompt)
+    adherence = re.search(r"the homework was (done|partial|not done|not assigned) this week", prompt)
+    change = re.search(r"Distress \(0-10\) goes from ([\d.]+) to ([\d.]+)", prompt)
+    better = bool(change) and float(change.group(2)) < float(change.group(1))  # type: ignore[union-attr]
+    event = WEEK_EVENTS[valence.group(1)] if valence else "A quiet week; nothing much happened."
+    did = adherence.group(1) if adherence else "not assigned"
+    return {
+        "life_event": event,
+        "emotion_state": "A little calmer, still worried." if better else "More on edge than last week.",
+        "cognitive_state": "Starting to question some harsh thoughts."
+        if better
+        else "Doubts that anything will change.",
+        "narrative": f"{event} The homework: {did}. "
+        + ("Some days felt lighter." if better else "Most days felt heavy."),
+    }
 
 
 REPORT_START, REPORT_END = "----- case report -----", "----- end of case report -----"
