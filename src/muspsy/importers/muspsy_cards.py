@@ -12,6 +12,7 @@ from typing import Any
 
 from muspsy.importers.common import (
     DEFAULT_AGE,
+    Batch,
     Defaults,
     ImportDataError,
     Where,
@@ -96,7 +97,15 @@ def _leftovers(block: dict[str, Section], used: dict[str, set[str]]) -> dict[str
     return out
 
 
-def import_cards(path: Path) -> list[ClientProfile]:
+def import_cards(path: Path, batch: Batch | None = None) -> list[ClientProfile]:
+    """The profile of one user-card file (a file is one record: a bad one is skipped whole)."""
+    batch = batch or Batch()
+    with batch.record(path):
+        return [card_profile(path)]
+    return []
+
+
+def card_profile(path: Path) -> ClientProfile:
     blocks = read_cards(path)
     if not blocks:
         raise ImportDataError(f"{path}: no user-card blocks")
@@ -153,4 +162,4 @@ def import_cards(path: Path) -> list[ClientProfile]:
         "provenance": provenance("muspsy user cards", path, LICENSE),
         "extra": {"blocks": extra_sessions} if extra_sessions else {},
     }
-    return [build_profile(data, first, defaults)]
+    return build_profile(data, first, defaults)

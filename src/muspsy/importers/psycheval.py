@@ -12,13 +12,13 @@ from typing import Any
 
 from muspsy.importers.common import (
     DEFAULT_AGE,
+    Batch,
     Defaults,
     Where,
     age_from,
     as_sentences,
     build_profile,
     detect_language,
-    json_records,
     need,
     optional,
     provenance,
@@ -107,10 +107,12 @@ def profile_data(record: Any, where: Where, path: Path) -> tuple[dict[str, Any],
     return data, defaults
 
 
-def import_psycheval(path: Path) -> list[ClientProfile]:
+def import_psycheval(path: Path, batch: Batch | None = None) -> list[ClientProfile]:
     profiles = []
-    for number, record in enumerate(json_records(path), start=1):
-        where = Where(path, number)
-        data, defaults = profile_data(record, where, path)
-        profiles.append(build_profile(data, where, defaults))
+    batch = batch or Batch()
+    for number, record in batch.records(path):
+        with batch.record(path, number):
+            where = Where(path, number)
+            data, defaults = profile_data(record, where, path)
+            profiles.append(build_profile(data, where, defaults))
     return profiles

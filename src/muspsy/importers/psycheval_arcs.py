@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from muspsy.importers.arcs import Placeholders, arc_record, imported_session, memo_of
-from muspsy.importers.common import ImportDataError, Where, build_profile, detect_language, joined, json_records, need
+from muspsy.importers.common import Batch, ImportDataError, Where, build_profile, detect_language, joined, need
 from muspsy.importers.psycheval import profile_data
 from muspsy.records import ArcRecord, ClientState, PlanStage, SessionRecord, TreatmentPlan
 
@@ -144,15 +144,26 @@ def import_case(record: Any, where: Where, path: Path, run_id: str) -> ArcRecord
         plan=_plan(record, sessions, marks),
         sessions=sessions,
         marks=marks,
-        source_extra={"sessions": extra_sessions},
+        source_extra={
+            "sessions_check": {
+                "found": len(sessions),
+                "expected": len(raw_sessions),
+                "expected_from": f"{len(raw_sessions)} entries in {where.path.name} record {where.record} sessions",
+            },
+            "sessions": extra_sessions,
+        },
     )
 
 
-def import_psycheval_arcs(paths: Sequence[Path], run_id: str, full_length: bool = False) -> list[ArcRecord]:
+def import_psycheval_arcs(
+    paths: Sequence[Path], run_id: str, full_length: bool = False, batch: Batch | None = None
+) -> list[ArcRecord]:
     if full_length:
         raise ImportDataError("--full-length: only the muspsy format has compact and full-length sessions")
+    batch = batch or Batch()
     arcs = []
     for path in paths:
-        for number, record in enumerate(json_records(path), start=1):
-            arcs.append(import_case(record, Where(path, number), path, run_id))
+        for number, record in batch.records(path):
+            with batch.record(path, number):
+                arcs.append(import_case(record, Where(path, number), path, run_id))
     return arcs
