@@ -250,6 +250,12 @@ def risk_from_text(source: Any, defaults: Defaults) -> dict[str, str]:
     return {"level": level, "notes": note}
 
 
+def source_name(path: Path) -> str:
+    """The file with its folder, `cbt/10.json`: corpora reuse file names across folders
+    (PsychEval has a `10.json` per therapy)."""
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+
+
 def provenance(fmt: str, path: Path, license: str | None, url: str | None = None) -> dict[str, Any]:
     return {
         "source": f"{fmt}: {path.name}",
