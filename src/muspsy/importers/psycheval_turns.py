@@ -2,7 +2,8 @@
 
 Counselor turns carry reasoning in `<think>...</think>`, usually in front of the spoken text.
 All of it leaves the transcript: whole blocks anywhere in a turn, text before a `</think>`
-whose opening tag was lost, and text after a `<think>` that is never closed. A turn with
+whose opening tag was lost (speech follows it), and text after a `<think>` that is never
+closed; a `</think>` with nothing after it is a stray tag and only the tag goes. A turn with
 nothing spoken left is dropped, and the turns around it are merged when one speaker now
 speaks twice in a row, so a transcript never holds an empty turn or a same-speaker pair.
 """
@@ -24,8 +25,12 @@ def split_reasoning(text: str) -> tuple[str, str]:
     reasoning = [m.strip() for m in THINK_BLOCK.findall(text)]
     spoken = THINK_BLOCK.sub(" ", text)
     if "</think>" in spoken:
-        before, _, spoken = spoken.rpartition("</think>")
-        reasoning.append(before.replace("<think>", "").strip())
+        before, _, after = spoken.rpartition("</think>")
+        if after.strip():  # the opening tag was lost: what comes before is reasoning
+            reasoning.append(before.replace("<think>", "").strip())
+            spoken = after
+        else:  # a stray closing tag after the speech
+            spoken = before
     if "<think>" in spoken:
         spoken, _, after = spoken.partition("<think>")
         reasoning.append(after.strip())
