@@ -129,12 +129,14 @@ def arc_record(
     sessions: list[SessionRecord],
     marks: Placeholders,
     source_extra: dict[str, Any],
+    arc_id: str | None = None,
 ) -> ArcRecord:
+    """The imported arc; its id is `<profile id>--imported` unless the source keeps one."""
     if not sessions:
         raise ImportDataError(f"{sources[0]}: no sessions to import")
     return ArcRecord(
         run_id=run_id,
-        arc_id=f"{profile.id}--imported",
+        arc_id=arc_id or f"{profile.id}--imported",
         client_id=profile.id,
         language=language,
         profile=profile.model_dump(mode="json", by_alias=True),

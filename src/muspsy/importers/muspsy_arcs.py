@@ -25,9 +25,16 @@ from muspsy.importers.common import (
     provenance,
     risk_from_text,
 )
-from muspsy.importers.muspsy_cards import LICENSE, card_profile, client_key
+from muspsy.importers.muspsy_cards import LICENSE, card_profile, client_key, restored_id
 from muspsy.importers.muspsy_sessions import SessionSplit, split_sessions
-from muspsy.importers.muspsy_text import DialogueLine, MemoryEntry, read_dialogues, read_memories, sniff
+from muspsy.importers.muspsy_text import (
+    DialogueLine,
+    MemoryEntry,
+    export_index_entry,
+    read_dialogues,
+    read_memories,
+    sniff,
+)
 from muspsy.records import ArcRecord, ClientProfile, ClientState, SessionRecord, TreatmentPlan
 
 MEMORY_FIELDS = {
@@ -69,7 +76,7 @@ def _fallback_profile(key: str, memories: list[MemoryEntry], source: Path) -> Cl
     defaults = Defaults(language)
     where = Where(source)
     data: dict[str, Any] = {
-        "id": f"muspsy-{key}",
+        "id": restored_id(source) or f"muspsy-{key}",
         "name": defaults.text("name", None),
         "age": defaults.value("age", DEFAULT_AGE, "no user cards given"),
         "gender": defaults.text("gender", None),
@@ -210,7 +217,11 @@ def import_client(key: str, files: dict[str, Path], run_id: str, full_length: bo
         }
     language = detect_language([line.text for lines in split.sessions for line in lines])
     sources = [files[k] for k in ("dialogues", "memories", "cards") if k in files]
+    exported = export_index_entry(files["dialogues"], key)
+    if exported:
+        extra["muspsy_raw_index"] = exported
     return arc_record(
+        arc_id=str(exported["arc_id"]) if exported and exported.get("arc_id") else None,
         fmt="muspsy",
         run_id=run_id,
         sources=sources,

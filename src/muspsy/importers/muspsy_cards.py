@@ -24,7 +24,7 @@ from muspsy.importers.common import (
     risk_from_text,
     slug,
 )
-from muspsy.importers.muspsy_text import Section, read_cards
+from muspsy.importers.muspsy_text import Section, export_index_entry, read_cards
 from muspsy.records import ClientProfile
 
 STATIC = "Client's Static Traits"
@@ -48,6 +48,12 @@ def client_key(path: Path) -> str:
     """The client number in a MusPsy file name (usercards_1000.txt -> 1000), else the stem."""
     match = re.search(r"\d+", path.stem)
     return match.group(0) if match else slug(path.stem) or "client"
+
+
+def restored_id(path: Path) -> str | None:
+    """The original client id of a file exported as `muspsy-raw` (from its `.index.jsonl`)."""
+    entry = export_index_entry(path, client_key(path))
+    return str(entry["client_id"]) if entry and entry.get("client_id") else None
 
 
 def _segments(sentence: str) -> list[str]:
@@ -139,7 +145,7 @@ def card_profile(path: Path) -> ClientProfile:
     session_one = planned[0]
     reason = joined(session_one["recent_life_events"])
     data: dict[str, Any] = {
-        "id": f"muspsy-{client_key(path)}",
+        "id": restored_id(path) or f"muspsy-{client_key(path)}",
         "name": people["name"],
         "age": people["age"],
         "gender": people["gender"],

@@ -42,7 +42,7 @@ class SessionSplit:
 
     layout: str  # "compact" or "one block per session"
     sessions: list[list[DialogueLine]]
-    # Compact layout: session number -> its full-length block.
+    # Compact layout: session number -> its full-length block (when it differs from the compact one).
     full_length: dict[int, list[DialogueLine]] = field(default_factory=dict)
     # Per boundary (sessions 2..): "block k" (anchored to a later block), "greeting" (a word cue).
     found_by: list[str] = field(default_factory=list)
@@ -151,5 +151,12 @@ def split_sessions(blocks: Sequence[DialogueBlock], expected: int | None) -> Ses
         extra = [i for i in cue_starts(compact, expected - 1) if i not in starts][: expected - 1 - len(starts)]
         pairs = sorted([*zip(starts, found_by, strict=True), *((i, "greeting") for i in extra)])
         starts, found_by = [p[0] for p in pairs], [p[1] for p in pairs]
+    sessions = _cut(compact, starts)
     full = {starts.index(s) + 2: later[k].lines for k, s in enumerate(block_starts) if k < len(later)}
-    return SessionSplit("compact", _cut(compact, starts), full, found_by)
+    # A later block that repeats its session verbatim (muspsy-raw's own export) is no second version.
+    full = {n: lines for n, lines in full.items() if _texts(lines) != _texts(sessions[n - 1])}
+    return SessionSplit("compact", sessions, full, found_by)
+
+
+def _texts(lines: Sequence[DialogueLine]) -> list[tuple[str, str]]:
+    return [(line.speaker, line.text) for line in lines]

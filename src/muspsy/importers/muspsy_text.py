@@ -10,9 +10,11 @@ block header: it starts a block of its own and its title is kept.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from muspsy.importers.common import ImportDataError, read_text
 
@@ -165,3 +167,26 @@ def sniff(path: Path) -> str:
         f"{path}: line 1: not a MusPsy user-card, memory or dialogue file "
         "(expected 'Client's Static Traits:', 'The 1th Counseling' or 'Consultant:' lines)"
     )
+
+
+EXPORT_INDEX = ".index.jsonl"
+
+
+def export_index_entry(path: Path, key: str) -> dict[str, Any] | None:
+    """The `.index.jsonl` entry of client number `key`, when `path` lies in a folder written by
+    `muspsy export --format muspsy-raw` (it maps the file numbers back to the original ids)."""
+    index = path.parent / EXPORT_INDEX
+    if not index.is_file():
+        return None
+    for number, line in enumerate(index.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ImportDataError(f"{index}: line {number}: malformed JSON: {exc.msg}") from None
+        if not isinstance(entry, dict) or "id" not in entry:
+            raise ImportDataError(f"{index}: line {number}: field id: missing")
+        if str(entry["id"]) == key:
+            return entry
+    return None
