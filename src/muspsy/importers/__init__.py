@@ -15,6 +15,15 @@ from muspsy.importers.common import Batch, ImportDataError, unique_ids, write_pr
 from muspsy.importers.muspsy_arcs import import_muspsy_arcs
 from muspsy.importers.muspsy_cards import import_cards
 from muspsy.importers.patient_psi import import_patient_psi
+from muspsy.importers.patienthub import importer
+from muspsy.importers.patienthub_formats import (
+    read_annaagent,
+    read_deprofile,
+    read_eeyore,
+    read_patientact,
+    read_saps,
+    read_talkdep,
+)
 from muspsy.importers.patienthub_mi import import_patienthub_mi
 from muspsy.importers.psycheval import import_psycheval
 from muspsy.importers.psycheval_arcs import import_psycheval_arcs
@@ -26,6 +35,12 @@ PROFILE_FORMATS: dict[str, Callable[[Path, Batch], list[ClientProfile]]] = {
     "cactus": import_cactus,
     "patient-psi": import_patient_psi,
     "patienthub-mi": import_patienthub_mi,
+    "patienthub-saps": importer("saps", read_saps),
+    "patienthub-patientact": importer("patientact", read_patientact),
+    "patienthub-deprofile": importer("deprofile", read_deprofile),
+    "patienthub-eeyore": importer("eeyore", read_eeyore),
+    "patienthub-talkdep": importer("talkdep", read_talkdep),
+    "patienthub-annaagent": importer("annaagent", read_annaagent),
 }
 
 

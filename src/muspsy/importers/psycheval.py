@@ -29,7 +29,7 @@ from muspsy.importers.common import (
     slug,
     source_name,
 )
-from muspsy.importers.values import given, normal_gender, read_age
+from muspsy.importers.values import gender_field, given, read_age
 from muspsy.records import ClientProfile
 
 LICENSE = "CC-BY-NC-4.0"
@@ -120,7 +120,7 @@ def profile_data(record: Any, where: Where, path: Path) -> tuple[dict[str, Any],
         "id": case_id(record, where.record or 1),
         "name": defaults.text("name", trait("name")),
         "age": age[0] if age is not None else defaults.value("age", DEFAULT_AGE, f"no usable age in {age_text!r}"),
-        "gender": defaults.text("gender", normal_gender(trait("gender"), language)),
+        "gender": defaults.text("gender", gender_field(trait("gender"), language, defaults.used)),
         "language": language,
         "culture": defaults.text("culture", None),
         "occupation": defaults.text("occupation", trait("occupation")),

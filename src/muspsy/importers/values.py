@@ -15,6 +15,7 @@ from typing import Any
 NOT_MENTIONED = {
     *("未提及", "未提到", "未提供", "未说明", "未注明", "不详", "未知", "暂无", "不明"),
     *("not mentioned", "not stated", "not provided", "unknown", "n/a", "na", "none given", "unspecified"),
+    "cannot be identified",
 }
 AGE_RANGE = (3, 110)
 
@@ -132,3 +133,13 @@ def normal_gender(value: Any, language: str) -> str | None:
         if bare in words:
             return GENDER_IN_LANGUAGE[gender]["zh" if language == "zh" else "en"]
     return text
+
+
+def gender_field(value: Any, language: str, used: dict[str, str]) -> str | None:
+    """`normal_gender`, noting in `used` (the profile's muspsy_defaults) what the source wrote
+    when normalising changed it."""
+    gender = normal_gender(value, language)
+    original = given(value)
+    if gender is not None and original is not None and gender != original:
+        used["gender"] = f"normalised from {original!r}"
+    return gender
