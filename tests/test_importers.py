@@ -384,3 +384,10 @@ def test_an_unwritable_output_folder_is_a_clean_error(tmp_path: Path) -> None:
     profiles = import_profiles("patient-psi", [FIXTURES / "patient_psi/profiles.json"])
     with pytest.raises(ImportDataError, match=r"taken/out: cannot write"):
         write_profiles(profiles, blocker / "out")
+
+
+@pytest.mark.unit
+def test_cactus_support_heading_inside_section_5_fills_support() -> None:
+    (profile,) = import_profiles("cactus", [FIXTURES / "cactus/support_inside_section_5.json"])
+    assert profile.intake.support == "Social Support System: My flatmate listens when I come home upset."
+    assert "flatmate" not in profile.intake.functioning and "manager" in profile.intake.functioning

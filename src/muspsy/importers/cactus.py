@@ -38,6 +38,22 @@ IDENTITY = {"name", "age", "gender", "occupation"}
 IDENTITY_TITLE = re.compile(r"basic|client information|personal|identif", re.IGNORECASE)
 
 
+def _field_of(title: str) -> str | None:
+    return next((name for word, name in TITLES if word in title.lower()), None)
+
+
+def _inner_heading(line: str, current: str, intake: dict[str, str]) -> tuple[str, str] | None:
+    """(title, text) when an unnumbered `Title: text` line names an intake section other than
+    the current one that no section has filled yet."""
+    match = HEADER_KEY.match(line.strip())
+    if not match or len(match.group(1)) > 40:
+        return None
+    target = _field_of(match.group(1))
+    if target is None or target == _field_of(current) or target in intake:
+        return None
+    return match.group(1).strip(), match.group(2).strip()
+
+
 def parse_intake(form: str) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     """(identity header `Key: value` pairs, intake fields, unrecognised sections by title)."""
     header: dict[str, str] = {}
@@ -51,7 +67,7 @@ def parse_intake(form: str) -> tuple[dict[str, str], dict[str, str], dict[str, s
         if title is None:
             return
         text = "\n".join(line for line in body if line.strip()).strip()
-        target = next((name for word, name in TITLES if word in title.lower()), None)
+        target = _field_of(title)
         if target and target not in intake:
             intake[target] = text
         else:
@@ -69,6 +85,11 @@ def parse_intake(form: str) -> tuple[dict[str, str], dict[str, str], dict[str, s
                 title, body = None, []
                 continue
             body = [f"{title}: {inline.strip()}"] if inline.strip() else []
+        elif title is not None and (inner := _inner_heading(line, title, intake)):
+            # "Social Support System: ..." without a number inside section 5 is a section of its own.
+            flush()
+            title, inline = inner
+            body = [f"{title}: {inline}"] if inline else []
         elif title is not None and not IDENTITY_TITLE.search(title):
             body.append(line)
         elif pending_key is not None and line.strip():
