@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import EXTERNAL
 from muspsy.profiles import load_profile
 from muspsy.records import ArcRecord
 
@@ -97,3 +98,27 @@ def import_one(files: list[Path], out: Path) -> str:
     muspsy("arcs", "import", "--format", "muspsy", *files, "-o", out)
     (line,) = out.read_text(encoding="utf-8").splitlines()
     return line
+
+
+@pytest.mark.external
+@pytest.mark.skipif(not (EXTERNAL / "muspsy").is_dir(), reason="../shared/data/external is absent")
+def test_the_published_muspsy_sample_survives_import_export_import(tmp_path: Path) -> None:
+    folder = EXTERNAL / "muspsy"
+    sources = [
+        folder / "dialogues_1000_excerpt.txt",
+        folder / "memories_1000_first2.txt",
+        folder / "usercards_1000.txt",
+    ]
+    first = ArcRecord.model_validate_json(import_one(sources, tmp_path / "first.jsonl"))
+    muspsy("export", tmp_path / "first.jsonl", "--format", "muspsy-raw", "-o", tmp_path / "raw", "--quiet")
+    second = ArcRecord.model_validate_json(
+        import_one(sorted((tmp_path / "raw").glob("*.txt")), tmp_path / "again.jsonl")
+    )
+    assert (second.arc_id, second.client_id) == ("muspsy-1000--imported", "muspsy-1000")
+    assert [[t.text for t in s.turns] for s in second.sessions] == [[t.text for t in s.turns] for s in first.sessions]
+    assert (
+        second.model_extra["source_extra"]["full_length_sessions"]
+        == first.model_extra["source_extra"]["full_length_sessions"]
+    )
+    for field in ("name", "age", "culture", "occupation", "intake", "background"):
+        assert second.profile[field] == first.profile[field], field
