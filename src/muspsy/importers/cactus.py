@@ -106,53 +106,51 @@ def parse_intake(form: str) -> tuple[dict[str, str], dict[str, str], dict[str, s
 
 
 def import_cactus(path: Path, batch: Batch | None = None) -> list[ClientProfile]:
-    profiles = []
-    batch = batch or Batch()
-    for number, record in batch.records(path):
-        with batch.record(path, number):
-            where = Where(path, number)
-            client = need(record, "AI_client", where, dict)
-            form = need(record, "AI_client.intake_form", where)
-            attitude = need(record, "AI_client.attitude", where)
-            header, intake, other = parse_intake(form)
-            by_key = {k.lower(): v for k, v in header.items()}
-            if "presenting_problem" not in intake:
-                raise where.fail("AI_client.intake_form", "no 'Presenting Problem' section")
-            defaults = Defaults("en")
-            age = age_from(by_key.get("age", ""))
-            background = "; ".join(f"{k}: {v}" for k, v in header.items() if k.lower() not in IDENTITY)
-            problem = intake["presenting_problem"]
-            name = by_key.get("name")
-            extra: dict[str, Any] = {k: v for k, v in client.items() if k not in {"intake_form", "attitude"}}
-            extra.update({k: v for k, v in record.items() if k != "AI_client"})
-            if other:
-                extra["intake_form_sections"] = other
-            data: dict[str, Any] = {
-                "id": f"cactus-{slug(name or '') or f'record-{number}'}-{slug(attitude) or 'attitude'}",
-                "name": defaults.text("name", name),
-                "age": age if age is not None else defaults.value("age", DEFAULT_AGE, "no age in the intake form"),
-                "gender": defaults.text("gender", by_key.get("gender")),
-                "language": "en",
-                "culture": defaults.text("culture", None),
-                "occupation": defaults.text("occupation", by_key.get("occupation")),
-                "intake": {
-                    "presenting_problem": problem,
-                    "reason_for_counseling": defaults.text(
-                        "intake.reason_for_counseling", intake.get("reason_for_counseling")
-                    ),
-                    **{k: intake[k] for k in ("history", "functioning", "support") if k in intake},
-                },
-                "personality": defaults.text("personality", None),
-                "background": defaults.text("background", background),
-                "attitude": attitude,
-                "risk": risk_from_text(form, defaults),
-                "initial_state": {
-                    # CACTUS presenting problems open with the client's distorted belief.
-                    "emotion_state": defaults.text("initial_state.emotion_state", None),
-                    "cognitive_state": re.split(r"(?<=[.!?])\s", problem, maxsplit=1)[0],
-                },
-                "provenance": provenance("cactus", path, LICENSE),
-                "extra": extra,
-            }
-            profiles.append(build_profile(data, where, defaults))
-    return profiles
+    return (batch or Batch()).each_record(path, cactus_profiles)
+
+
+def cactus_profiles(record: Any, where: Where) -> list[ClientProfile]:
+    path = where.path
+    number = where.record
+    client = need(record, "AI_client", where, dict)
+    form = need(record, "AI_client.intake_form", where)
+    attitude = need(record, "AI_client.attitude", where)
+    header, intake, other = parse_intake(form)
+    by_key = {k.lower(): v for k, v in header.items()}
+    if "presenting_problem" not in intake:
+        raise where.fail("AI_client.intake_form", "no 'Presenting Problem' section")
+    defaults = Defaults("en")
+    age = age_from(by_key.get("age", ""))
+    background = "; ".join(f"{k}: {v}" for k, v in header.items() if k.lower() not in IDENTITY)
+    problem = intake["presenting_problem"]
+    name = by_key.get("name")
+    extra: dict[str, Any] = {k: v for k, v in client.items() if k not in {"intake_form", "attitude"}}
+    extra.update({k: v for k, v in record.items() if k != "AI_client"})
+    if other:
+        extra["intake_form_sections"] = other
+    data: dict[str, Any] = {
+        "id": f"cactus-{slug(name or '') or f'record-{number}'}-{slug(attitude) or 'attitude'}",
+        "name": defaults.text("name", name),
+        "age": age if age is not None else defaults.value("age", DEFAULT_AGE, "no age in the intake form"),
+        "gender": defaults.text("gender", by_key.get("gender")),
+        "language": "en",
+        "culture": defaults.text("culture", None),
+        "occupation": defaults.text("occupation", by_key.get("occupation")),
+        "intake": {
+            "presenting_problem": problem,
+            "reason_for_counseling": defaults.text("intake.reason_for_counseling", intake.get("reason_for_counseling")),
+            **{k: intake[k] for k in ("history", "functioning", "support") if k in intake},
+        },
+        "personality": defaults.text("personality", None),
+        "background": defaults.text("background", background),
+        "attitude": attitude,
+        "risk": risk_from_text(form, defaults),
+        "initial_state": {
+            # CACTUS presenting problems open with the client's distorted belief.
+            "emotion_state": defaults.text("initial_state.emotion_state", None),
+            "cognitive_state": re.split(r"(?<=[.!?])\s", problem, maxsplit=1)[0],
+        },
+        "provenance": provenance("cactus", path, LICENSE),
+        "extra": extra,
+    }
+    return [build_profile(data, where, defaults)]

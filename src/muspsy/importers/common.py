@@ -12,16 +12,18 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
 
 from muspsy.records import PROFILE_SCHEMA, ClientProfile
 from muspsy.runfolder import write_atomic
+
+T = TypeVar("T")
 
 
 class ImportDataError(ValueError):
@@ -61,6 +63,14 @@ class Batch:
                     "error": str(exc),
                 }
             )
+
+    def each_record(self, path: Path, read: Callable[[Any, Where], list[T]]) -> list[T]:
+        """`read(record, where)` for every record of a JSON file, each guarded by `record()`."""
+        out: list[T] = []
+        for number, record in self.records(path):
+            with self.record(path, number):
+                out.extend(read(record, Where(path, number)))
+        return out
 
     def records(self, path: Path) -> list[tuple[int, Any]]:
         """(number, record) for the records of a JSON file; none when the file itself is bad

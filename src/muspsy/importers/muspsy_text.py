@@ -10,12 +10,12 @@ block header: it starts a block of its own and its title is kept.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from muspsy.arcfiles import ArcFileError, read_jsonl
 from muspsy.importers.common import ImportDataError, read_text
 
 CARD_SEPARATOR = re.compile(r"^\s*={5,}\s*$")
@@ -178,14 +178,12 @@ def export_index_entry(path: Path, key: str) -> dict[str, Any] | None:
     index = path.parent / EXPORT_INDEX
     if not index.is_file():
         return None
-    for number, line in enumerate(index.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ImportDataError(f"{index}: line {number}: malformed JSON: {exc.msg}") from None
-        if not isinstance(entry, dict) or "id" not in entry:
+    try:
+        rows = read_jsonl(index)
+    except ArcFileError as exc:
+        raise ImportDataError(str(exc)) from None
+    for number, entry in rows:
+        if "id" not in entry:
             raise ImportDataError(f"{index}: line {number}: field id: missing")
         if str(entry["id"]) == key:
             return entry

@@ -137,16 +137,13 @@ RecordReader = Callable[[dict[str, Any], Where], HubFields]
 def importer(fmt: str, read: RecordReader) -> Callable[[Path, Batch], list[ClientProfile]]:
     """A profile importer for one PatientHub format: a JSON list (or one object) of records."""
 
+    def profiles_of(record: Any, where: Where) -> list[ClientProfile]:
+        if not isinstance(record, dict):
+            raise where.fail("(record)", "expected an object")
+        return [hub_profile(fmt, record, where, where.path, read(record, where))]
+
     def import_file(path: Path, batch: Batch | None = None) -> list[ClientProfile]:
-        batch = batch or Batch()
-        profiles = []
-        for number, record in batch.records(path):
-            with batch.record(path, number):
-                where = Where(path, number)
-                if not isinstance(record, dict):
-                    raise where.fail("(record)", "expected an object")
-                profiles.append(hub_profile(fmt, record, where, path, read(record, where)))
-        return profiles
+        return (batch or Batch()).each_record(path, profiles_of)
 
     import_file.__doc__ = f"PatientHub {fmt} characters -> profiles."
     return import_file

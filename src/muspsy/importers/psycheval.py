@@ -146,11 +146,9 @@ def profile_data(record: Any, where: Where, path: Path) -> tuple[dict[str, Any],
 
 
 def import_psycheval(path: Path, batch: Batch | None = None) -> list[ClientProfile]:
-    profiles = []
-    batch = batch or Batch()
-    for number, record in batch.records(path):
-        with batch.record(path, number):
-            where = Where(path, number)
-            data, defaults = profile_data(record, where, path)
-            profiles.append(build_profile(data, where, defaults))
-    return profiles
+    return (batch or Batch()).each_record(path, psycheval_profiles)
+
+
+def psycheval_profiles(record: Any, where: Where) -> list[ClientProfile]:
+    data, defaults = profile_data(record, where, where.path)
+    return [build_profile(data, where, defaults)]

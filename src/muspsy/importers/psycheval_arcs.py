@@ -201,9 +201,4 @@ def import_psycheval_arcs(
     if full_length:
         raise ImportDataError("--full-length: only the muspsy format has compact and full-length sessions")
     batch = batch or Batch()
-    arcs = []
-    for path in paths:
-        for number, record in batch.records(path):
-            with batch.record(path, number):
-                arcs.append(import_case(record, Where(path, number), path, run_id))
-    return arcs
+    return [arc for path in paths for arc in batch.each_record(path, lambda r, w: [import_case(r, w, w.path, run_id)])]
