@@ -212,9 +212,9 @@ def import_arcs_command(
 ) -> None:
     """Convert published multi-session dialogues into canonical arc records (arcs.jsonl), no LLM.
 
-    Prints, per client, the sessions found and the number the source implies; a client whose
-    counts differ is bad input. Fields the source lacks get placeholders listed in each
-    record's `import_placeholders`.
+    Prints per client the sessions found and the number the source implies; differing counts are bad input.
+
+    Fields the source lacks get placeholders listed in each record's `import_placeholders`.
     """
     batch = Batch(skip_bad)
     with import_errors():

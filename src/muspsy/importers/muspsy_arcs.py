@@ -104,7 +104,8 @@ def expected_sessions(
 ) -> tuple[int | None, str]:
     """How many sessions the client had according to the files beside the dialogue."""
     if memories:
-        return len(memories), f"{len(memories)} memories in {files['memories'].name}"
+        noun = "memory" if len(memories) == 1 else "memories"
+        return len(memories), f"{len(memories)} {noun} in {files['memories'].name}"
     if profile is not None and profile.planned_arc:
         return len(profile.planned_arc), f"{len(profile.planned_arc)} user-card blocks in {files['cards'].name}"
     return None, "no memory or user-card file"
