@@ -33,6 +33,8 @@ SOURCES: dict[str, tuple[str, str | None]] = {
     "patienthub-eeyore": ("patienthub/eeyore.json", None),
     "patienthub-talkdep": ("patienthub/talkDep.json", None),
     "patienthub-annaagent": ("patienthub/annaAgent.json", None),
+    "patienthub-patientzero": ("patienthub/patientZero.json", None),
+    "patienthub-simpatient": ("patienthub/simPatient.json", None),
 }
 SAMPLES = {fmt: sample for fmt, (_, sample) in SOURCES.items() if sample}
 needs_external = pytest.mark.skipif(not EXTERNAL.is_dir(), reason="../shared/data/external is absent")

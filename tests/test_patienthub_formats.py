@@ -23,6 +23,8 @@ FORMATS = {
     "patienthub-patientact": ("patientAct.json", 1),
     "patienthub-deprofile": ("deprofile.json", 1),
     "patienthub-annaagent": ("annaAgent.json", 1),
+    "patienthub-patientzero": ("patientZero.json", 1),
+    "patienthub-simpatient": ("simPatient.json", 1),
 }
 
 
@@ -113,6 +115,24 @@ def test_annaagent_complaint_chain_unfolds_over_sessions() -> None:
 
 
 @pytest.mark.unit
+def test_patientzero_maps_the_trajectory_exam_and_style() -> None:
+    (daniel,) = import_profiles("patienthub-patientzero", [HUB / "patientZero.json"])
+    assert (daniel.name, daniel.age, daniel.gender) == ("Daniel Cho", 47, "male")
+    assert daniel.culture == "Korean American, Urban" and daniel.conversational_style == "reserved"
+    assert daniel.intake.reason_for_counseling == "Insomnia (mild)"
+    assert daniel.initial_state.emotion_state.startswith("Tired and flat")
+    assert "suicide_risk none" in daniel.risk.notes
+
+
+@pytest.mark.unit
+def test_simpatient_between_session_event_is_what_the_client_comes_in_with() -> None:
+    (client,) = import_profiles("patienthub-simpatient", [HUB / "simPatient.json"])
+    assert client.initial_state.recent_life_events == [client.intake.presenting_problem]
+    assert client.initial_state.cognitive_state == "control 4/10; efficacy 3/10; awareness 6/10; reward 7/10"
+    assert client.personality == "MBTI type ESFJ-T." and client.culture == "Irish"
+
+
+@pytest.mark.unit
 def test_a_record_of_another_format_is_named(tmp_path: Path) -> None:
     with pytest.raises(ImportDataError) as caught:
         import_profiles("patienthub-annaagent", [HUB / "saps.json"])
@@ -126,7 +146,7 @@ def test_a_scripted_run_accepts_one_profile_of_each_format(tmp_path: Path) -> No
         result = muspsy("profiles", "import", "-f", fmt, HUB / name, "-o", runnable, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
     chosen = sorted(runnable.glob("*.yaml"))
-    assert len(chosen) == 7
+    assert len(chosen) == 9
     result = muspsy(
         *("run", runnable, "--backend", "scripted", "--sessions-max", "2", "--turns-max", "6"),
         *("--runs-dir", tmp_path / "runs", "--quiet"),
@@ -134,4 +154,4 @@ def test_a_scripted_run_accepts_one_profile_of_each_format(tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stderr
     run_dir = Path(result.stdout.strip().splitlines()[-1])
-    assert len((run_dir / "arcs.jsonl").read_text(encoding="utf-8").splitlines()) == 7
+    assert len((run_dir / "arcs.jsonl").read_text(encoding="utf-8").splitlines()) == 9

@@ -21,7 +21,9 @@ from muspsy.importers.patienthub_formats import (
     read_deprofile,
     read_eeyore,
     read_patientact,
+    read_patientzero,
     read_saps,
+    read_simpatient,
     read_talkdep,
 )
 from muspsy.importers.patienthub_mi import import_patienthub_mi
@@ -41,6 +43,8 @@ PROFILE_FORMATS: dict[str, Callable[[Path, Batch], list[ClientProfile]]] = {
     "patienthub-eeyore": importer("eeyore", read_eeyore),
     "patienthub-talkdep": importer("talkdep", read_talkdep),
     "patienthub-annaagent": importer("annaagent", read_annaagent),
+    "patienthub-patientzero": importer("patientzero", read_patientzero),
+    "patienthub-simpatient": importer("simpatient", read_simpatient),
 }
 
 

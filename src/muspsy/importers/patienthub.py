@@ -57,6 +57,7 @@ class HubFields:
     events: list[str] = field(default_factory=list)
     private: list[dict[str, Any]] = field(default_factory=list)
     attitude: str | None = None
+    style: str | None = None  # a PATIENT-Psi conversational style, when the source names one
     symptom_severity: int | None = None
     risk_scores: dict[str, Any] = field(default_factory=dict)  # the source's own ratings, for review
     planned_arc: list[dict[str, Any]] = field(default_factory=list)
@@ -128,6 +129,8 @@ def hub_profile(fmt: str, record: dict[str, Any], where: Where, path: Path, mapp
     }
     if mapped.attitude:
         data["attitude"] = mapped.attitude
+    if mapped.style:
+        data["conversational_style"] = mapped.style
     return build_profile(data, where, defaults)
 
 

@@ -1,20 +1,23 @@
-"""One reader per PatientHub client format: SAPS, patientAct, DEPROFILE, Eeyore, TalkDep and
-AnnaAgent. Each maps a record to `HubFields`; see docs/importers.md for the tables.
+"""One reader per PatientHub client format: SAPS, patientAct, DEPROFILE, Eeyore, TalkDep,
+AnnaAgent, patientZero and SimPatient. Each maps a record to `HubFields`; see
+docs/importers.md for the tables.
 
 Longitudinal content goes where a multi-session arc can use it: patientAct's memory items and
 AnnaAgent's complaint chain become private facts shared from later sessions, DEPROFILE's life
-events the client's recent life events. None of these formats plans sessions (no per-session
-goal or state), so none gets a planned arc; previous sessions and timelines stay in `extra`.
+events and SimPatient's between-session event the client's recent life events. None of these
+formats plans sessions (no per-session goal or state), so none gets a planned arc; previous
+sessions and timelines stay in `extra`.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, get_args
 
 from muspsy.importers.common import Where, joined, need
 from muspsy.importers.patienthub import HubFields, sentences, share_from, text_of
 from muspsy.importers.values import given
+from muspsy.records import ConversationalStyle
 
 # PatientHub's resistance ratings -> attitude towards counseling.
 RESISTANCE_ATTITUDE = {"low": "positive", "medium": "neutral", "moderate": "neutral", "high": "negative"}
@@ -221,4 +224,57 @@ def read_annaagent(record: dict[str, Any], where: Where) -> HubFields:
         # Later complaints of the chain come out as trust grows: one more per session.
         private=[{"fact": str(c["content"]), "share_from_session": n} for n, c in enumerate(chain[1:], start=2)],
         risk_scores={k: profile[k] for k in ("drisk", "srisk") if k in profile},
+    )
+
+
+def read_patientzero(record: dict[str, Any], where: Where) -> HubFields:
+    """patientZero: sampled attributes, a patient profile (lifestyle and histories), a symptom
+    trajectory (chief complaint, onset, course, functional impact) and examination results
+    (mental status, scales, risk assessment, clinical summary)."""
+    meta = _mapping(record.get("metadata"))
+    person = need(record, "patient_profile", where, dict)
+    course = _mapping(record.get("symptom_trajectory"))
+    exam = _mapping(record.get("examination_results"))
+    status = _mapping(exam.get("mental_status_exam"))
+    risk = _mapping(exam.get("risk_assessment"))
+    style = str(person.get("communication_style") or "").strip().lower()
+    disease = given(meta.get("disease_name"))
+    return HubFields(
+        source_id=str(meta.get("case_id") or where.record),
+        name=person.get("name"),
+        age_text=str(person.get("age") or ""),
+        gender=person.get("biological_sex"),
+        occupation=person.get("occupation_type"),
+        culture=joined([given(person.get("ethnicity")), given(person.get("geography"))], ", ") or None,
+        presenting_problem=need(record, "symptom_trajectory.chief_complaint", where),
+        reason=joined([disease, f"({meta['severity_level']})" if disease and meta.get("severity_level") else None])
+        or None,
+        history=sentences([person.get(k) for k in ("past_medical_history", "family_history", "medication_history")]),
+        functioning=given(course.get("functional_impact")) or "",
+        background=sentences([person.get("lifestyle_summary"), course.get("onset"), course.get("progression")]) or None,
+        emotion=given(status.get("mood_affect")),
+        cognition=sentences([status.get("thought_process"), status.get("insight_judgment")]) or None,
+        style=style if style in get_args(ConversationalStyle) else None,
+        risk_scores={k: v for k, v in risk.items() if k.endswith("_risk")},
+    )
+
+
+def read_simpatient(record: dict[str, Any], where: Where) -> HubFields:
+    """SimPatient: a persona, a cognitive model of four 1-10 ratings and the event that
+    happened since the last session."""
+    persona = need(record, "persona", where, dict)
+    event = need(record, "between_session_event", where)
+    model = _mapping(record.get("cognitive_model"))
+    mbti = given(persona.get("mbti"))
+    return HubFields(
+        source_id=str(where.record),
+        age_text=str(persona.get("age") or ""),
+        gender=persona.get("gender"),
+        occupation=persona.get("occupation"),
+        culture=persona.get("ethnicity"),
+        presenting_problem=event,
+        personality=f"MBTI type {mbti}." if mbti else None,
+        cognition="; ".join(f"{k.removeprefix('patient_')} {v}/10" for k, v in model.items()) or None,
+        # The event happened since the last session: it is what the client comes in with.
+        events=[event],
     )
