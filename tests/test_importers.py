@@ -35,6 +35,12 @@ SOURCES: dict[str, tuple[str, str | None]] = {
     "patienthub-annaagent": ("patienthub/annaAgent.json", None),
     "patienthub-patientzero": ("patienthub/patientZero.json", None),
     "patienthub-simpatient": ("patienthub/simPatient.json", None),
+    "patienthub-clientcast": ("patienthub/clientCast.json", "patienthub/clientCast.json"),
+    "patienthub-cars": ("patienthub/cars.json", None),
+    "patienthub-roleplaydoh": ("patienthub/roleplayDoh.json", None),
+    "patienthub-mindvoyager": ("patienthub/mindVoyager.json", None),
+    "patienthub-psyche": ("patienthub/psyche.json", None),
+    "patienthub-adaptivevp": ("patienthub/adaptiveVP.json", None),
 }
 SAMPLES = {fmt: sample for fmt, (_, sample) in SOURCES.items() if sample}
 needs_external = pytest.mark.skipif(not EXTERNAL.is_dir(), reason="../shared/data/external is absent")

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from conftest import REPO
+from conftest import EXTERNAL, REPO
 from muspsy.importers import ImportDataError, import_profiles, write_profiles
 from muspsy.profiles import load_profile
+from muspsy.records import ClientProfile
 from test_importers import assert_nothing_dropped, muspsy
 
 HUB = REPO / "tests" / "fixtures" / "import" / "patienthub"
@@ -25,6 +26,12 @@ FORMATS = {
     "patienthub-annaagent": ("annaAgent.json", 1),
     "patienthub-patientzero": ("patientZero.json", 1),
     "patienthub-simpatient": ("simPatient.json", 1),
+    "patienthub-clientcast": ("clientCast.json", 1),
+    "patienthub-cars": ("cars.json", 1),
+    "patienthub-roleplaydoh": ("roleplayDoh.json", 1),
+    "patienthub-mindvoyager": ("mindVoyager.json", 1),
+    "patienthub-psyche": ("psyche.json", 1),
+    "patienthub-adaptivevp": ("adaptiveVP.json", 1),
 }
 
 
@@ -133,6 +140,47 @@ def test_simpatient_between_session_event_is_what_the_client_comes_in_with() -> 
 
 
 @pytest.mark.unit
+def test_the_case_formats_map_their_own_fields() -> None:
+    def one(fmt: str) -> ClientProfile:
+        return import_profiles(fmt, [HUB / FORMATS[fmt][0]])[0]
+
+    cast = one("patienthub-clientcast")
+    assert (cast.name, cast.occupation, cast.attitude) == ("Client", "Not stated in the source.", "negative")
+    assert cast.intake.presenting_problem.startswith("gambling") and "Neuroticism 70%" in cast.personality
+    cars = one("patienthub-cars")
+    assert cars.gender == "Not stated in the source." and cars.age == 31  # "Not specified in the source fragment."
+    assert cars.initial_state.recent_life_events == ["The counselor asks how the homework went."]
+    doh = one("patienthub-roleplaydoh")
+    assert (doh.name, doh.gender) == ("Priya", "female")
+    voyager = one("patienthub-mindvoyager")
+    assert voyager.conversational_style == "reserved" and voyager.initial_state.recent_life_events[0].startswith(
+        "A former"
+    )
+    psyche = one("patienthub-psyche")
+    assert psyche.intake.reason_for_counseling == "Insomnia and irritability (12 weeks)"
+    assert "Suicidal ideation Low" in psyche.risk.notes and psyche.intake.history.startswith(
+        "Past psychiatric history: No"
+    )
+    vp = one("patienthub-adaptivevp")
+    assert (vp.name, vp.age, vp.occupation, vp.culture, vp.attitude) == (
+        "Lena Wolf",
+        71,
+        "Retired librarian",
+        "Catholic",
+        "negative",
+    )
+
+
+@pytest.mark.external
+@pytest.mark.skipif(not (EXTERNAL / "patienthub").is_dir(), reason="../shared/data/external is absent")
+def test_the_published_clientcast_character_imports() -> None:
+    source = EXTERNAL / "patienthub" / "clientCast.json"
+    (cast,) = import_profiles("patienthub-clientcast", [source])
+    assert cast.gender == "female" and cast.attitude == "positive" and cast.extra["symptoms"]
+    assert_nothing_dropped(json.loads(source.read_text(encoding="utf-8")), [cast])
+
+
+@pytest.mark.unit
 def test_a_record_of_another_format_is_named(tmp_path: Path) -> None:
     with pytest.raises(ImportDataError) as caught:
         import_profiles("patienthub-annaagent", [HUB / "saps.json"])
@@ -146,7 +194,7 @@ def test_a_scripted_run_accepts_one_profile_of_each_format(tmp_path: Path) -> No
         result = muspsy("profiles", "import", "-f", fmt, HUB / name, "-o", runnable, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
     chosen = sorted(runnable.glob("*.yaml"))
-    assert len(chosen) == 9
+    assert len(chosen) == len(FORMATS) + 1  # saps.json has two records
     result = muspsy(
         *("run", runnable, "--backend", "scripted", "--sessions-max", "2", "--turns-max", "6"),
         *("--runs-dir", tmp_path / "runs", "--quiet"),
@@ -154,4 +202,4 @@ def test_a_scripted_run_accepts_one_profile_of_each_format(tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stderr
     run_dir = Path(result.stdout.strip().splitlines()[-1])
-    assert len((run_dir / "arcs.jsonl").read_text(encoding="utf-8").splitlines()) == 9
+    assert len((run_dir / "arcs.jsonl").read_text(encoding="utf-8").splitlines()) == len(chosen)

@@ -16,6 +16,14 @@ from muspsy.importers.muspsy_arcs import import_muspsy_arcs
 from muspsy.importers.muspsy_cards import import_cards
 from muspsy.importers.patient_psi import import_patient_psi
 from muspsy.importers.patienthub import importer
+from muspsy.importers.patienthub_cases import (
+    read_adaptivevp,
+    read_cars,
+    read_clientcast,
+    read_mindvoyager,
+    read_psyche,
+    read_roleplaydoh,
+)
 from muspsy.importers.patienthub_formats import (
     read_annaagent,
     read_deprofile,
@@ -45,6 +53,12 @@ PROFILE_FORMATS: dict[str, Callable[[Path, Batch], list[ClientProfile]]] = {
     "patienthub-annaagent": importer("annaagent", read_annaagent),
     "patienthub-patientzero": importer("patientzero", read_patientzero),
     "patienthub-simpatient": importer("simpatient", read_simpatient),
+    "patienthub-clientcast": importer("clientcast", read_clientcast),
+    "patienthub-cars": importer("cars", read_cars),
+    "patienthub-roleplaydoh": importer("roleplaydoh", read_roleplaydoh),
+    "patienthub-mindvoyager": importer("mindvoyager", read_mindvoyager),
+    "patienthub-psyche": importer("psyche", read_psyche),
+    "patienthub-adaptivevp": importer("adaptivevp", read_adaptivevp),
 }
 
 

@@ -17,6 +17,8 @@ NOT_MENTIONED = {
     *("not mentioned", "not stated", "not provided", "unknown", "n/a", "na", "none given", "unspecified"),
     "cannot be identified",
 }
+# Longer markers: "Not specified in the paper fragment."
+NOT_MENTIONED_OPENINGS = ("not specified", "not mentioned", "not stated", "未提及", "未说明")
 AGE_RANGE = (3, 110)
 
 CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}  # noqa: RUF001
@@ -36,7 +38,7 @@ def given(value: Any) -> str | None:
         return None
     text = str(value).strip()
     bare = text.strip("。.;；,，!！ ").lower()  # noqa: RUF001
-    return None if not bare or bare in NOT_MENTIONED else text
+    return None if not bare or bare in NOT_MENTIONED or bare.startswith(NOT_MENTIONED_OPENINGS) else text
 
 
 def _cn_number(text: str) -> int | None:
