@@ -137,7 +137,8 @@ def import_profiles_command(
         paths = write_profiles(profiles, out) if profiles else []
     for path in paths:
         typer.echo(str(path))
-    err.print(Text(f"{len(paths)} profile(s) from {len(files)} file(s) written to {out}"), soft_wrap=True)
+    written = f"written to {out}" if paths else "nothing written"
+    err.print(Text(f"{len(paths)} profile(s) from {len(files)} file(s) {written}"), soft_wrap=True)
     report_bad(batch, out)
 
 
