@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from muspsy.testing import default_responder, scripted_models
 
 REPO = Path(__file__).resolve().parent.parent
 PROFILES = REPO / "profiles"
-EXTERNAL = REPO.parent / "shared" / "data" / "external"
+# The peers' sample files live beside the checkout; MUSPSY_EXTERNAL_DATA points elsewhere (a worktree).
+EXTERNAL = Path(os.environ.get("MUSPSY_EXTERNAL_DATA") or REPO.parent / "shared" / "data" / "external")
 
 
 @pytest.fixture

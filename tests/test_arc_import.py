@@ -12,7 +12,7 @@ import pytest
 
 from conftest import EXTERNAL, REPO
 from muspsy.importers import ImportDataError, import_arcs, write_arcs
-from muspsy.importers.muspsy_arcs import session_starts
+from muspsy.importers.muspsy_sessions import cue_starts
 from muspsy.importers.muspsy_text import DialogueLine
 from muspsy.records import ArcRecord, ClientProfile
 
@@ -85,18 +85,73 @@ def test_dialogue_alone_still_imports_with_placeholders(tmp_path: Path) -> None:
 
 
 @pytest.mark.unit
-def test_session_starts_take_the_next_best_greeting_when_the_memories_say_so() -> None:
+def test_word_cues_take_the_next_best_greeting_only_when_asked_and_never_a_closing_line() -> None:
     lines = [
         DialogueLine("counselor", "Welcome, what brings you here?", 1),
         DialogueLine("client", "Work stress.", 2),
-        DialogueLine("counselor", "Hello again. How did the homework go?", 3),
-        DialogueLine("client", "Fine.", 4),
-        DialogueLine("counselor", "Hi. Shall we begin?", 5),
-        DialogueLine("client", "Yes.", 6),
+        DialogueLine("counselor", "You're welcome. Before we meet again, rest a little.", 3),
+        DialogueLine("client", "Thanks.", 4),
+        DialogueLine("counselor", "Hello again. How did the homework go?", 5),
+        DialogueLine("client", "Fine.", 6),
+        DialogueLine("counselor", "Hi. Shall we begin?", 7),
+        DialogueLine("client", "Yes.", 8),
     ]
-    assert session_starts(lines, None) == [0, 2]
-    assert session_starts(lines, 2) == [0, 2]
-    assert session_starts(lines, 3) == [0, 2, 4]
+    assert cue_starts(lines, None) == [4]
+    assert cue_starts(lines, 1) == [4]
+    assert cue_starts(lines, 2) == [4, 6]
+    assert cue_starts(lines, 3) == [4, 6]  # the closing line is never a session start
+
+
+def check_of(arc: ArcRecord) -> dict[str, object]:
+    return arc.model_extra["source_extra"]["sessions_check"]  # type: ignore[no-any-return,index]
+
+
+@pytest.mark.unit
+def test_one_block_per_session_layout_with_headers_and_crlf(tmp_path: Path) -> None:
+    files = sorted(MUSPSY.glob("*_43.txt"))
+    assert b"\r\n" in files[0].read_bytes() and b"##### Dialogue 3rd" in (MUSPSY / "dialogues_43.txt").read_bytes()
+    (arc,) = reloaded(import_arcs("muspsy", files), tmp_path / "arcs.jsonl")
+    # Session 1 mentions homework, "you're welcome" and "before we meet again": none of it splits it.
+    assert [len(s.turns) for s in arc.sessions] == [8, 4, 4]
+    assert arc.sessions[1].turns[0].text.startswith("Hi Ana, good to see you again")
+    assert arc.sessions[2].memo.summary.startswith("Reviewed the Tuesday visits")
+    assert arc.sessions[2].goal == "Consolidate sharing the care."
+    assert not any("\r" in t.text for s in arc.sessions for t in s.turns)
+    check = check_of(arc)
+    assert check["layout"] == "one block per session" and check["found"] == check["expected"] == 3
+    assert check["block_headers"] == ["Dialogue 1st", "Dialogue 2nd", "Dialogue 3rd"]
+    # Every block is a whole session already: --full-length changes nothing and drops nothing.
+    (full,) = import_arcs("muspsy", files, full_length=True)
+    assert [len(s.turns) for s in full.sessions] == [8, 4, 4]
+
+
+@pytest.mark.unit
+def test_compact_layout_boundaries_come_from_the_later_blocks_first() -> None:
+    files = [MUSPSY / "dialogues_44.txt", MUSPSY / "memories_44.txt"]
+    (arc,) = import_arcs("muspsy", files)
+    # Block 1 is a rewritten session 2 (anchors it); block 2 opens differently, so session 3
+    # is found by its greeting between block 1's anchor and the end, never at the closing line
+    # "Let's see how three walks go, and talk about it again next week".
+    assert [len(s.turns) for s in arc.sessions] == [6, 6, 2]
+    assert arc.sessions[2].turns[0].text == "Hello again, Sam. How did the three walks go?"
+    check = check_of(arc)
+    assert check["layout"] == "compact" and check["boundaries"] == ["block 1", "greeting"]
+    (full,) = import_arcs("muspsy", files, full_length=True)
+    assert [len(s.turns) for s in full.sessions] == [6, 4, 4]  # every full-length block is kept
+
+
+@pytest.mark.unit
+def test_a_session_count_that_differs_from_the_memories_is_an_error(tmp_path: Path) -> None:
+    text = (MUSPSY / "memories_43.txt").read_text(encoding="utf-8")
+    four = text + "\n" + text[text.index("The 3th Counseling") :].replace("The 3th", "The 4th")
+    path = tmp_path / "memories_43.txt"
+    path.write_text(four, encoding="utf-8")
+    with pytest.raises(ImportDataError) as caught:
+        import_arcs("muspsy", [MUSPSY / "dialogues_43.txt", path])
+    assert str(caught.value) == (
+        f"{MUSPSY / 'dialogues_43.txt'}: client 43: field sessions: 3 found in the dialogue "
+        "(one block per session layout), 4 expected (4 memories in memories_43.txt)"
+    )
 
 
 @pytest.mark.unit
@@ -181,7 +236,11 @@ def test_cli_writes_arcs_and_reports_bad_input_in_one_line(tmp_path: Path) -> No
 
     ok = muspsy("arcs", "import", "--format", "muspsy", *sorted(MUSPSY.glob("*.txt")), "-o", out)
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.splitlines() == ["muspsy-42--imported\t2 session(s)\t10 turn(s)"]
+    assert ok.stdout.splitlines() == [
+        "muspsy-42--imported\t2 of 2 session(s) (2 memories in memories_42.txt)\t10 turn(s)",
+        "muspsy-43--imported\t3 of 3 session(s) (3 memories in memories_43.txt)\t16 turn(s)",
+        "muspsy-44--imported\t3 of 3 session(s) (3 memories in memories_44.txt)\t14 turn(s)",
+    ]
     before = out.read_bytes()
     bad = muspsy("arcs", "import", "--format", "psycheval", FIXTURES / "cactus/records.json", "-o", out)
     assert bad.returncode == 2

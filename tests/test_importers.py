@@ -20,13 +20,29 @@ from muspsy.profiles import load_profile
 from muspsy.records import ClientProfile
 
 FIXTURES = REPO / "tests" / "fixtures" / "import"
-SOURCES = {
+SOURCES: dict[str, tuple[str, str | None]] = {
     "muspsy": ("muspsy/usercards_42.txt", "muspsy/usercards_1000.txt"),
     "psycheval": ("psycheval/case_7.json", "psycheval/cbt_1.json"),
     "cactus": ("cactus/records.json", "cactus/evaluation_sample.json"),
     "patient-psi": ("patient_psi/profiles.json", "patient_psi/profiles.json"),
     "patienthub-mi": ("patienthub/mi.json", "patienthub/consistentMI.json"),
+    # No real samples of these on this machine: tests/test_patienthub_formats.py covers them.
+    "patienthub-saps": ("patienthub/saps.json", None),
+    "patienthub-patientact": ("patienthub/patientAct.json", None),
+    "patienthub-deprofile": ("patienthub/deprofile.json", None),
+    "patienthub-eeyore": ("patienthub/eeyore.json", None),
+    "patienthub-talkdep": ("patienthub/talkDep.json", None),
+    "patienthub-annaagent": ("patienthub/annaAgent.json", None),
+    "patienthub-patientzero": ("patienthub/patientZero.json", None),
+    "patienthub-simpatient": ("patienthub/simPatient.json", None),
+    "patienthub-clientcast": ("patienthub/clientCast.json", "patienthub/clientCast.json"),
+    "patienthub-cars": ("patienthub/cars.json", None),
+    "patienthub-roleplaydoh": ("patienthub/roleplayDoh.json", None),
+    "patienthub-mindvoyager": ("patienthub/mindVoyager.json", None),
+    "patienthub-psyche": ("patienthub/psyche.json", None),
+    "patienthub-adaptivevp": ("patienthub/adaptiveVP.json", None),
 }
+SAMPLES = {fmt: sample for fmt, (_, sample) in SOURCES.items() if sample}
 needs_external = pytest.mark.skipif(not EXTERNAL.is_dir(), reason="../shared/data/external is absent")
 
 
@@ -265,7 +281,7 @@ def test_card_block_without_emotion_state_is_named(tmp_path: Path) -> None:
     ("fmt", "count"), [("muspsy", 1), ("psycheval", 1), ("cactus", 6), ("patient-psi", 18), ("patienthub-mi", 38)]
 )
 def test_real_samples_import_into_valid_profiles(fmt: str, count: int, tmp_path: Path) -> None:
-    source = EXTERNAL / SOURCES[fmt][1]
+    source = EXTERNAL / SAMPLES[fmt]
     profiles = written(fmt, source, tmp_path)
     assert len(profiles) == count
     assert len({p.id for p in profiles}) == count
@@ -282,7 +298,7 @@ def test_real_samples_import_into_valid_profiles(fmt: str, count: int, tmp_path:
 @needs_external
 @pytest.mark.parametrize("fmt", ["psycheval", "cactus", "patient-psi", "patienthub-mi"])
 def test_real_samples_lose_no_text(fmt: str) -> None:
-    source = EXTERNAL / SOURCES[fmt][1]
+    source = EXTERNAL / SAMPLES[fmt]
     data = json.loads(source.read_text(encoding="utf-8"))
     if fmt == "psycheval":
         data = {k: v for k, v in data.items() if k != "sessions"}
@@ -340,7 +356,7 @@ def test_cli_imports_and_a_scripted_run_accepts_one_profile_of_each_format(tmp_p
 @needs_external
 def test_a_scripted_run_accepts_one_real_sample_profile_of_each_format(tmp_path: Path) -> None:
     runnable = tmp_path / "runnable"
-    for fmt, (_, sample) in SOURCES.items():
+    for fmt, sample in SAMPLES.items():
         first = import_profiles(fmt, [EXTERNAL / sample])[0]
         write_profiles([first], runnable)
     result = muspsy(
@@ -351,7 +367,7 @@ def test_a_scripted_run_accepts_one_real_sample_profile_of_each_format(tmp_path:
     assert result.returncode == 0, result.stderr
     run_dir = Path(result.stdout.strip().splitlines()[-1])
     arcs = (run_dir / "arcs.jsonl").read_text(encoding="utf-8").splitlines()
-    assert len(arcs) == len(SOURCES)
+    assert len(arcs) == len(SAMPLES)
 
 
 @pytest.mark.cli
@@ -384,3 +400,10 @@ def test_an_unwritable_output_folder_is_a_clean_error(tmp_path: Path) -> None:
     profiles = import_profiles("patient-psi", [FIXTURES / "patient_psi/profiles.json"])
     with pytest.raises(ImportDataError, match=r"taken/out: cannot write"):
         write_profiles(profiles, blocker / "out")
+
+
+@pytest.mark.unit
+def test_cactus_support_heading_inside_section_5_fills_support() -> None:
+    (profile,) = import_profiles("cactus", [FIXTURES / "cactus/support_inside_section_5.json"])
+    assert profile.intake.support == "Social Support System: My flatmate listens when I come home upset."
+    assert "flatmate" not in profile.intake.functioning and "manager" in profile.intake.functioning

@@ -5,12 +5,14 @@ extract; arcs import; export.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich.text import Text
 
 from muspsy.arcfiles import ArcFileError
 from muspsy.cli.common import (
@@ -33,6 +35,7 @@ from muspsy.extract import ExtractionFailed, extract_profiles
 from muspsy.importers import (
     ARC_FORMATS,
     PROFILE_FORMATS,
+    Batch,
     ImportDataError,
     import_arcs,
     import_profiles,
@@ -40,6 +43,8 @@ from muspsy.importers import (
     write_profiles,
 )
 from muspsy.profiles import ProfileError, load_profile, load_profiles, profile_paths
+from muspsy.records import ArcRecord
+from muspsy.runfolder import write_atomic
 
 
 @profiles_app.command("validate")
@@ -82,23 +87,59 @@ def import_errors() -> Iterator[None]:
             fail(str(exc))
 
 
+SkipBad = Annotated[
+    bool,
+    typer.Option(
+        "--skip-bad",
+        help="Import the good records of the batch, list the bad ones (file, record, field, reason) in "
+        "<out>.bad.jsonl beside the output and exit 1. Without it the first bad record stops the import.",
+    ),
+]
+
+
+def bad_report_path(out: Path) -> Path:
+    """`arcs.jsonl` -> `arcs.bad.jsonl`; a profile folder `DIR` -> `DIR.bad.jsonl` beside it."""
+    return out.with_name(f"{out.name.removesuffix('.jsonl')}.bad.jsonl")
+
+
+def report_bad(batch: Batch, out: Path) -> None:
+    """With --skip-bad: write the report of bad records (empty when there were none); exit 1
+    when some records were left out."""
+    if not batch.skip_bad:
+        return
+    report = bad_report_path(out)
+    try:
+        write_atomic(report, "".join(json.dumps(bad, ensure_ascii=False) + "\n" for bad in batch.bad))
+    except OSError as exc:
+        fail(f"{report}: cannot write: {exc.strerror or exc}")
+    if batch.bad:
+        for bad in batch.bad:
+            err.print(Text.assemble(("skipped:", "bold yellow"), " ", bad["error"]), soft_wrap=True)
+        err.print(Text(f"{len(batch.bad)} bad record(s) left out, listed in {report}"), soft_wrap=True)
+        raise typer.Exit(1)
+
+
 @profiles_app.command("import")
 def import_profiles_command(
     files: Annotated[list[Path], typer.Argument(help="Source files in the chosen format.")],
     format: Annotated[str, typer.Option("--format", "-f", help="Source format: " + ", ".join(PROFILE_FORMATS) + ".")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the profile files (<id>.yaml).")],
+    skip_bad: SkipBad = False,
 ) -> None:
     """Convert other projects' client data into profile files, deterministically (no LLM).
 
     Source fields without a profile field of their own are kept under `extra`; required fields
     the source lacks get documented defaults, listed in `extra.muspsy_defaults` (docs/importers.md).
     """
+    batch = Batch(skip_bad)
     with import_errors():
-        profiles = import_profiles(format, files)
-        paths = write_profiles(profiles, out)
+        profiles = import_profiles(format, files, batch)
+        paths = write_profiles(profiles, out) if profiles else []
     for path in paths:
         typer.echo(str(path))
-    err.print(f"{len(paths)} profile(s) from {len(files)} file(s) written to {out}")
+    written = f"written to {out}" if paths else "nothing written"
+    err.print(Text(f"{len(paths)} profile(s) from {len(files)} file(s) {written}"), soft_wrap=True)
+    report_bad(batch, out)
 
 
 @profiles_app.command("extract")
@@ -141,6 +182,14 @@ def extract_command(
         err.print(f"{len(paths)} profile(s) extracted with backend {cfg.backend}, written to {out}")
 
 
+def sessions_summary(arc: ArcRecord) -> str:
+    """`3 of 3 session(s) (3 memories in memories_7.txt)`: found vs what the source implies."""
+    check = (arc.model_extra or {}).get("source_extra", {}).get("sessions_check") or {}
+    expected = check.get("expected")
+    found = f"{len(arc.sessions)} of {expected}" if expected is not None else f"{len(arc.sessions)} of ?"
+    return f"{found} session(s) ({check.get('expected_from', 'no expected count')})"
+
+
 @arcs_app.command("import")
 def import_arcs_command(
     files: Annotated[
@@ -156,20 +205,28 @@ def import_arcs_command(
         bool,
         typer.Option(
             "--full-length",
-            help="muspsy: take sessions 2.. from the dialogue file's full-length blocks instead of block 0.",
+            help="muspsy, compact layout: take sessions 2.. from the dialogue file's full-length blocks instead of "
+            "block 0.",
         ),
     ] = False,
+    skip_bad: SkipBad = False,
 ) -> None:
     """Convert published multi-session dialogues into canonical arc records (arcs.jsonl), no LLM.
 
+    Prints per client the sessions found and the number the source implies; differing counts are bad input.
+
     Fields the source lacks get placeholders listed in each record's `import_placeholders`.
     """
+    batch = Batch(skip_bad)
     with import_errors():
-        arcs = import_arcs(format, files, full_length)
-        write_arcs(arcs, out)
+        arcs = import_arcs(format, files, full_length, batch)
+        if arcs:
+            write_arcs(arcs, out)
     for arc in arcs:
-        typer.echo(f"{arc.arc_id}\t{len(arc.sessions)} session(s)\t{sum(len(s.turns) for s in arc.sessions)} turn(s)")
-    err.print(f"{len(arcs)} arc(s) from {len(files)} file(s) written to {out}")
+        typer.echo(f"{arc.arc_id}\t{sessions_summary(arc)}\t{sum(len(s.turns) for s in arc.sessions)} turn(s)")
+    written = f"written to {out}" if arcs else "nothing written"
+    err.print(Text(f"{len(arcs)} arc(s) from {len(files)} file(s) {written}"), soft_wrap=True)
+    report_bad(batch, out)
 
 
 @app.command("export")

@@ -13,7 +13,13 @@
   blocks 1.. hold sessions 2.. again, one per block.
 Every text is put on one line (the layout is line-based). `<id>` is a number, as in the
 published files (1, 2, ... in export order; readers take the client number from the file name);
-the hidden `.index.jsonl` maps each number to its run id, arc id and client id.
+the hidden `.index.jsonl` maps each number to its run id, arc id and client id, and
+`muspsy arcs import` / `profiles import` read it back to restore the ids.
+A profile imported from MusPsy user cards gets its `[Basic Info]` line and its other card
+fields written back as they were; other profiles get a `name, gender, age, occupation,
+culture.` sentence in front of their background. An arc imported with MusPsy's full-length
+blocks (`source_extra.full_length_sessions`, or `compact_sessions` after `--full-length`) gets
+them back as blocks 1.., with the compact sessions in block 0.
 With `--dedup` an arc is left out only when all its sessions are near-duplicates: the layout
 is whole courses of counseling.
 """
@@ -29,6 +35,7 @@ from muspsy.exports.sources import ExportError, Selection
 from muspsy.records import ArcRecord, ClientProfile, SessionRecord
 
 CARD_SEPARATOR = "=" * 60
+STATIC, DYNAMIC = "Client's Static Traits", "Client's Dynamic States"
 DIALOGUE_SEPARATOR = "#######"
 SPEAKERS = {"counselor": "Consultant", "client": "User"}
 CARD_LABELS = (
@@ -55,19 +62,46 @@ MEMORY_LABELS = (
 )
 
 
+def from_user_cards(profile: ClientProfile) -> bool:
+    return profile.provenance.kind == "imported" and (profile.provenance.source or "").startswith("muspsy user cards")
+
+
 def _basic_info(profile: ClientProfile) -> str:
-    who = f"{profile.name}, {profile.gender}, {profile.age}, {profile.occupation}, {profile.culture.rstrip('.')}."
-    return one_line(f"{who} {profile.background}")
+    if from_user_cards(profile):
+        return one_line(profile.background)  # the card's own [Basic Info], unchanged
+    # Fields an import filled with a default are left out: "Not stated in the source." would
+    # read back as the client's occupation, or split the sentence.
+    defaults = profile.extra.get("muspsy_defaults", {})
+    zh = profile.language == "zh"
+    age = f"{profile.age}岁" if zh else f"{profile.age} years old"
+    parts = {"name": profile.name, "gender": profile.gender, "age": age, "occupation": profile.occupation}
+    parts["culture"] = profile.culture.rstrip(".\u3002")
+    who = ("\uff0c" if zh else ", ").join(v for k, v in parts.items() if k not in defaults and v.strip())
+    stop = "\u3002" if zh else "."
+    return one_line(f"{who}{stop} {profile.background}" if who else profile.background)
+
+
+def _card_fields(profile: ClientProfile, session: int, heading: str) -> str:
+    """The card's fields of `heading` that no profile field took, back in their place."""
+    block = profile.extra.get("blocks", {}).get(str(session), {}) if from_user_cards(profile) else {}
+    fields = block.get(heading, {}) if isinstance(block, dict) else {}
+    return "".join(
+        f"[{key}]: {one_line(str(value))}\n"
+        for key, value in fields.items()
+        if key != "(lines)" and not (heading == STATIC and key == "Basic Info")
+    )
 
 
 def usercard(profile: ClientProfile, session: SessionRecord) -> str:
     state = session.client_state
     return (
-        f"Client's Static Traits:\n[Basic Info]: {_basic_info(profile)}\n\n"
+        f"Client's Static Traits:\n[Basic Info]: {_basic_info(profile)}\n"
+        f"{_card_fields(profile, session.index, STATIC)}\n"
         f"Client's Dynamic States:\n"
         f"[Recent Life Events]: {one_line('; '.join(state.recent_life_events)) or 'None.'}\n"
         f"[Emotion State]: {one_line(state.emotion_state)}\n"
-        f"[Cognitive State]: {one_line(state.cognitive_state)}\n\n"
+        f"[Cognitive State]: {one_line(state.cognitive_state)}\n"
+        f"{_card_fields(profile, session.index, DYNAMIC)}\n"
         f"Counseling Goals:\n{one_line(session.goal)}\n"
     )
 
@@ -89,20 +123,38 @@ def memory(profile: ClientProfile, session: SessionRecord) -> str:
     )
 
 
-def _dialogue_block(sessions: list[SessionRecord]) -> str:
-    lines = [f"{SPEAKERS[t.speaker]}: {one_line(t.text)}" for s in sessions for t in s.turns if t.text.strip()]
+def _lines(turns: list[tuple[str, str]]) -> str:
+    lines = [f"{SPEAKERS[speaker]}: {one_line(text)}" for speaker, text in turns if text.strip()]
     return "\n\n".join(lines) + "\n"
+
+
+def _turns(session: SessionRecord) -> list[tuple[str, str]]:
+    return [(t.speaker, t.text) for t in session.turns]
+
+
+def _stored(arc: ArcRecord, key: str) -> dict[int, list[tuple[str, str]]]:
+    """Sessions kept in `source_extra[key]` by an import (session number -> turns)."""
+    stored = (arc.model_extra or {}).get("source_extra", {}).get(key) or []
+    return {int(s["session"]): [(t["speaker"], t["text"]) for t in s["turns"]] for s in stored}
+
+
+def dialogue_blocks(arc: ArcRecord) -> list[str]:
+    """Block 0: every session in its compact form; blocks 1..: sessions 2.. in full length,
+    as the paper lays them out. For an arc that never had two versions both are the session."""
+    full, compact = _stored(arc, "full_length_sessions"), _stored(arc, "compact_sessions")
+    later = arc.sessions[1:]
+    block0 = [turn for s in arc.sessions for turn in compact.get(s.index, _turns(s))]
+    return [_lines(block0)] + [_lines(full.get(s.index, _turns(s))) for s in later]
 
 
 def arc_files(arc: ArcRecord, file_id: str) -> dict[str, str]:
     profile = profile_of(arc)
     cards = "\n".join(f"{usercard(profile, s)}\n{CARD_SEPARATOR}\n" for s in arc.sessions)
     memories = "\n\n".join(memory(profile, s) for s in arc.sessions) + "\n\n"
-    blocks = [_dialogue_block(arc.sessions)] + [_dialogue_block([s]) for s in arc.sessions[1:]]
     return {
         f"usercards_{file_id}.txt": cards,
         f"memories_{file_id}.txt": memories,
-        f"dialogues_{file_id}.txt": f"{DIALOGUE_SEPARATOR}\n".join(blocks),
+        f"dialogues_{file_id}.txt": f"{DIALOGUE_SEPARATOR}\n".join(dialogue_blocks(arc)),
     }
 
 

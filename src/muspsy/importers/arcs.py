@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from muspsy import __version__
-from muspsy.importers.common import ImportDataError, sha256_file
+from muspsy.importers.common import ImportDataError, sha256_file, source_name
 from muspsy.records import (
     ArcRecord,
     ClientProfile,
@@ -129,12 +129,14 @@ def arc_record(
     sessions: list[SessionRecord],
     marks: Placeholders,
     source_extra: dict[str, Any],
+    arc_id: str | None = None,
 ) -> ArcRecord:
+    """The imported arc; its id is `<profile id>--imported` unless the source keeps one."""
     if not sessions:
         raise ImportDataError(f"{sources[0]}: no sessions to import")
     return ArcRecord(
         run_id=run_id,
-        arc_id=f"{profile.id}--imported",
+        arc_id=arc_id or f"{profile.id}--imported",
         client_id=profile.id,
         language=language,
         profile=profile.model_dump(mode="json", by_alias=True),
@@ -144,7 +146,7 @@ def arc_record(
         outcome=Outcome(
             end_reason="max_sessions",
             sessions=len(sessions),
-            rationale=f"Imported from {fmt} data ({', '.join(p.name for p in sources)}); "
+            rationale=f"Imported from {fmt} data ({', '.join(source_name(p) for p in sources)}); "
             "the source records no end reason, so the arc ends after its last recorded session.",
         ),
         usage={},
@@ -152,7 +154,7 @@ def arc_record(
             "kind": "imported",
             "format": fmt,
             "version": __version__,
-            "sources": [{"file": p.name, "sha256": sha256_file(p)} for p in sources],
+            "sources": [{"file": p.name, "path": source_name(p), "sha256": sha256_file(p)} for p in sources],
         },
         import_placeholders=dict(sorted(marks.used.items())),
         source_extra=source_extra,

@@ -10,11 +10,11 @@ from typing import Any
 
 from muspsy.importers.common import (
     DEFAULT_AGE,
+    Batch,
     Defaults,
     Where,
     age_from,
     build_profile,
-    json_records,
     need,
     provenance,
     risk_from_text,
@@ -38,6 +38,22 @@ IDENTITY = {"name", "age", "gender", "occupation"}
 IDENTITY_TITLE = re.compile(r"basic|client information|personal|identif", re.IGNORECASE)
 
 
+def _field_of(title: str) -> str | None:
+    return next((name for word, name in TITLES if word in title.lower()), None)
+
+
+def _inner_heading(line: str, current: str, intake: dict[str, str]) -> tuple[str, str] | None:
+    """(title, text) when an unnumbered `Title: text` line names an intake section other than
+    the current one that no section has filled yet."""
+    match = HEADER_KEY.match(line.strip())
+    if not match or len(match.group(1)) > 40:
+        return None
+    target = _field_of(match.group(1))
+    if target is None or target == _field_of(current) or target in intake:
+        return None
+    return match.group(1).strip(), match.group(2).strip()
+
+
 def parse_intake(form: str) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     """(identity header `Key: value` pairs, intake fields, unrecognised sections by title)."""
     header: dict[str, str] = {}
@@ -51,7 +67,7 @@ def parse_intake(form: str) -> tuple[dict[str, str], dict[str, str], dict[str, s
         if title is None:
             return
         text = "\n".join(line for line in body if line.strip()).strip()
-        target = next((name for word, name in TITLES if word in title.lower()), None)
+        target = _field_of(title)
         if target and target not in intake:
             intake[target] = text
         else:
@@ -69,6 +85,11 @@ def parse_intake(form: str) -> tuple[dict[str, str], dict[str, str], dict[str, s
                 title, body = None, []
                 continue
             body = [f"{title}: {inline.strip()}"] if inline.strip() else []
+        elif title is not None and (inner := _inner_heading(line, title, intake)):
+            # "Social Support System: ..." without a number inside section 5 is a section of its own.
+            flush()
+            title, inline = inner
+            body = [f"{title}: {inline}"] if inline else []
         elif title is not None and not IDENTITY_TITLE.search(title):
             body.append(line)
         elif pending_key is not None and line.strip():
@@ -84,52 +105,52 @@ def parse_intake(form: str) -> tuple[dict[str, str], dict[str, str], dict[str, s
     return header, intake, other
 
 
-def import_cactus(path: Path) -> list[ClientProfile]:
-    profiles = []
-    for number, record in enumerate(json_records(path), start=1):
-        where = Where(path, number)
-        client = need(record, "AI_client", where, dict)
-        form = need(record, "AI_client.intake_form", where)
-        attitude = need(record, "AI_client.attitude", where)
-        header, intake, other = parse_intake(form)
-        by_key = {k.lower(): v for k, v in header.items()}
-        if "presenting_problem" not in intake:
-            raise where.fail("AI_client.intake_form", "no 'Presenting Problem' section")
-        defaults = Defaults("en")
-        age = age_from(by_key.get("age", ""))
-        background = "; ".join(f"{k}: {v}" for k, v in header.items() if k.lower() not in IDENTITY)
-        problem = intake["presenting_problem"]
-        name = by_key.get("name")
-        extra: dict[str, Any] = {k: v for k, v in client.items() if k not in {"intake_form", "attitude"}}
-        extra.update({k: v for k, v in record.items() if k != "AI_client"})
-        if other:
-            extra["intake_form_sections"] = other
-        data: dict[str, Any] = {
-            "id": f"cactus-{slug(name or '') or f'record-{number}'}-{slug(attitude) or 'attitude'}",
-            "name": defaults.text("name", name),
-            "age": age if age is not None else defaults.value("age", DEFAULT_AGE, "no age in the intake form"),
-            "gender": defaults.text("gender", by_key.get("gender")),
-            "language": "en",
-            "culture": defaults.text("culture", None),
-            "occupation": defaults.text("occupation", by_key.get("occupation")),
-            "intake": {
-                "presenting_problem": problem,
-                "reason_for_counseling": defaults.text(
-                    "intake.reason_for_counseling", intake.get("reason_for_counseling")
-                ),
-                **{k: intake[k] for k in ("history", "functioning", "support") if k in intake},
-            },
-            "personality": defaults.text("personality", None),
-            "background": defaults.text("background", background),
-            "attitude": attitude,
-            "risk": risk_from_text(form, defaults),
-            "initial_state": {
-                # CACTUS presenting problems open with the client's distorted belief.
-                "emotion_state": defaults.text("initial_state.emotion_state", None),
-                "cognitive_state": re.split(r"(?<=[.!?])\s", problem, maxsplit=1)[0],
-            },
-            "provenance": provenance("cactus", path, LICENSE),
-            "extra": extra,
-        }
-        profiles.append(build_profile(data, where, defaults))
-    return profiles
+def import_cactus(path: Path, batch: Batch | None = None) -> list[ClientProfile]:
+    return (batch or Batch()).each_record(path, cactus_profiles)
+
+
+def cactus_profiles(record: Any, where: Where) -> list[ClientProfile]:
+    path = where.path
+    number = where.record
+    client = need(record, "AI_client", where, dict)
+    form = need(record, "AI_client.intake_form", where)
+    attitude = need(record, "AI_client.attitude", where)
+    header, intake, other = parse_intake(form)
+    by_key = {k.lower(): v for k, v in header.items()}
+    if "presenting_problem" not in intake:
+        raise where.fail("AI_client.intake_form", "no 'Presenting Problem' section")
+    defaults = Defaults("en")
+    age = age_from(by_key.get("age", ""))
+    background = "; ".join(f"{k}: {v}" for k, v in header.items() if k.lower() not in IDENTITY)
+    problem = intake["presenting_problem"]
+    name = by_key.get("name")
+    extra: dict[str, Any] = {k: v for k, v in client.items() if k not in {"intake_form", "attitude"}}
+    extra.update({k: v for k, v in record.items() if k != "AI_client"})
+    if other:
+        extra["intake_form_sections"] = other
+    data: dict[str, Any] = {
+        "id": f"cactus-{slug(name or '') or f'record-{number}'}-{slug(attitude) or 'attitude'}",
+        "name": defaults.text("name", name),
+        "age": age if age is not None else defaults.value("age", DEFAULT_AGE, "no age in the intake form"),
+        "gender": defaults.text("gender", by_key.get("gender")),
+        "language": "en",
+        "culture": defaults.text("culture", None),
+        "occupation": defaults.text("occupation", by_key.get("occupation")),
+        "intake": {
+            "presenting_problem": problem,
+            "reason_for_counseling": defaults.text("intake.reason_for_counseling", intake.get("reason_for_counseling")),
+            **{k: intake[k] for k in ("history", "functioning", "support") if k in intake},
+        },
+        "personality": defaults.text("personality", None),
+        "background": defaults.text("background", background),
+        "attitude": attitude,
+        "risk": risk_from_text(form, defaults),
+        "initial_state": {
+            # CACTUS presenting problems open with the client's distorted belief.
+            "emotion_state": defaults.text("initial_state.emotion_state", None),
+            "cognitive_state": re.split(r"(?<=[.!?])\s", problem, maxsplit=1)[0],
+        },
+        "provenance": provenance("cactus", path, LICENSE),
+        "extra": extra,
+    }
+    return [build_profile(data, where, defaults)]

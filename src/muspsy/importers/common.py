@@ -12,9 +12,10 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
@@ -22,9 +23,61 @@ from pydantic import ValidationError
 from muspsy.records import PROFILE_SCHEMA, ClientProfile
 from muspsy.runfolder import write_atomic
 
+T = TypeVar("T")
+
 
 class ImportDataError(ValueError):
-    """A source file cannot be imported; the message names the file, the record and the field."""
+    """A source file cannot be imported; the message names the file, the record and the field.
+
+    `field` and `reason`, when known, are the message's parts for a `--skip-bad` report.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.reason = reason
+
+
+class Batch:
+    """Runs the records of an import: the first bad one stops it, or with `skip_bad` each bad
+    record (or unreadable file) is left out and listed in `bad` (file, record, field, reason)."""
+
+    def __init__(self, skip_bad: bool = False) -> None:
+        self.skip_bad = skip_bad
+        self.bad: list[dict[str, Any]] = []
+
+    @contextmanager
+    def record(self, path: Path, record: int | str | None = None) -> Iterator[None]:
+        """Guards one record's import: a bad record raises, or is listed and skipped."""
+        try:
+            yield
+        except ImportDataError as exc:
+            if not self.skip_bad:
+                raise
+            self.bad.append(
+                {
+                    "file": str(path),
+                    "record": record,
+                    "field": exc.field,
+                    "reason": exc.reason or str(exc),
+                    "error": str(exc),
+                }
+            )
+
+    def each_record(self, path: Path, read: Callable[[Any, Where], list[T]]) -> list[T]:
+        """`read(record, where)` for every record of a JSON file, each guarded by `record()`."""
+        out: list[T] = []
+        for number, record in self.records(path):
+            with self.record(path, number):
+                out.extend(read(record, Where(path, number)))
+        return out
+
+    def records(self, path: Path) -> list[tuple[int, Any]]:
+        """(number, record) for the records of a JSON file; none when the file itself is bad
+        and skipped."""
+        with self.record(path):
+            return list(enumerate(json_records(path), start=1))
+        return []
 
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -49,7 +102,9 @@ def sha256_file(path: Path) -> str:
 
 def read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: files saved on Windows often start with a byte-order mark; CRLF and CR line
+        # ends become "\n" in text mode.
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ImportDataError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -89,7 +144,7 @@ class Where:
         return f"{self.path}: {self.unit} {self.record}" if self.record is not None else str(self.path)
 
     def fail(self, field: str, reason: str) -> ImportDataError:
-        return ImportDataError(f"{self}: field {field}: {reason}")
+        return ImportDataError(f"{self}: field {field}: {reason}", field=field, reason=reason)
 
 
 def need(record: Any, dotted: str, where: Where, kind: type | tuple[type, ...] = str) -> Any:
@@ -205,6 +260,12 @@ def risk_from_text(source: Any, defaults: Defaults) -> dict[str, str]:
     return {"level": level, "notes": note}
 
 
+def source_name(path: Path) -> str:
+    """The file with its folder, `cbt/10.json`: corpora reuse file names across folders
+    (PsychEval has a `10.json` per therapy)."""
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+
+
 def provenance(fmt: str, path: Path, license: str | None, url: str | None = None) -> dict[str, Any]:
     return {
         "source": f"{fmt}: {path.name}",
@@ -225,7 +286,9 @@ def build_profile(data: dict[str, Any], where: Where, defaults: Defaults) -> Cli
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
-        raise ImportDataError(f"{where}: profile field {field}: {first['msg']}") from None
+        raise ImportDataError(
+            f"{where}: profile field {field}: {first['msg']}", field=field, reason=first["msg"]
+        ) from None
 
 
 def profile_yaml(profile: ClientProfile) -> str:

@@ -1,18 +1,14 @@
 """MusPsy dialogue, memory and user-card files -> one arc record per client.
 
 Files are recognised by content and grouped by the client number in their names
-(`dialogues_1000.txt`, `memories_1000.txt`, `usercards_1000.txt`). Block 0 of a dialogue
-file holds every session back to back. When blocks 1.. repeat sessions 2.. verbatim (muspsy's
-own `muspsy-raw` export) they mark the boundaries; otherwise a session starts where the counselor
-greets the client again (a greeting plus a sign of return: "again", "welcome back", the homework).
-When a memory file says how many sessions there were and the greetings find fewer, the next
-best greetings are taken. Blocks 1.. are longer versions of sessions 2..; they are kept in
-`source_extra.full_length_sessions`.
+(`dialogues_1000.txt`, `memories_1000.txt`, `usercards_1000.txt`). `muspsy_sessions` finds
+the dialogue file's layout and session boundaries; the number of sessions found must equal the
+number the memories (else the user cards, else the dialogue blocks) imply, or the client is
+refused: a wrong split would attach memos and goals to the wrong dialogue.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +16,7 @@ from typing import Any
 from muspsy.importers.arcs import Placeholders, arc_record, imported_session, make_turns, memo_of
 from muspsy.importers.common import (
     DEFAULT_AGE,
+    Batch,
     Defaults,
     ImportDataError,
     Where,
@@ -28,15 +25,18 @@ from muspsy.importers.common import (
     provenance,
     risk_from_text,
 )
-from muspsy.importers.muspsy_cards import LICENSE, client_key, import_cards
-from muspsy.importers.muspsy_text import DialogueLine, MemoryEntry, read_dialogues, read_memories, sniff
+from muspsy.importers.muspsy_cards import LICENSE, card_profile, client_key, restored_id
+from muspsy.importers.muspsy_sessions import SessionSplit, split_sessions
+from muspsy.importers.muspsy_text import (
+    DialogueLine,
+    MemoryEntry,
+    export_index_entry,
+    read_dialogues,
+    read_memories,
+    sniff,
+)
 from muspsy.records import ArcRecord, ClientProfile, ClientState, SessionRecord, TreatmentPlan
 
-GREETING = re.compile(r"\b(hi|hello|hey|welcome|good (morning|afternoon|evening)|(nice|good|great) to see)\b|你好|欢迎")
-RETURN = re.compile(
-    r"\b(again|welcome back|since (we|our) last|last (time|session|week)|past week|this past|how did .{0,40} go|"
-    r"homework|assignment)\b|又见|上次|上周|这一周|作业"
-)
 MEMORY_FIELDS = {
     "state": "Emotion and Cognitive State",
     "observations": "Counselor Observations",
@@ -45,57 +45,16 @@ MEMORY_FIELDS = {
 }
 
 
-def anchored_starts(compact: Sequence[DialogueLine], later: Sequence[Sequence[DialogueLine]]) -> list[int] | None:
-    """Session starts found by locating blocks 1.. verbatim in block 0, or None.
-
-    Files written by `muspsy export --format muspsy-raw` repeat each later session exactly, so
-    the boundaries are known for certain; the paper's own blocks 1.. are rewritten, longer
-    versions and do not match, and the greeting heuristic takes over.
-    """
-    texts = [(line.speaker, line.text) for line in compact]
-    starts, position = [0], 1
-    for block in later:
-        wanted = [(line.speaker, line.text) for line in block]
-        found = next(
-            (i for i in range(position, len(texts) - len(wanted) + 1) if texts[i : i + len(wanted)] == wanted), None
-        )
-        if not wanted or found is None:
-            return None
-        starts.append(found)
-        position = found + len(wanted)
-    return starts if len(starts) > 1 else None
-
-
-def session_starts(lines: Sequence[DialogueLine], expected: int | None) -> list[int]:
-    """Indexes in `lines` where sessions begin (always 0 first), found by greetings."""
-    scores: dict[int, int] = {}
-    for i in range(1, len(lines)):
-        # A new session opens with the counselor, after either speaker's last line.
-        if lines[i].speaker != "counselor":
-            continue
-        text = lines[i].text.lower()
-        score = (1 if GREETING.search(text) else 0) + (2 if RETURN.search(text) else 0)
-        if score:
-            scores[i] = score
-    starts = [i for i, s in scores.items() if s == 3]
-    if expected is not None and len(starts) + 1 < expected:
-        rest = sorted((i for i in scores if i not in starts), key=lambda i: (-scores[i], i))
-        starts += rest[: expected - 1 - len(starts)]
-    return [0, *sorted(starts)]
-
-
-def group_files(paths: Sequence[Path]) -> dict[str, dict[str, Path]]:
+def group_files(paths: Sequence[Path], batch: Batch) -> dict[str, dict[str, Path]]:
+    """The files of each client by kind; a file that is no MusPsy file is a bad record."""
     groups: dict[str, dict[str, Path]] = {}
     for path in paths:
-        kind = sniff(path)
-        group = groups.setdefault(client_key(path), {})
-        if kind in group:
-            raise ImportDataError(f"{path}: a second {kind} file for client {client_key(path)} ({group[kind]})")
-        group[kind] = path
-    for key, group in groups.items():
-        if "dialogues" not in group:
-            named = next(iter(group.values()))
-            raise ImportDataError(f"{named}: no dialogue file for client {key} (dialogues_{key}*.txt)")
+        with batch.record(path):
+            kind = sniff(path)
+            group = groups.setdefault(client_key(path), {})
+            if kind in group:
+                raise ImportDataError(f"{path}: a second {kind} file for client {client_key(path)} ({group[kind]})")
+            group[kind] = path
     return groups
 
 
@@ -117,7 +76,7 @@ def _fallback_profile(key: str, memories: list[MemoryEntry], source: Path) -> Cl
     defaults = Defaults(language)
     where = Where(source)
     data: dict[str, Any] = {
-        "id": f"muspsy-{key}",
+        "id": restored_id(source) or f"muspsy-{key}",
         "name": defaults.text("name", None),
         "age": defaults.value("age", DEFAULT_AGE, "no user cards given"),
         "gender": defaults.text("gender", None),
@@ -140,28 +99,61 @@ def _fallback_profile(key: str, memories: list[MemoryEntry], source: Path) -> Cl
     return build_profile(data, where, defaults)
 
 
+def expected_sessions(
+    files: dict[str, Path], memories: list[MemoryEntry], profile: ClientProfile | None
+) -> tuple[int | None, str]:
+    """How many sessions the client had according to the files beside the dialogue."""
+    if memories:
+        noun = "memory" if len(memories) == 1 else "memories"
+        return len(memories), f"{len(memories)} {noun} in {files['memories'].name}"
+    if profile is not None and profile.planned_arc:
+        return len(profile.planned_arc), f"{len(profile.planned_arc)} user-card blocks in {files['cards'].name}"
+    return None, "no memory or user-card file"
+
+
+def checked_split(
+    key: str, files: dict[str, Path], memories: list[MemoryEntry], profile: ClientProfile | None
+) -> tuple[SessionSplit, dict[str, Any]]:
+    """The dialogue's sessions, refused unless their number is the one the source implies."""
+    path = files["dialogues"]
+    blocks = read_dialogues(path)
+    expected, expected_from = expected_sessions(files, memories, profile)
+    split = split_sessions(blocks, expected)
+    if expected is None and len(blocks) > 1:
+        expected, expected_from = len(blocks), f"{len(blocks)} dialogue blocks"
+    found = len(split.sessions)
+    if expected is not None and found != expected:
+        reason = f"{found} found in the dialogue ({split.layout} layout), {expected} expected ({expected_from})"
+        raise ImportDataError(f"{path}: client {key}: field sessions: {reason}", field="sessions", reason=reason)
+    check = {
+        "layout": split.layout,
+        "found": found,
+        "expected": expected,
+        "expected_from": expected_from,
+        "boundaries": split.found_by,
+        "session_start_lines": [lines[0].line for lines in split.sessions],
+    }
+    headers = [b.header for b in blocks]
+    if any(headers):
+        check["block_headers"] = headers
+    return split, check
+
+
 def import_client(key: str, files: dict[str, Path], run_id: str, full_length: bool = False) -> ArcRecord:
-    dialogue_path = files["dialogues"]
-    blocks = read_dialogues(dialogue_path)
     memories = read_memories(files["memories"]) if "memories" in files else []
     by_number = {m.number: m for m in memories}
-    profile = (
-        import_cards(files["cards"])[0]
-        if "cards" in files
-        else _fallback_profile(key, memories, files.get("memories", dialogue_path))
-    )
-    compact = blocks[0]
+    cards = card_profile(files["cards"]) if "cards" in files else None
+    split, check = checked_split(key, files, memories, cards)
+    profile = cards or _fallback_profile(key, memories, files.get("memories", files["dialogues"]))
     replaced: list[dict[str, Any]] = []  # compact sessions that full-length blocks stand in for
-    starts = anchored_starts(compact, blocks[1:]) or session_starts(compact, len(memories) or None)
     marks = Placeholders()
     sessions: list[SessionRecord] = []
     previous_homework: list[str] = []
-    for n, start in enumerate(starts, start=1):
-        end = starts[n] if n < len(starts) else len(compact)
-        lines = compact[start:end]
-        if full_length and n >= 2 and n - 1 < len(blocks):
+    for n, compact_lines in enumerate(split.sessions, start=1):
+        lines = compact_lines
+        if full_length and n in split.full_length:
             replaced.append(_turn_dicts(n, lines))
-            lines = blocks[n - 1]
+            lines = split.full_length[n]
         entry, following = by_number.get(n), by_number.get(n + 1)
         planned, planned_next = profile.planned(n), profile.planned(n + 1)
         # The user card holds the goal set before the session; the memory's goal is the one
@@ -212,11 +204,11 @@ def import_client(key: str, files: dict[str, Path], run_id: str, full_length: bo
         stages=[],
         first_session_goal=sessions[0].goal,
     )
-    extra: dict[str, Any] = {"session_start_lines": [compact[i].line for i in starts]}
+    extra: dict[str, Any] = {"sessions_check": check}
     if replaced:
         extra["compact_sessions"] = replaced
-    elif len(blocks) > 1:
-        extra["full_length_sessions"] = [_turn_dicts(k + 1, b) for k, b in enumerate(blocks[1:], start=1)]
+    elif split.full_length:
+        extra["full_length_sessions"] = [_turn_dicts(n, lines) for n, lines in sorted(split.full_length.items())]
     if memories:
         extra["memory_static_traits"] = {str(m.number): m.static_traits for m in memories}
     extra_numbers = sorted(set(by_number) - set(range(1, len(sessions) + 1)))
@@ -224,9 +216,13 @@ def import_client(key: str, files: dict[str, Path], run_id: str, full_length: bo
         extra["memories_without_dialogue"] = {
             str(k): {**_memory_section(by_number[k]), "Counseling Summary": by_number[k].summary} for k in extra_numbers
         }
-    language = detect_language([line.text for line in compact])
+    language = detect_language([line.text for lines in split.sessions for line in lines])
     sources = [files[k] for k in ("dialogues", "memories", "cards") if k in files]
+    exported = export_index_entry(files["dialogues"], key)
+    if exported:
+        extra["muspsy_raw_index"] = exported
     return arc_record(
+        arc_id=str(exported["arc_id"]) if exported and exported.get("arc_id") else None,
         fmt="muspsy",
         run_id=run_id,
         sources=sources,
@@ -245,6 +241,21 @@ def _turn_dicts(session: int, lines: Sequence[DialogueLine]) -> dict[str, Any]:
     return {"session": session, "turns": [t.model_dump(mode="json") for t in turns]}
 
 
-def import_muspsy_arcs(paths: Sequence[Path], run_id: str, full_length: bool = False) -> list[ArcRecord]:
-    """One arc per client; with `full_length`, sessions 2.. use blocks 1.. where they exist."""
-    return [import_client(key, files, run_id, full_length) for key, files in group_files(paths).items()]
+def import_muspsy_arcs(
+    paths: Sequence[Path], run_id: str, full_length: bool = False, batch: Batch | None = None
+) -> list[ArcRecord]:
+    """One arc per client; with `full_length`, compact sessions 2.. are replaced by their
+    full-length blocks (in the one-block-per-session layout every block is full-length already)."""
+    batch = batch or Batch()
+    arcs = []
+    for key, files in group_files(paths, batch).items():
+        named = files.get("dialogues") or next(iter(files.values()))
+        with batch.record(named, f"client {key}"):
+            if "dialogues" not in files:
+                raise ImportDataError(
+                    f"{named}: no dialogue file for client {key} (dialogues_{key}*.txt)",
+                    field="dialogues",
+                    reason="no dialogue file",
+                )
+            arcs.append(import_client(key, files, run_id, full_length))
+    return arcs

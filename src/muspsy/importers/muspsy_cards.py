@@ -12,6 +12,7 @@ from typing import Any
 
 from muspsy.importers.common import (
     DEFAULT_AGE,
+    Batch,
     Defaults,
     ImportDataError,
     Where,
@@ -23,7 +24,7 @@ from muspsy.importers.common import (
     risk_from_text,
     slug,
 )
-from muspsy.importers.muspsy_text import Section, read_cards
+from muspsy.importers.muspsy_text import Section, export_index_entry, read_cards
 from muspsy.records import ClientProfile
 
 STATIC = "Client's Static Traits"
@@ -47,6 +48,12 @@ def client_key(path: Path) -> str:
     """The client number in a MusPsy file name (usercards_1000.txt -> 1000), else the stem."""
     match = re.search(r"\d+", path.stem)
     return match.group(0) if match else slug(path.stem) or "client"
+
+
+def restored_id(path: Path) -> str | None:
+    """The original client id of a file exported as `muspsy-raw` (from its `.index.jsonl`)."""
+    entry = export_index_entry(path, client_key(path))
+    return str(entry["client_id"]) if entry and entry.get("client_id") else None
 
 
 def _segments(sentence: str) -> list[str]:
@@ -96,7 +103,15 @@ def _leftovers(block: dict[str, Section], used: dict[str, set[str]]) -> dict[str
     return out
 
 
-def import_cards(path: Path) -> list[ClientProfile]:
+def import_cards(path: Path, batch: Batch | None = None) -> list[ClientProfile]:
+    """The profile of one user-card file (a file is one record: a bad one is skipped whole)."""
+    batch = batch or Batch()
+    with batch.record(path):
+        return [card_profile(path)]
+    return []
+
+
+def card_profile(path: Path) -> ClientProfile:
     blocks = read_cards(path)
     if not blocks:
         raise ImportDataError(f"{path}: no user-card blocks")
@@ -130,7 +145,7 @@ def import_cards(path: Path) -> list[ClientProfile]:
     session_one = planned[0]
     reason = joined(session_one["recent_life_events"])
     data: dict[str, Any] = {
-        "id": f"muspsy-{client_key(path)}",
+        "id": restored_id(path) or f"muspsy-{client_key(path)}",
         "name": people["name"],
         "age": people["age"],
         "gender": people["gender"],
@@ -153,4 +168,4 @@ def import_cards(path: Path) -> list[ClientProfile]:
         "provenance": provenance("muspsy user cards", path, LICENSE),
         "extra": {"blocks": extra_sessions} if extra_sessions else {},
     }
-    return [build_profile(data, first, defaults)]
+    return build_profile(data, first, defaults)

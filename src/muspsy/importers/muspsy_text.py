@@ -4,7 +4,8 @@ User cards: one block per planned session, blocks separated by a line of `=`; ea
 headings (`Client's Static Traits:`, `Client's Dynamic States:`, `Counseling Goals:`) holding
 `[Field]: value` lines or plain lines. Memories: `The Nth Counseling` blocks with bracketed
 memory fields and a `Counseling Summary:`. Dialogues: `Consultant:` / `User:` lines, blocks
-separated by a line of `#`.
+separated by a line of `#`; a line of `#` followed by a title (`##### Dialogue 3rd`) is a
+block header: it starts a block of its own and its title is kept.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from muspsy.arcfiles import ArcFileError, read_jsonl
 from muspsy.importers.common import ImportDataError, read_text
 
 CARD_SEPARATOR = re.compile(r"^\s*={5,}\s*$")
 DIALOGUE_SEPARATOR = re.compile(r"^\s*#{5,}\s*$")
+DIALOGUE_HEADER = re.compile(r"^\s*#{2,}\s*(\S.*?)\s*#*\s*$")
 FIELD_LINE = re.compile(r"^\[([^\]]+?)\]:?\s*(.*)$")
 HEADING_LINE = re.compile(r"^([^\[\s][^:\uff1a]{1,60})[:\uff1a]\s*$")
 MEMORY_START = re.compile(r"^\s*The\s+(\d+)\s*(?:st|nd|rd|th)\s+Counseling\s*$", re.IGNORECASE)
@@ -112,24 +116,39 @@ class DialogueLine:
     line: int
 
 
-def read_dialogues(path: Path) -> list[list[DialogueLine]]:
+@dataclass
+class DialogueBlock:
+    """One `#`-separated block of a dialogue file; `header` is its `##### title` line, if any."""
+
+    lines: list[DialogueLine] = field(default_factory=list)
+    header: str | None = None
+
+
+def read_dialogues(path: Path) -> list[DialogueBlock]:
     """The dialogue blocks; a line without a speaker tag continues the previous turn."""
-    blocks: list[list[DialogueLine]] = [[]]
+    blocks = [DialogueBlock()]
     for number, raw in enumerate(read_text(path).splitlines(), start=1):
         if DIALOGUE_SEPARATOR.match(raw):
-            blocks.append([])
+            blocks.append(DialogueBlock())
+            continue
+        header = DIALOGUE_HEADER.match(raw)
+        if header:
+            if blocks[-1].lines or blocks[-1].header:
+                blocks.append(DialogueBlock())
+            blocks[-1].header = header.group(1)
             continue
         line = raw.strip()
         if not line:
             continue
+        current = blocks[-1].lines
         match = SPEAKER_LINE.match(line)
         if match:
-            blocks[-1].append(DialogueLine(SPEAKERS[match.group(1).lower()], match.group(2).strip(), number))
-        elif blocks[-1]:
-            blocks[-1][-1].text = f"{blocks[-1][-1].text}\n{line}"
+            current.append(DialogueLine(SPEAKERS[match.group(1).lower()], match.group(2).strip(), number))
+        elif current:
+            current[-1].text = f"{current[-1].text}\n{line}"
         else:
             raise ImportDataError(f"{path}: line {number}: field speaker: expected 'Consultant:' or 'User:'")
-    blocks = [b for b in blocks if b]
+    blocks = [b for b in blocks if b.lines]
     if not blocks:
         raise ImportDataError(f"{path}: no dialogue lines ('Consultant:' / 'User:')")
     return blocks
@@ -148,3 +167,24 @@ def sniff(path: Path) -> str:
         f"{path}: line 1: not a MusPsy user-card, memory or dialogue file "
         "(expected 'Client's Static Traits:', 'The 1th Counseling' or 'Consultant:' lines)"
     )
+
+
+EXPORT_INDEX = ".index.jsonl"
+
+
+def export_index_entry(path: Path, key: str) -> dict[str, Any] | None:
+    """The `.index.jsonl` entry of client number `key`, when `path` lies in a folder written by
+    `muspsy export --format muspsy-raw` (it maps the file numbers back to the original ids)."""
+    index = path.parent / EXPORT_INDEX
+    if not index.is_file():
+        return None
+    try:
+        rows = read_jsonl(index)
+    except ArcFileError as exc:
+        raise ImportDataError(str(exc)) from None
+    for number, entry in rows:
+        if "id" not in entry:
+            raise ImportDataError(f"{index}: line {number}: field id: missing")
+        if str(entry["id"]) == key:
+            return entry
+    return None
