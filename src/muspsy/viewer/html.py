@@ -51,6 +51,7 @@ def page(title: str, body: str, *, home: str, live: tuple[str, str] | None = Non
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
         f"<title>{esc(title)} - muspsy</title><style>{STYLE}</style>{script}</head><body>"
         f'<header><a href="{esc(home)}">muspsy viewer</a> · {esc(title)}</header><main>{body}</main></body></html>'
     )
