@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from typer.testing import CliRunner, Result
 
 from muspsy.cli import app
@@ -70,7 +69,7 @@ def test_the_executed_path_counts_nodes_and_routes_from_the_record(run_dir):
 def test_the_arc_page_draws_the_path_marks_overrides_and_escapes_every_text(run_dir):
     source = Source.open(0, run_dir)
     source.refresh()
-    position, crisis_arc = arc_named(run_dir, "graham-chronic-pain-risk--cbt")
+    position, _ = arc_named(run_dir, "graham-chronic-pain-risk--cbt")
     html = arc_body(source, ServerLinks(), position)
     assert re.search(r'data-node="crisis_response" data-count="[1-9]', html)
     assert 'data-node="decide" data-count="3"' in html and "overridden by" in html
@@ -101,7 +100,8 @@ def test_fields_of_newer_schemas_are_shown_and_none_is_required(run_dir, tmp_pat
     arcs.write_text(json.dumps(record) + "\n" + json.dumps(bare) + "\n", encoding="utf-8")
     source = Source.open(0, arcs)
     html = arc_body(source, ServerLinks(), 0)
-    for shown in ("disclosed: lost the job in March", "technique: socratic_questioning", "assessed: low", "not sleeping"):
+    shown_texts = ("disclosed: lost the job in March", "technique: socratic_questioning", "assessed: low")
+    for shown in (*shown_texts, "not sleeping"):
         assert shown in html
     assert "termination" in html and "planned" in html
     assert "hi" in arc_body(source, ServerLinks(), 1)  # no usage, provenance, memo or scores

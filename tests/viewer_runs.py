@@ -15,7 +15,8 @@ from typing import Any
 from conftest import PROFILES
 
 # The profiles give a crisis branch with overrides (graham), a dropout (ryan, seed 0) and a plain arc.
-PAIRED = [PROFILES / f"{name}.yaml" for name in ("graham-chronic-pain-risk", "ryan-drinking-ambivalent", "hannah-work-anxiety")]
+NAMES = ("graham-chronic-pain-risk", "ryan-drinking-ambivalent", "hannah-work-anxiety")
+PAIRED = [PROFILES / f"{name}.yaml" for name in NAMES]
 SCRIPT = "<script>window.__planted = 1; alert('planted')</script>"
 IMAGE = '<img src="x" onerror="window.__planted = 2">'
 

@@ -15,6 +15,7 @@ def md(text: object) -> str:
     """Text safe to put in Markdown: no HTML tags or entities survive."""
     return escape(str(text), quote=False)
 
+
 INSTRUMENT_TITLES = {"phq9": "PHQ-9", "gad7": "GAD-7", "wai_sr": "WAI-SR"}
 
 
