@@ -60,7 +60,8 @@ def _status(source: Source, manifest: dict[str, Any]) -> str:
 
 def _by_strategy_and_end(source: Source, links: Links) -> str:
     index = source.index
-    strategies = sorted(index.strategies())
+    per_strategy = index.strategies()
+    strategies = sorted(per_strategy)
     ends = sorted(index.end_reasons())
     grid: dict[tuple[str, str], int] = {}
     for arc in index.arcs:
@@ -69,7 +70,7 @@ def _by_strategy_and_end(source: Source, links: Links) -> str:
     for name in strategies:
         cells = [link(links.run(source.number, strategy=name), name)]
         cells += [esc(grid.get((name, e), 0)) for e in ends]
-        cells.append(esc(index.strategies()[name]))
+        cells.append(esc(per_strategy[name]))
         rows.append(cells)
     head = ["strategy", *ends, "arcs"]
     return "<h2>Arcs by strategy and end reason</h2>" + table(head, rows, cls="by-strategy")
