@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,7 +57,7 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         deadline = time.monotonic() + 180
         while True:
-            assert process.poll() is None, (REPO / "graphs", open(log.name).read()[-3000:])
+            assert process.poll() is None, Path(log.name).read_text(encoding="utf-8")[-3000:]
             try:
                 call(address + "/ok", timeout=2)
                 break
@@ -86,8 +87,11 @@ def sample(graph: str) -> dict[str, Any]:
 
 
 def test_both_graphs_publish_their_shape_and_schemas(studio):
-    for graph, nodes in (("arc", {"plan", "memo", "decide", "between_sessions", "finalize"}),
-                         ("session", {"open", "client_turn", "counselor_turn", "crisis_response", "close"})):  # fmt: skip
+    expected = {
+        "arc": {"plan", "memo", "decide", "between_sessions", "finalize"},
+        "session": {"open", "client_turn", "counselor_turn", "crisis_response", "close"},
+    }
+    for graph, nodes in expected.items():
         found = assistant(studio, graph)
         drawn = call(f"{studio}/assistants/{found}/graph")
         assert nodes <= {n["id"] for n in drawn["nodes"]}, graph
