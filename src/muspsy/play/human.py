@@ -82,9 +82,11 @@ class HumanChatModel(BaseChatModel):
         properties: dict[str, Any] = schema.get("properties", {})
         answer: dict[str, Any] = {}
         closing = name == "ClosingOutput"
+        if name == "CrisisTurnOutput":
+            self.terminal.say("(the client spoke of death or suicide: crisis protocol - assess, safety plan, refer)")
         if "text" in properties:
             prompt = "closing words> " if closing else "counselor> "
-            text, wants_close = await self._line(prompt, messages)
+            text, wants_close = await self._line(prompt, messages, properties["text"])
             answer["text"] = text
             if "ready_to_close" in properties:
                 answer["ready_to_close"] = wants_close
@@ -94,8 +96,16 @@ class HumanChatModel(BaseChatModel):
             answer[field] = await self._field(field, _resolve(spec, schema))
         return answer
 
-    async def _line(self, prompt: str, messages: Sequence[BaseMessage]) -> tuple[str, bool]:
+    async def _line(self, prompt: str, messages: Sequence[BaseMessage], spec: dict[str, Any]) -> tuple[str, bool]:
         """The person's utterance; commands are handled here and the prompt shown again."""
+        while True:
+            text, wants_close = await self._command_or_text(prompt, messages)
+            low, high = int(spec.get("minLength", 1)), int(spec.get("maxLength", 10_000))
+            if low <= len(text) <= high:
+                return text, wants_close
+            self.terminal.say(f"(say it in {low} to {high} characters)")
+
+    async def _command_or_text(self, prompt: str, messages: Sequence[BaseMessage]) -> tuple[str, bool]:
         while True:
             line = (await self.terminal.ask(prompt)).strip()
             command, _, rest = line.partition(" ")
