@@ -31,7 +31,7 @@ text-align:left;vertical-align:top}th{background:#f1f5f9}
 dl.fields{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:4px 0}
 dl.fields dt{font-weight:600;color:#334155}dl.fields dd{margin:0;white-space:pre-wrap}
 pre{white-space:pre-wrap;background:#fff;border:1px solid #e2e8f0;padding:6px}
-nav.pages a,nav.pages span{margin-right:8px}
+nav.pages a,nav.pages span{margin-right:8px}svg.graph{max-width:100%;height:auto}
 """
 
 
@@ -63,7 +63,9 @@ def link(href: str, text: Any, *, cls: str = "") -> str:
 
 def table(head: Sequence[str], rows: Iterable[Sequence[str]], *, cls: str = "") -> str:
     """`rows` hold HTML already (escape the cells you build)."""
-    out = [f'<table class="{cls}">' if cls else "<table>", "<tr>", *(f"<th>{esc(h)}</th>" for h in head), "</tr>"]
+    out = [f'<table class="{cls}">' if cls else "<table>"]
+    if head:
+        out += ["<tr>", *(f"<th>{esc(h)}</th>" for h in head), "</tr>"]
     for row in rows:
         out += ["<tr>", *(f"<td>{cell}</td>" for cell in row), "</tr>"]
     out.append("</table>")

@@ -55,7 +55,7 @@ def _status(source: Source, manifest: dict[str, Any]) -> str:
     ]
     if running:
         rows.append(("running now", esc(", ".join(running[:20]) + (" ..." if len(running) > 20 else ""))))
-    return table(["", ""], rows)
+    return table([], rows, cls="status")
 
 
 def _by_strategy_and_end(source: Source, links: Links) -> str:

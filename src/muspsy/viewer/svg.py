@@ -13,7 +13,7 @@ from html import escape
 
 from muspsy.viewer.path import END, START, Route
 
-NODE_W, NODE_H, LAYER_GAP, COLUMN_GAP = 168, 34, 64, 186
+NODE_W, NODE_H, LAYER_GAP, COLUMN_GAP = 176, 40, 70, 200
 COLORS = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#db2777")
 
 
@@ -65,18 +65,20 @@ def graph_svg(shape: Shape, route: Route, notes: Mapping[str, str] | None = None
     for node in shape.nodes:
         rows.setdefault(depth[node], []).append(node)
     widest = max(len(r) for r in rows.values())
-    width = widest * COLUMN_GAP + 160
+    width = widest * COLUMN_GAP + 200
     height = (max(rows) + 1) * LAYER_GAP + 20
     where: dict[str, tuple[float, float]] = {}
     for level, row in rows.items():
-        left = (width - 160 - len(row) * COLUMN_GAP) / 2 + COLUMN_GAP / 2
+        left = (width - 160 - len(row) * COLUMN_GAP) / 2 + COLUMN_GAP / 2 + 40
         for i, node in enumerate(row):
             where[node] = (left + i * COLUMN_GAP, 20 + level * LAYER_GAP + NODE_H / 2)
     out = [
         f'<svg class="graph" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-        'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#475569"/></marker></defs>',
+        # Arrow heads in user units: they stay one size however thick a well-used edge is.
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" '
+        'markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#475569"/>'
+        "</marker></defs>",
     ]
     for source, target, conditional in shape.edges:
         out.append(_edge(where[source], where[target], route.edges.get((source, target), 0), conditional))
@@ -92,16 +94,28 @@ def _edge(a: tuple[float, float], b: tuple[float, float], count: int, conditiona
     stroke = "#1d4ed8" if taken else "#cbd5e1"
     width = 1.2 + min(5.0, math.log2(1 + count)) if taken else 1
     dash = ' stroke-dasharray="5 4"' if conditional and not taken else ""
-    if y2 > y1:  # forward: bottom of one box to the top of the next
-        path = f"M{x1:.0f},{y1 + NODE_H / 2:.0f} L{x2:.0f},{y2 - NODE_H / 2 - 2:.0f}"
-        mid = ((x1 + x2) / 2, (y1 + y2) / 2)
-    else:  # back into a loop: round the right-hand side
+    if y2 - y1 > LAYER_GAP * 1.5 and x1 == x2:  # forward past boxes in between: round their left-hand side
+        bend = x1 - NODE_W / 2 - 36
+        start, end = f"{x1 - NODE_W / 2:.0f},{y1:.0f}", f"{x2 - NODE_W / 2 - 2:.0f},{y2:.0f}"
+        path = f"M{start} C{bend:.0f},{y1:.0f} {bend:.0f},{y2:.0f} {end}"
+        mid = (bend - 2, (y1 + y2) / 2)
+    elif y2 > y1:  # forward: bottom of one box to the top of the next
+        path = f"M{x1:.0f},{y1 + NODE_H / 2:.0f} L{x2:.0f},{y2 - NODE_H / 2 - 1:.0f}"
+        mid = ((x1 + x2) / 2 + 8, (y1 + y2) / 2 + 4)
+    elif y1 - y2 <= LAYER_GAP:  # back to the layer above: beside the forward edge, offset sideways
+        toward = 0 if x1 == x2 else (1 if x2 > x1 else -1)
+        sx, ex = (x1 + 40, x2 + 40) if toward == 0 else (x1 + toward * 0.3 * NODE_W, x2 - toward * 0.3 * NODE_W)
+        path = f"M{sx:.0f},{y1 - NODE_H / 2:.0f} L{ex:.0f},{y2 + NODE_H / 2 + 1:.0f}"
+        mid = ((sx + ex) / 2 + (8 if x1 == x2 else 0), (y1 + y2) / 2 + (4 if x1 == x2 else 14))
+    else:  # back over several layers: round the right-hand side of the boxes between
         bend = max(x1, x2) + NODE_W / 2 + 36
         start, end = f"{x1 + NODE_W / 2:.0f},{y1:.0f}", f"{x2 + NODE_W / 2 + 2:.0f},{y2:.0f}"
         path = f"M{start} C{bend:.0f},{y1:.0f} {bend:.0f},{y2:.0f} {end}"
-        mid = (bend - 10, (y1 + y2) / 2)
+        mid = (bend - 2, (y1 + y2) / 2)
+    anchor = "end" if mid[0] < (a[0] + b[0]) / 2 - 1 else "start"
     label = (
-        f'<text class="count" x="{mid[0] + 6:.0f}" y="{mid[1] + 4:.0f}" font-size="11" fill="#1e3a8a">{count}</text>'
+        f'<text class="count" x="{mid[0]:.0f}" y="{mid[1]:.0f}" font-size="11" fill="#1e3a8a" '
+        f'text-anchor="{anchor}">{count}</text>'
         if taken
         else ""
     )
@@ -126,12 +140,13 @@ def _node(name: str, at: tuple[float, float], count: int, note: str) -> str:
         f"<title>{escape(name)}: ran {count} time(s){escape(' - ' + note) if note else ''}</title>",
         f'<rect x="{x - NODE_W / 2:.0f}" y="{y - NODE_H / 2:.0f}" width="{NODE_W}" height="{NODE_H}" rx="8" '
         f'fill="{fill}" stroke="{stroke}"{dash}/>',
-        f'<text x="{x:.0f}" y="{y + 4:.0f}" text-anchor="middle" font-size="13" fill="{text_fill}">'
-        f"{escape(label)}</text>",
+        f'<text x="{x:.0f}" y="{y + (0 if note else 5):.0f}" text-anchor="middle" font-size="13" '
+        f'fill="{text_fill}">{escape(label)}</text>',
     ]
-    if note:
+    if note:  # inside the box, under the name: what happened there (overrides, crisis, early ends)
         parts.append(
-            f'<text x="{x + NODE_W / 2 + 6:.0f}" y="{y + 4:.0f}" font-size="11" fill="#b91c1c">{escape(note)}</text>'
+            f'<text class="note" x="{x:.0f}" y="{y + 14:.0f}" text-anchor="middle" font-size="10" '
+            f'fill="#b91c1c">{escape(note[:34])}</text>'
         )
     parts.append("</g>")
     return "".join(parts)
