@@ -107,6 +107,19 @@ def test_fields_of_newer_schemas_are_shown_and_none_is_required(run_dir, tmp_pat
     assert "hi" in arc_body(source, ServerLinks(), 1)  # no usage, provenance, memo or scores
 
 
+def test_the_run_page_shows_failures_with_their_errors(run_dir, tmp_path):
+    run_dir = Path(shutil.copytree(run_dir, tmp_path / run_dir.name))
+    error = "StructuredOutputError: counselor gave no valid <CounselorTurnOutput> after 3 attempts"
+    failure = {"arc_id": "late--cbt--seed0", "client_id": "late", "error": error}
+    (run_dir / "failed.jsonl").write_text(json.dumps(failure) + "\n", encoding="utf-8")
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest["arcs"]["late--cbt--seed0"] = {"client_id": "late", "seed": 0, "strategy": "cbt", "status": "failed"}
+    (run_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    page = run_body(Source.open(0, run_dir), ServerLinks())
+    assert "1 failed attempt(s); 1 arc(s) failed now." in page and "6 finished" in page and "1 failed" in page
+    assert "no valid &lt;CounselorTurnOutput&gt; after 3 attempts" in page
+
+
 def test_the_index_pages_by_offsets_and_follows_a_growing_file(run_dir, tmp_path):
     record = read_arcs(run_dir)[0]
     path = tmp_path / "arcs.jsonl"

@@ -126,7 +126,7 @@ def _executed_path(source: Source, record: dict[str, Any]) -> str:
         session_notes["crisis_response"] = f"session {', '.join(map(str, crisis))}"
     if capped:
         session_notes["close"] = f"turn cap in session {', '.join(map(str, capped))}"
-    calls = source.calls.calls.get(str(record.get("arc_id")), None) if source.calls else None
+    calls = source.calls_of(str(record.get("arc_id")))
     parts = [
         '<h2 id="executed-path">Executed path</h2><p class="muted">Nodes that ran are filled, with how often; '
         "edge labels count the times a route was taken (from the record).</p>",

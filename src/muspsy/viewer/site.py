@@ -26,7 +26,6 @@ class CallIndex:
 
     path: Path
     calls: dict[str, Counter[str]] = field(default_factory=dict)
-    failed: Counter[str] = field(default_factory=Counter)
     read_up_to: int = 0
 
     def refresh(self) -> None:
@@ -47,8 +46,6 @@ class CallIndex:
                 arc, node = event.get("arc"), event.get("node")
                 if isinstance(arc, str) and isinstance(node, str):
                     self.calls.setdefault(arc, Counter())[node] += 1
-                    if event.get("ok") is False:
-                        self.failed[arc] += 1
 
 
 @dataclass
@@ -115,8 +112,14 @@ class Source:
 
     def refresh(self) -> None:
         self.index.refresh()
-        if self.calls:
-            self.calls.refresh()
+
+    def calls_of(self, arc_id: str) -> Counter[str] | None:
+        """LLM calls per node of one arc; `events.jsonl` is read (on from where it was left)
+        only when an arc page asks, never for the run page."""
+        if not self.calls:
+            return None
+        self.calls.refresh()
+        return self.calls.calls.get(arc_id)
 
 
 class Links(Protocol):
