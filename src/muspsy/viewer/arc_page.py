@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, Literal
 
-from muspsy.viewer.html import esc, fields_view, link, table, value_view
-from muspsy.viewer.path import arc_route, session_route, session_sequence
+from muspsy.viewer.html import esc, fields_view, link, table
+from muspsy.viewer.path import arc_route, session_route
 from muspsy.viewer.site import Links, Source
 from muspsy.viewer.svg import Shape, graph_svg, line_chart
 
@@ -225,5 +225,3 @@ def turn_view(turn: dict[str, Any], disclosed: list[str]) -> str:
         f'<div class="text">{esc(turn.get("text"))}</div>{extra}</div>'
     )
 
-
-__all__ = ["arc_body", "session_sequence", "trajectories", "value_view"]

@@ -7,7 +7,6 @@ only the addresses differ, so page code asks a `Links` object for every address.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+from muspsy.status import process_alive
 from muspsy.viewer.index import ArcIndex, SourceError, open_source
 
 PAGE_SIZE = 50
@@ -91,15 +91,8 @@ class Source:
         manifest = self.manifest()
         attempts = manifest.get("attempts") or [{}]
         pid = attempts[-1].get("pid")
-        if manifest.get("status") != "running" or "ended_at" in attempts[-1] or not isinstance(pid, int):
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        running = manifest.get("status") == "running" and "ended_at" not in attempts[-1]
+        return running and isinstance(pid, int) and process_alive(pid)
 
     def stamp(self) -> str:
         """Changes whenever the run's files do; live pages poll it."""
