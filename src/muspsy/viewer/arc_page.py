@@ -224,4 +224,3 @@ def turn_view(turn: dict[str, Any], disclosed: list[str]) -> str:
         f"{esc(speaker.capitalize())}</span>{''.join(tags)}"
         f'<div class="text">{esc(turn.get("text"))}</div>{extra}</div>'
     )
-
