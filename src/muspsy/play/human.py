@@ -22,7 +22,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import ConfigDict
+from pydantic import ConfigDict, PrivateAttr
 
 HELP = """commands:
   /close TEXT  say TEXT and wind the session up (the closing words and homework come next)
@@ -53,6 +53,9 @@ class HumanChatModel(BaseChatModel):
     hint: Any = None  # a Hint: the supervisor's advice on the counselor's current prompt
     model_name: str = "human"
     model_config = ConfigDict(arbitrary_types_allowed=True)
+    # Set by /close until the session closes: every later turn keeps asking to close, as the
+    # graph reads the signal of the latest counselor turn.
+    _closing: bool = PrivateAttr(default=False)
 
     @property
     def _llm_type(self) -> str:
@@ -82,6 +85,10 @@ class HumanChatModel(BaseChatModel):
         properties: dict[str, Any] = schema.get("properties", {})
         answer: dict[str, Any] = {}
         closing = name == "ClosingOutput"
+        if name in ("OpeningOutput", "ClosingOutput"):
+            self._closing = False
+        elif self._closing:
+            self.terminal.say("(the session closes once it has its minimum of turns: one more turn from you)")
         if name == "CrisisTurnOutput":
             self.terminal.say("(the client spoke of death or suicide: crisis protocol - assess, safety plan, refer)")
         if "text" in properties:
@@ -89,7 +96,8 @@ class HumanChatModel(BaseChatModel):
             text, wants_close = await self._line(prompt, messages, properties["text"])
             answer["text"] = text
             if "ready_to_close" in properties:
-                answer["ready_to_close"] = wants_close
+                self._closing = self._closing or wants_close
+                answer["ready_to_close"] = self._closing
         for field, spec in properties.items():
             if field in answer:
                 continue
