@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -95,3 +98,25 @@ def test_a_person_plays_two_sessions_quits_and_resumes(tmp_path):
     again = play(folder, [])
     assert again.returncode == 0 and "already finished" in again.stderr
     assert len((folder / "arcs.jsonl").read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_ctrl_c_stops_at_once_and_the_play_resumes(tmp_path):
+    folder = tmp_path / "play"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    command = ["muspsy", "play", str(PROFILES / "hannah-work-anxiety.yaml"), *OPTIONS, "--dir", str(folder)]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               text=True, env=env)  # fmt: skip
+    assert process.stdin and process.stderr
+    shown: list[str] = []
+    reader = threading.Thread(target=lambda: shown.extend(iter(process.stderr.readline, "")), daemon=True)
+    reader.start()
+    process.stdin.write(FIRST_SITTING[1] + "\n")
+    process.stdin.flush()
+    deadline = time.monotonic() + 120
+    while not any("client: " in line for line in shown):  # the opening is checkpointed
+        assert time.monotonic() < deadline and process.poll() is None, "".join(shown)
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)  # waiting for the next line: Ctrl-C must not wait for Enter
+    assert process.wait(timeout=20) == 130
+    resumed = play(folder, [*SECOND_SITTING[:1], "/quit"])
+    assert resumed.returncode == 3 and f"you: {FIRST_SITTING[1]}" in resumed.stderr

@@ -14,7 +14,9 @@ supervisor), `/help`, `/quit` (stop; `muspsy play` with the same folder resumes)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -217,8 +219,22 @@ class StdioTerminal:
 
     async def ask(self, prompt: str) -> str:
         self._say(prompt)
-        # Reading blocks: off the event loop, so nothing else in the process stalls.
-        line = await asyncio.to_thread(self._read)
+        # Reading blocks: off the event loop, in a daemon thread, so that Ctrl-C ends the
+        # process at once (an executor thread would keep it waiting for one more line).
+        loop = asyncio.get_running_loop()
+        typed: asyncio.Future[str] = loop.create_future()
+
+        def deliver(line: str) -> None:
+            if not typed.done():
+                typed.set_result(line)
+
+        def read() -> None:
+            line = self._read()
+            with contextlib.suppress(RuntimeError):  # the loop is gone: the person stopped
+                loop.call_soon_threadsafe(deliver, line)
+
+        threading.Thread(target=read, daemon=True, name="muspsy-play-input").start()
+        line = await typed
         if not line:  # end of input
             raise PlayerQuit
         return line.rstrip("\n")
