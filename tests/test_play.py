@@ -120,3 +120,13 @@ def test_ctrl_c_stops_at_once_and_the_play_resumes(tmp_path):
     assert process.wait(timeout=20) == 130
     resumed = play(folder, [*SECOND_SITTING[:1], "/quit"])
     assert resumed.returncode == 3 and f"you: {FIRST_SITTING[1]}" in resumed.stderr
+
+
+def test_play_refuses_two_strategies_in_one_line(tmp_path):
+    result = subprocess.run(
+        ["muspsy", "play", str(PROFILES / "hannah-work-anxiety.yaml"), "--strategy", "cbt,mi", "--backend", "scripted",
+         "--dir", str(tmp_path / "play")],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and "play follows one strategy" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "play").exists()

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from muspsy.cli.common import Backend, app, cli_overrides, config_from, user_errors
+from muspsy.cli.common import Backend, app, cli_overrides, config_from, fail, user_errors
 from muspsy.play.game import Play, play
 from muspsy.play.human import StdioTerminal
 from muspsy.profiles import load_profile
@@ -47,6 +47,8 @@ def play_command(
             turns_max=turns_max,
         )
         cfg = config_from(config, overrides)
+        if len(cfg.strategies) != 1:
+            fail(f"--strategy: play follows one strategy, got {', '.join(cfg.strategies)}")
         client = load_profile(profile)
         where = folder or Path("plays") / arc_id(client, cfg.strategies[0], cfg.seed)
         terminal = StdioTerminal(

@@ -157,7 +157,8 @@ def _welcome(game: Play, strategy: str) -> str:
         f"You are the counselor ({strategy.replace('_', ' ')}) for {game.profile.name}, "
         f"{game.profile.age}. Presenting problem: {intake.presenting_problem}\n"
         f"Up to {game.config.limits.sessions_max} session(s) of {game.config.limits.turns_min}-"
-        f"{game.config.limits.turns_max} turns. Type what you say; /help lists the commands."
+        f"{game.config.limits.turns_max} turns; the client and the supervisor run on the "
+        f"{game.config.backend} backend. Type what you say; /help lists the commands."
     )
 
 
