@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +28,14 @@ class CallIndex:
     path: Path
     calls: dict[str, Counter[str]] = field(default_factory=dict)
     read_up_to: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def refresh(self) -> None:
+        # The server answers requests in threads: one reader at a time, or lines count twice.
+        with self._lock:
+            self._read_new_lines()
+
+    def _read_new_lines(self) -> None:
         if not self.path.exists() or self.path.stat().st_size <= self.read_up_to:
             return
         with self.path.open("rb") as handle:
