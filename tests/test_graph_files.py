@@ -12,6 +12,7 @@ import pytest
 
 from conftest import REPO
 from muspsy.graphs.export import GRAPH_NAMES, to_mermaid
+from muspsy.graphs.studio import sample_inputs
 
 pytestmark = pytest.mark.unit
 
@@ -56,4 +57,10 @@ def test_langgraph_json_entries_are_module_form_and_load():
 
         graph = asyncio.run(_enter(factory))
         assert graph.checkpointer is None, f"{name}: Studio refuses graphs compiled with a checkpointer"
-        assert "session" in graph.get_graph().nodes
+        assert {"arc": "session", "session": "client_turn"}[name] in graph.get_graph().nodes
+
+
+def test_sample_inputs_are_current():
+    for name, state in sample_inputs().items():
+        on_disk = json.loads((REPO / "graphs" / f"input.{name}.json").read_text(encoding="utf-8"))
+        assert on_disk == state, f"regenerate: python -m muspsy.graphs.studio graphs ({name})"

@@ -9,7 +9,7 @@ from pathlib import Path
 from muspsy.runfolder import RunFolder
 
 
-def _alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
     if not pid:
         return False
     try:
@@ -27,7 +27,7 @@ def run_status(run_dir: Path) -> str:
     finished = folder.finished_arc_ids()
     attempts = manifest.get("attempts", [])
     last = attempts[-1] if attempts else {}
-    live = manifest["status"] == "running" and _alive(last.get("pid")) and "ended_at" not in last
+    live = manifest["status"] == "running" and process_alive(last.get("pid")) and "ended_at" not in last
     states: dict[str, str] = {}
     for arc, entry in manifest["arcs"].items():
         # arcs.jsonl is the truth: a manifest that says finished ran ahead of it when the process died.

@@ -2,9 +2,9 @@
 
 # isort: off
 # Registration order is the order of `muspsy --help`: running first, then data, then measuring.
-from muspsy.cli import runs, data, measure
+from muspsy.cli import runs, data, measure, inspect, play
 from muspsy.cli.common import app
 
 # isort: on
 
-__all__ = ["app", "data", "measure", "runs"]
+__all__ = ["app", "data", "inspect", "measure", "play", "runs"]

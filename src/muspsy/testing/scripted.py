@@ -364,6 +364,8 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
         return {**_appraisal(messages), "wai_sr": _alliance_answers(prompt)}
     if schema == "ExtractedProfileOutput":
         return _extracted_profile(prompt)
+    if schema == "HintOutput":  # `muspsy play`: the supervisor's hint to a person in the counselor's chair
+        return {"hint": "Reflect back the feeling you heard before you ask the next question."}
     raise ScriptExhausted(f"default_responder has no reply for schema {schema!r}")
 
 

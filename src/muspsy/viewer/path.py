@@ -1,0 +1,68 @@
+"""The route an arc took through the arc and session graphs, read from its record.
+
+The record is enough to retrace the route: one `session`, `memo` and `decide` per session,
+`between_sessions` between them, and inside a session one node per turn by its speaker and
+kind (open, dialogue, crisis, close). Nodes the record cannot speak for (added by newer graphs)
+are left uncounted; the viewer draws them as not traced.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+START, END = "__start__", "__end__"
+
+
+@dataclass
+class Route:
+    """How often each node ran and each edge was taken."""
+
+    nodes: Counter[str] = field(default_factory=Counter)
+    edges: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def walk(self, sequence: list[str]) -> None:
+        self.nodes.update(sequence)
+        self.edges.update(itertools.pairwise(sequence))
+
+
+def turn_node(turn: dict[str, Any]) -> str:
+    if turn.get("speaker") == "client":
+        return "client_turn"
+    kind = turn.get("kind", "dialogue")
+    return {"open": "open", "close": "close", "crisis": "crisis_response"}.get(kind, "counselor_turn")
+
+
+def session_sequence(session: dict[str, Any]) -> list[str]:
+    """The session graph's nodes in the order they ran."""
+    return [START, "self_report_start", *(turn_node(t) for t in session.get("turns") or []), "self_report_end", END]
+
+
+def arc_sequence(record: dict[str, Any]) -> list[str]:
+    """The arc graph's nodes in the order they ran."""
+    sessions = record.get("sessions") or []
+    sequence = [START, "plan"]
+    for number, session in enumerate(sessions, start=1):
+        sequence += ["session", "memo", "decide"]
+        last = number == len(sessions)
+        decision = session.get("decision") or {}
+        # A dropout is decided in the week after a session the supervisor wanted to continue.
+        if not last or decision.get("action") == "continue":
+            sequence.append("between_sessions")
+    return [*sequence, "finalize", END]
+
+
+def arc_route(record: dict[str, Any]) -> Route:
+    route = Route()
+    route.walk(arc_sequence(record))
+    return route
+
+
+def session_route(sessions: list[dict[str, Any]]) -> Route:
+    """The session graph's route summed over `sessions`."""
+    route = Route()
+    for session in sessions:
+        route.walk(session_sequence(session))
+    return route
