@@ -1,5 +1,10 @@
 """LangGraph checkpointers for a run: SQLite in the run folder (one process), or Postgres
-(`--checkpointer postgresql://...`) when several processes or machines share the work."""
+(`--checkpointer postgresql://...`) when several processes or machines share the work.
+
+Finished arcs' threads are deleted by the runner, so the database holds the arcs in flight; the
+space they leave is reused by new checkpoints and given back to the file system at the end of
+each attempt (SQLite incremental vacuum; Postgres' autovacuum does the same on its own).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from muspsy.runfolder import CHECKPOINTS, RunFolder
 
 POSTGRES_SCHEMES = ("postgres", "postgresql")
+WAL_LIMIT_BYTES = 16 * 1024 * 1024
 
 
 class CheckpointerError(ValueError):
@@ -77,8 +83,13 @@ def _sqlite_saver(stack: AsyncExitStack, folder: RunFolder) -> LoopSqliteSaver:
     # WAL with synchronous=NORMAL: a commit survives the process being killed, which is what
     # resume is for, without an fsync per graph step; a power cut may lose the last steps,
     # which a resume then redoes.
+    # Incremental vacuum must be chosen before the first table exists; databases of older runs
+    # keep their mode and only reuse their free pages.
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
+    # Without a limit the WAL file keeps the size of its largest burst for good.
+    conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
     saver = LoopSqliteSaver(conn)
     saver.setup()
     return saver
@@ -102,6 +113,10 @@ async def open_checkpointer(stack: AsyncExitStack, folder: RunFolder, url: str |
     """One checkpointer for the whole run (a second SQLite connection to one file would lock)."""
     if url is None or url == "sqlite":
         return _sqlite_saver(stack, folder)
+    return await open_postgres_saver(stack, url)
+
+
+async def open_postgres_saver(stack: AsyncExitStack, url: str) -> Any:
     check_checkpointer(url)
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
@@ -111,3 +126,10 @@ async def open_checkpointer(stack: AsyncExitStack, folder: RunFolder, url: str |
     except Exception as exc:
         raise CheckpointerError(f"--checkpointer {redact_url(url)}: cannot connect: {exc}") from None
     return saver
+
+
+def compact(saver: Any) -> None:
+    """Give the pages of deleted threads back to the file system (SQLite; a no-op for Postgres)."""
+    if isinstance(saver, SqliteSaver):
+        saver.conn.execute("PRAGMA incremental_vacuum")
+        saver.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
