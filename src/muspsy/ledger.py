@@ -49,13 +49,16 @@ def apply_changes(arcs: dict[str, dict[str, Any]], changes: list[dict[str, Any]]
 
 def current_arcs(folder: RunFolder, manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every arc's latest state: the manifest's, then the ledger's changes since it was written,
-    then `arcs.jsonl`, which wins (a ledger line may be lost, a record never)."""
+    then `arcs.jsonl`, which wins: finished means written there, whatever the others say."""
     arcs = {arc: dict(entry) for arc, entry in manifest["arcs"].items()}
     apply_changes(arcs, read_changes(folder))
-    for arc in folder.finished_arc_ids():
-        if arc in arcs:
-            arcs[arc]["status"] = "finished"
-            arcs[arc].pop("error", None)
+    finished = folder.finished_arc_ids()
+    for arc, entry in arcs.items():
+        if arc in finished:
+            entry["status"] = "finished"
+            entry.pop("error", None)
+        elif entry["status"] == "finished":
+            entry["status"] = "pending"
     return arcs
 
 

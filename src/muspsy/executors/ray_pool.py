@@ -110,7 +110,12 @@ class RayExecutor:
         self.failure: BaseException | None = None
         if not jobs:
             return
-        await asyncio.gather(*(self._start_worker(index, sink) for index in range(count)))
+        started = await asyncio.gather(*(self._start_worker(index) for index in range(count)))
+        # Consumers wait on the queue in the order they are made: interleaved, so the first arcs
+        # are spread over all the workers rather than filling the first one.
+        for slot in range(self.per_worker):
+            for index, worker in enumerate(started):
+                worker.consumers.append(asyncio.create_task(self._consume(worker, index, sink, slot)))
         drainer = asyncio.create_task(self._drain_loop(sink))
         try:
             await self.all_done.wait()
@@ -120,7 +125,7 @@ class RayExecutor:
         if self.failure is not None:
             raise self.failure
 
-    async def _start_worker(self, index: int, sink: ArcSink) -> None:
+    async def _start_worker(self, index: int) -> Worker:
         name = f"worker-{self._started}"
         self._started += 1
         actor = ArcWorker.options(  # type: ignore[attr-defined]
@@ -135,10 +140,8 @@ class RayExecutor:
         except Exception as exc:
             raise ExecutorError(f"ray {name}: could not start: {exc}") from None
         worker = Worker(name, actor)
-        worker.consumers = [
-            asyncio.create_task(self._consume(worker, index, sink, slot)) for slot in range(self.per_worker)
-        ]
         self.workers.append(worker)
+        return worker
 
     async def _consume(self, worker: Worker, index: int, sink: ArcSink, slot: int) -> None:
         delay = first_wave_delay(slot, self.config.start_spacing_ms)
@@ -179,7 +182,10 @@ class RayExecutor:
         self.events.emit("worker_lost", worker=worker.name)
         self.workers.remove(worker)
         if self.remaining:
-            await self._start_worker(index, sink)
+            replacement = await self._start_worker(index)
+            replacement.consumers = [
+                asyncio.create_task(self._consume(replacement, index, sink, slot)) for slot in range(self.per_worker)
+            ]
 
     async def _drain_loop(self, sink: ArcSink) -> None:
         while True:
