@@ -131,5 +131,5 @@ async def open_postgres_saver(stack: AsyncExitStack, url: str) -> Any:
 def compact(saver: Any) -> None:
     """Give the pages of deleted threads back to the file system (SQLite; a no-op for Postgres)."""
     if isinstance(saver, SqliteSaver):
-        saver.conn.execute("PRAGMA incremental_vacuum")
-        saver.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # executescript steps the pragma to its end; execute() would free a single page.
+        saver.conn.executescript("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);")
