@@ -22,6 +22,7 @@ from muspsy.runfolder import CHECKPOINTS, RunFolder
 
 POSTGRES_SCHEMES = ("postgres", "postgresql")
 WAL_LIMIT_BYTES = 16 * 1024 * 1024
+POSTGRES_POOL = 4  # connections per process
 
 
 class CheckpointerError(ValueError):
@@ -117,13 +118,23 @@ async def open_checkpointer(stack: AsyncExitStack, folder: RunFolder, url: str |
 
 
 async def open_postgres_saver(stack: AsyncExitStack, url: str) -> Any:
+    """A Postgres saver on a small connection pool: one connection would serialize the
+    checkpoint writes of every arc in flight in this process."""
     check_checkpointer(url)
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
 
+    # The options LangGraph's own from_conn_string sets on its connection.
+    options = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(url, max_size=POSTGRES_POOL, kwargs=options, open=False)
     try:
-        saver = await stack.enter_async_context(AsyncPostgresSaver.from_conn_string(url))
+        await pool.open(wait=True, timeout=10)
+        stack.push_async_callback(pool.close)
+        saver = AsyncPostgresSaver(conn=pool)
         await saver.setup()
     except Exception as exc:
+        await pool.close()
         raise CheckpointerError(f"--checkpointer {redact_url(url)}: cannot connect: {exc}") from None
     return saver
 
