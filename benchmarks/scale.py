@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,19 +30,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from throughput import start_fake_server
+
 from muspsy.config import RunConfig
 from muspsy.profiles import load_profiles
 from muspsy.runner import ExecutorOptions, start_run
 from postgres_cluster import postgres_cluster
 
 SMALL_ARC = {"sessions_min": 2, "sessions_max": 2, "turns_min": 7, "turns_max": 7}
-
-
-def start_fake_server(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-m", "muspsy.cli", "dev", "fake-llm", "--latency-ms", str(latency_ms)]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert server.stdout is not None
-    return server, server.stdout.readline().strip()
 
 
 def config(backend: str, arcs: int, base_url: str | None = None) -> RunConfig:
