@@ -70,19 +70,29 @@ def busy_span(run_dir: Path) -> tuple[float, int]:
     return last - first, int(sum(u["calls"] for u in usage.values()))
 
 
-async def throughput(label: str, arcs: int, cfg: RunConfig, checkpointer: str | None, options: ExecutorOptions) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of another process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def throughput(
+    label: str, arcs: int, cfg: RunConfig, checkpointer: str | None, options: ExecutorOptions, server_pid: int
+) -> None:
     latency_s = 0.5
     with tempfile.TemporaryDirectory() as runs:
-        wall = time.perf_counter()
+        wall, cpu, server_cpu = time.perf_counter(), time.process_time(), cpu_seconds(server_pid)
         result = await start_run(load_profiles()[:1], cfg, Path(runs), checkpointer=checkpointer, executor=options)
-        wall = time.perf_counter() - wall
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        server_cpu = cpu_seconds(server_pid) - server_cpu
         assert not result.failed, result.failed
         seconds, calls = busy_span(result.run_dir)
     rate = calls / seconds
     ideal = arcs / latency_s
     print(
         f"  {label:<22} {arcs:>4} arcs: {rate:7.1f} calls/s, efficiency {rate / ideal:.2f} "
-        f"({calls} calls in {seconds:.1f} s; start-up {wall - seconds:.1f} s)",
+        f"({calls} calls in {seconds:.1f} s; start-up {wall - seconds:.1f} s); CPU of this process "
+        f"{cpu / wall:.0%}, of the fake server {server_cpu / wall:.0%}",
         flush=True,
     )
 
@@ -125,8 +135,10 @@ async def main() -> None:
                 print("(a) fake endpoint at 500 ms; 2 sessions x 7 turns per arc; every arc in flight at once")
                 for arcs in sizes:
                     cfg = config("openai", arcs, base_url)
-                    await throughput("local, SQLite", arcs, cfg, None, ExecutorOptions())
-                    await throughput("ray 2 workers, Postgres", arcs, cfg, postgres, ExecutorOptions("ray", 2))
+                    await throughput("local, SQLite", arcs, cfg, None, ExecutorOptions(), server.pid)
+                    await throughput(
+                        "ray 2 workers, Postgres", arcs, cfg, postgres, ExecutorOptions("ray", 2), server.pid
+                    )
                 ray.shutdown()
         finally:
             server.terminate()

@@ -19,7 +19,7 @@ import asyncio
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import ray
@@ -41,7 +41,6 @@ class Worker:
     name: str
     actor: Any
     alive: bool = True
-    consumers: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 def check_limits(config: RunConfig, workers: int) -> None:
@@ -77,7 +76,8 @@ class RayExecutor:
         self.events = events
         self.requested_workers = workers
         self.address = address
-        self.workers: list[Worker] = []
+        self.workers: list[Worker] = []  # the live ones
+        self.consumers: list[asyncio.Task[None]] = []  # every worker's, dead ones' too
         self._started = 0
 
     async def run(self, jobs: Sequence[ArcJob], sink: ArcSink) -> None:
@@ -92,9 +92,9 @@ class RayExecutor:
             check_limits(self.config, count)
             await self._pool(jobs, sink, count)
         finally:
+            for task in self.consumers:
+                task.cancel()
             for worker in self.workers:
-                for task in worker.consumers:
-                    task.cancel()
                 ray.kill(worker.actor)
             if started_ray:
                 ray.shutdown()
@@ -115,7 +115,7 @@ class RayExecutor:
         # are spread over all the workers rather than filling the first one.
         for slot in range(self.per_worker):
             for index, worker in enumerate(started):
-                worker.consumers.append(asyncio.create_task(self._consume(worker, index, sink, slot)))
+                self.consumers.append(asyncio.create_task(self._consume(worker, index, sink, slot)))
         drainer = asyncio.create_task(self._drain_loop(sink))
         try:
             await self.all_done.wait()
@@ -183,9 +183,8 @@ class RayExecutor:
         self.workers.remove(worker)
         if self.remaining:
             replacement = await self._start_worker(index)
-            replacement.consumers = [
-                asyncio.create_task(self._consume(replacement, index, sink, slot)) for slot in range(self.per_worker)
-            ]
+            for slot in range(self.per_worker):
+                self.consumers.append(asyncio.create_task(self._consume(replacement, index, sink, slot)))
 
     async def _drain_loop(self, sink: ArcSink) -> None:
         while True:
