@@ -56,18 +56,22 @@ def stamp(line: dict[str, str]) -> float:
     return datetime.fromisoformat(line["timestamp"].replace("Z", "+00:00")).timestamp()
 
 
-def busy_span(run_dir: Path) -> tuple[float, int]:
-    """(seconds from the first arc's start to the run's end, LLM calls recorded)."""
+def busy_span(run_dir: Path) -> tuple[float, int, float]:
+    """(seconds from the first arc's start to the run's end, LLM calls recorded, CPU seconds of
+    the Ray workers)."""
     first = last = None
+    workers_cpu = 0.0
     for raw in (run_dir / "events.jsonl").read_text().splitlines():
         line = json.loads(raw)
+        if line["event"] == "worker_finished":
+            workers_cpu += line["cpu_s"]
         if line["event"] == "arc_started" and first is None:
             first = stamp(line)
         if line["event"] == "run_finished":
             last = stamp(line)
     usage = json.loads((run_dir / "manifest.json").read_text())["usage"]
     assert first is not None and last is not None
-    return last - first, int(sum(u["calls"] for u in usage.values()))
+    return last - first, int(sum(u["calls"] for u in usage.values())), workers_cpu
 
 
 def cpu_seconds(pid: int) -> float:
@@ -86,13 +90,14 @@ async def throughput(
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         server_cpu = cpu_seconds(server_pid) - server_cpu
         assert not result.failed, result.failed
-        seconds, calls = busy_span(result.run_dir)
+        seconds, calls, workers_cpu = busy_span(result.run_dir)
     rate = calls / seconds
     ideal = arcs / latency_s
     print(
         f"  {label:<22} {arcs:>4} arcs: {rate:7.1f} calls/s, efficiency {rate / ideal:.2f} "
         f"({calls} calls in {seconds:.1f} s; start-up {wall - seconds:.1f} s); CPU of this process "
-        f"{cpu / wall:.0%}, of the fake server {server_cpu / wall:.0%}",
+        f"{cpu / wall:.0%}, of the fake server {server_cpu / wall:.0%}"
+        + (f", of the Ray workers {workers_cpu / seconds:.0%} (incl. their start-up)" if workers_cpu else ""),
         flush=True,
     )
 

@@ -41,6 +41,8 @@ class Worker:
     name: str
     actor: Any
     alive: bool = True
+    arcs: int = 0  # arcs it ran to their end
+    cpu_s: float = 0.0  # its CPU seconds, as of the last drain
 
 
 def check_limits(config: RunConfig, workers: int) -> None:
@@ -122,6 +124,8 @@ class RayExecutor:
         finally:
             drainer.cancel()
         await self._drain(sink)
+        for worker in self.workers:
+            self.events.emit("worker_finished", worker=worker.name, arcs=worker.arcs, cpu_s=round(worker.cpu_s, 2))
         if self.failure is not None:
             raise self.failure
 
@@ -163,6 +167,7 @@ class RayExecutor:
                     await self._lost(worker, index, sink)
                     return
                 delay = 0.0
+                worker.arcs += 1
                 await self._finish(sink, result)
         except Exception as exc:  # a bug or a failed replacement stops the run, as it would locally
             self.failure = exc
@@ -194,7 +199,7 @@ class RayExecutor:
     async def _drain(self, sink: ArcSink) -> None:
         for worker in list(self.workers):
             try:
-                events, (sessions, turns, tokens) = await worker.actor.drain.remote()
+                events, (sessions, turns, tokens), worker.cpu_s = await worker.actor.drain.remote()
             except RayActorError:
                 continue  # its consumers see the death and replace it
             for event, fields in events:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import time
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -84,10 +85,11 @@ class ArcWorker:
         self.progress[1] += turns
         self.progress[2] += tokens
 
-    async def drain(self) -> tuple[list[tuple[str, dict[str, Any]]], tuple[int, int, int]]:
+    async def drain(self) -> tuple[list[tuple[str, dict[str, Any]]], tuple[int, int, int], float]:
+        """Events and progress since the last drain, and this process's CPU seconds so far."""
         sessions, turns, tokens = self.progress
         self.progress = [0, 0, 0]
-        return self.events.drain(), (sessions, turns, tokens)
+        return self.events.drain(), (sessions, turns, tokens), time.process_time()
 
     async def close(self) -> None:
         await self.stack.aclose()
