@@ -4,8 +4,8 @@ Prints, side by side in one run (figures from a shared or busy machine are only 
 within one run):
 (a) against the fake endpoint (a separate process) at 500 ms latency: LLM calls/s and
     efficiency (achieved / ideal calls/s, ideal = arcs in flight / latency) at 64 and 256 arcs
-    in flight, for the local executor (SQLite checkpoints) and Ray with 2 workers (Postgres
-    checkpoints on a throwaway cluster). The clock runs from the first arc's start to the
+    in flight, for the local executor (SQLite checkpoints, and Postgres: the checkpointer Ray
+    needs, on a throwaway cluster) and Ray with 2 workers. The clock runs from the first arc's start to the
     run's end; Ray's start-up (cluster and workers) is printed on its own.
 (b) N vs 10 N scripted arcs with the local executor: wall seconds per arc, bytes written per
     arc (the process's write() bytes, /proc/self/io wchar) and the checkpoint database's size
@@ -141,6 +141,7 @@ async def main() -> None:
                 for arcs in sizes:
                     cfg = config("openai", arcs, base_url)
                     await throughput("local, SQLite", arcs, cfg, None, ExecutorOptions(), server.pid)
+                    await throughput("local, Postgres", arcs, cfg, postgres, ExecutorOptions(), server.pid)
                     await throughput(
                         "ray 2 workers, Postgres", arcs, cfg, postgres, ExecutorOptions("ray", 2), server.pid
                     )
