@@ -53,7 +53,8 @@ def run_status(run_dir: Path) -> str:
         if state == "failed":
             lines.append(f"  failed {arc}: {arcs[arc].get('error', '')}")
         elif state in ("running", "interrupted"):
-            lines.append(f"  {state} {arc}")
+            worker = arcs[arc].get("worker", "local")
+            lines.append(f"  {state} {arc}" + (f" (on {worker})" if worker != "local" else ""))
     if run_state != "completed" and counts.get("finished", 0) < len(states) and not live:
         lines.append(f"continue with: muspsy resume {run_dir}")
     return "\n".join(lines)
