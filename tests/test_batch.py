@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from conftest import PROFILES
-from muspsy.ledger import current_arcs
 from muspsy.records import ArcRecord
 from muspsy.runfolder import RunFolder
+from muspsy.runledger import current_arcs
 from muspsy.testing import FakeOpenAIServer
 
 pytestmark = pytest.mark.cli

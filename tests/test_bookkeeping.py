@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import PROFILES
-from muspsy.ledger import LEDGER, Ledger, current_arcs
 from muspsy.runfolder import RunFolder
+from muspsy.runledger import ARC_STATES, RunLedger, current_arcs
 from muspsy.status import run_status
 from test_batch import SMALL, arcs_of, muspsy
 
@@ -32,7 +32,7 @@ def test_finished_arcs_leave_no_checkpoints_unless_kept(tmp_path):
     run_dir = Path(done.stdout.strip())
     assert len(arcs_of(run_dir)) == 2
     assert checkpoint_rows(run_dir) == (0, 0)  # deleted, and the freed pages given back
-    assert (run_dir / LEDGER).read_text() == ""  # folded into the manifest at the end
+    assert (run_dir / ARC_STATES).read_text() == ""  # folded into the manifest at the end
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert {entry["status"] for entry in manifest["arcs"].values()} == {"finished"}
     kept = muspsy(
@@ -65,13 +65,13 @@ def test_the_ledger_says_what_runs_between_manifest_writes(tmp_path):
         "arcs": {name: dict(entry) for name in ("a", "b", "c", "d")},
     }
     folder.write_manifest(manifest)
-    ledger = Ledger(folder, manifest)
+    ledger = RunLedger(folder, manifest)
     ledger.mark("a", "running", worker="worker-1")
     ledger.mark("b", "running")
     ledger.mark("b", "failed", error="Boom: no")
     ledger.mark("c", "finished")  # ... but its record never reached arcs.jsonl
     ledger.close()
-    with folder.path(LEDGER).open("a") as handle:
+    with folder.path(ARC_STATES).open("a") as handle:
         handle.write('{"arc": "d", "sta')  # the process died mid-line
     arcs = current_arcs(folder, folder.read_manifest())
     assert arcs["a"] == {**entry, "status": "running", "worker": "worker-1"}
@@ -80,7 +80,7 @@ def test_the_ledger_says_what_runs_between_manifest_writes(tmp_path):
     status = run_status(folder.root)  # the manifest's pid is not alive: running means interrupted
     assert "1 interrupted" in status and "1 failed" in status and "interrupted a (on worker-1)" in status
     # Saving folds the ledger into the manifest and empties it.
-    again = Ledger(folder, folder.read_manifest())
+    again = RunLedger(folder, folder.read_manifest())
     again.save()
-    assert folder.path(LEDGER).read_text() == ""
+    assert folder.path(ARC_STATES).read_text() == ""
     assert current_arcs(folder, folder.read_manifest()) == arcs

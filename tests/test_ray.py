@@ -16,9 +16,9 @@ import pytest
 
 from conftest import PROFILES
 from muspsy.config import build_config, resolved
-from muspsy.ledger import current_arcs
 from muspsy.profiles import load_profiles
 from muspsy.runfolder import RunFolder
+from muspsy.runledger import current_arcs
 from muspsy.runner import ExecutorOptions, resume_run, start_run
 from muspsy.testing import FakeOpenAIServer
 from postgres_cluster import postgres_cluster, server_bin

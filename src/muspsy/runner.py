@@ -7,7 +7,7 @@ executor ran the graph), and skipped on resume. One arc's failure is recorded an
 on. Once an arc's record is fsynced its checkpoints are deleted (unless `keep_checkpoints`), so
 the checkpoint database holds only the arcs in flight.
 
-The pieces: `planning` says which arcs, `ledger` what state each is in, `executors` run them
+The pieces: `planning` says which arcs, `runledger` what state each is in, `executors` run them
 (`local` asyncio by default, `ray` across worker processes); this module ties them together.
 
 Several strategies in one run make a paired design: every strategy runs every profile with the
@@ -38,7 +38,6 @@ from muspsy.executors.base import ArcDone, ArcJob, Executor, ExecutorError
 from muspsy.executors.local import LocalExecutor
 from muspsy.graphs.arc import build_arc_graph, recursion_limit
 from muspsy.graphs.state import ArcState
-from muspsy.ledger import Ledger
 from muspsy.planning import (
     initial_arc_state,
     load_strategies,
@@ -52,6 +51,7 @@ from muspsy.planning import (
 from muspsy.progress import ProgressSink, QuietProgress
 from muspsy.records import ROLES, ArcRecord, ClientProfile, Role
 from muspsy.runfolder import EVENTS, RunFolder, RunFolderError
+from muspsy.runledger import RunLedger
 
 __all__ = [
     "ExecutorOptions",
@@ -134,7 +134,7 @@ class Run:
 
     config: RunConfig
     folder: RunFolder
-    ledger: Ledger
+    ledger: RunLedger
     profiles: dict[str, ClientProfile]
     models: ResolvedModels
     progress: ProgressSink
@@ -381,7 +381,7 @@ async def _execute(
         entry.setdefault("strategy", config.strategies[0])  # manifests from before paired runs
         if entry["strategy"] not in strategies:  # kept after a forced change of strategies
             strategies = {**strategies, entry["strategy"]: load_strategy(entry["strategy"])}
-    ledger = Ledger(folder, manifest)
+    ledger = RunLedger(folder, manifest)
     stack.callback(ledger.close)
     done_before = sum(entry["status"] == "finished" for entry in ledger.arcs.values())
     run = Run(

@@ -6,8 +6,8 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from muspsy.ledger import current_arcs
 from muspsy.runfolder import RunFolder
+from muspsy.runledger import current_arcs
 
 
 def _alive(pid: int | None) -> bool:

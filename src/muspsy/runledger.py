@@ -1,8 +1,9 @@
-"""The run's ledger: what each arc is (pending, running, finished, failed), kept flat as runs grow.
+"""The run ledger: what state each arc is in (pending, running, finished, failed), kept flat
+as runs grow (not the disclosure ledger of `muspsy.ledger`).
 
 `manifest.json` lists every planned arc and is replaced whole, so it is written only when an
 attempt starts and ends. In between, each change of an arc's state is one appended line of
-`ledger.jsonl` (flushed, not fsynced: `arcs.jsonl` and `failed.jsonl` are the durable truth of
+`arc_states.jsonl` (flushed, not fsynced: `arcs.jsonl` and `failed.jsonl` are the durable truth of
 what ended; the ledger says what is running). Writing the manifest folds the ledger into it and
 then empties the ledger, so neither grows beyond one attempt's changes.
 """
@@ -15,12 +16,12 @@ from typing import IO, Any
 from muspsy.planning import now
 from muspsy.runfolder import RunFolder
 
-LEDGER = "ledger.jsonl"
+ARC_STATES = "arc_states.jsonl"
 
 
 def read_changes(folder: RunFolder) -> list[dict[str, Any]]:
     """The ledger's lines, a torn last one (the process died mid-write) left out."""
-    path = folder.path(LEDGER)
+    path = folder.path(ARC_STATES)
     if not path.exists():
         return []
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -62,7 +63,7 @@ def current_arcs(folder: RunFolder, manifest: dict[str, Any]) -> dict[str, dict[
     return arcs
 
 
-class Ledger:
+class RunLedger:
     """The run's manifest in memory and its ledger file, for the process that runs the arcs."""
 
     def __init__(self, folder: RunFolder, manifest: dict[str, Any]) -> None:
@@ -84,7 +85,7 @@ class Ledger:
         if worker:
             line["worker"] = worker
         if self._file is None:
-            self._file = self.folder.path(LEDGER).open("a", encoding="utf-8")
+            self._file = self.folder.path(ARC_STATES).open("a", encoding="utf-8")
         self._file.write(json.dumps(line, ensure_ascii=False) + "\n")
         self._file.flush()
 
@@ -93,7 +94,7 @@ class Ledger:
         self.manifest["updated_at"] = now()
         self.folder.write_manifest(self.manifest)
         self.close()
-        self.folder.path(LEDGER).write_text("", encoding="utf-8")
+        self.folder.path(ARC_STATES).write_text("", encoding="utf-8")
 
     def close(self) -> None:
         if self._file is not None:
