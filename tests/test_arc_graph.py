@@ -70,7 +70,7 @@ async def test_sessions_max_holds_when_the_supervisor_never_stops(profile):
 
 async def test_turn_cap_holds_when_the_counselor_never_closes(profile):
     def keep_talking(messages):
-        return {"text": "Tell me more about that.", "ready_to_close": False}
+        return {"assessed_risk": "none", "text": "Tell me more about that.", "ready_to_close": False}
 
     record = await arc_of(profile("mateo-social-anxiety"), overriding(CounselorTurnOutput=keep_talking), turns_max=9)
     for session in record.sessions:
@@ -80,7 +80,7 @@ async def test_turn_cap_holds_when_the_counselor_never_closes(profile):
 
 async def test_minimum_length_holds_when_the_counselor_wants_to_close_at_once(profile):
     def close_now(messages):
-        return {"text": "I think we can wrap up.", "ready_to_close": True}
+        return {"assessed_risk": "none", "text": "I think we can wrap up.", "ready_to_close": True}
 
     record = await arc_of(profile("mateo-social-anxiety"), overriding(CounselorTurnOutput=close_now), turns_min=7)
     for session in record.sessions:
@@ -101,19 +101,22 @@ async def test_session_two_opens_by_following_up_the_homework(profile):
     assert "none: this is the first session" in str(openings[0][-1].content)
 
 
-async def test_a_disclosure_takes_the_crisis_path(profile):
+async def test_a_disclosure_the_counselor_notices_takes_the_crisis_path(profile):
     record = await arc_of(profile("graham-chronic-pain-risk"))
     first = record.sessions[0]
     disclosed = [t for t in first.turns if t.risk not in (None, "none")]
     assert disclosed, "the high-risk client should disclose in session 1"
     after = first.turns[disclosed[0].index]  # the turn right after the disclosure (indices are 1-based)
-    assert after.speaker == "counselor" and after.kind == "crisis"
+    # The counselor notices it in the words (its own assessment), responds to it at once, and
+    # its next turn follows the crisis protocol.
+    assert after.speaker == "counselor" and after.assessed_risk == "active_ideation"
+    assert first.turns[after.index + 1].kind == "crisis"
     assert first.crisis
     assert first.memo.risk in ("high", "imminent")
     assert first.decision is not None and first.decision.proposed_end_reason == "referral"
 
 
-async def test_plan_or_intent_ends_the_arc_in_crisis_even_before_sessions_min(profile):
+async def test_a_noticed_plan_or_intent_ends_the_arc_in_crisis_even_before_sessions_min(profile):
     def discloses_plan(messages):
         reply = default_responder("ClientTurnOutput", messages)
         if "turn 4." in str(messages[-1].content):
@@ -126,6 +129,32 @@ async def test_plan_or_intent_ends_the_arc_in_crisis_even_before_sessions_min(pr
     assert len(record.sessions) == 1
     assert record.outcome.end_reason == "crisis"
     assert record.sessions[0].decision is not None and record.sessions[0].decision.end_reason == "crisis"
+    assert "counselor noticed" in (record.sessions[0].decision.overridden_by or "")
+
+
+async def test_the_crisis_path_follows_the_counselor_not_the_client_label(profile):
+    """A disclosure the counselor misses takes no crisis path and ends nothing: the client's
+    label is ground truth for measuring, not a signal to the counselor side."""
+
+    def discloses_plan(messages):
+        reply = default_responder("ClientTurnOutput", messages)
+        if "turn 4." in str(messages[-1].content):
+            return {"text": "I have the pills saved and I have picked a day.", "risk": "plan_or_intent"}
+        return reply
+
+    def misses_it(schema):
+        return lambda messages: {**default_responder(schema, messages), "assessed_risk": "none"}
+
+    responder = overriding(
+        ClientTurnOutput=discloses_plan,
+        CounselorTurnOutput=misses_it("CounselorTurnOutput"),
+        ClosingOutput=misses_it("ClosingOutput"),
+    )
+    record = await arc_of(profile("graham-chronic-pain-risk"), responder, sessions_min=2)
+    first = record.sessions[0]
+    assert [t.risk for t in first.turns if t.risk == "plan_or_intent"] == ["plan_or_intent"]
+    assert not first.crisis and all(t.kind != "crisis" for t in first.turns)
+    assert record.outcome.end_reason != "crisis" and len(record.sessions) >= 2
 
 
 async def test_the_client_never_sees_memos_or_the_plan(profile):
@@ -195,5 +224,6 @@ async def test_a_low_risk_client_cannot_disclose_a_plan(profile):
     assert record.outcome.end_reason != "crisis" and len(record.sessions) >= 2
     capped = [t for t in record.sessions[0].turns if t.risk not in (None, "none")]
     assert [t.risk for t in capped] == ["passive_ideation"]
-    assert record.sessions[0].turns[capped[0].index].kind == "crisis"
-    assert record.sessions[0].turns[capped[0].index].assessed_risk is not None
+    # The words said nothing of risk, so the counselor (who never sees the label) noticed none.
+    answer = record.sessions[0].turns[capped[0].index]
+    assert answer.kind == "dialogue" and answer.assessed_risk == "none"

@@ -293,7 +293,7 @@ def test_fake_llm_command_serves_until_terminated():
         with urllib.request.urlopen(request, timeout=10) as response:
             reply = json.loads(response.read())
         content = json.loads(reply["choices"][0]["message"]["content"])
-        assert set(content) == {"text", "risk"} and reply["usage"]["prompt_tokens"] > 0
+        assert set(content) == {"text", "risk", "disclosed"} and reply["usage"]["prompt_tokens"] > 0
     finally:
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=30)

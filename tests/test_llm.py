@@ -23,7 +23,11 @@ MESSAGES: list[BaseMessage] = [
     SystemMessage("You are a careful counselor."),
     HumanMessage("Session 1, turn 3. Write your next turn."),
 ]
-VALID_TURN = {"text": "That sounds exhausting. What happens right before the worry starts?", "ready_to_close": False}
+VALID_TURN = {
+    "assessed_risk": "none",
+    "text": "That sounds exhausting. What happens right before the worry starts?",
+    "ready_to_close": False,
+}
 VALID_MEMO = {
     "summary": "Explored the work worry.",
     "emotion_and_cognitive_state": "Anxious but engaged.",

@@ -151,9 +151,7 @@ def _counselor_task(state: ArcState) -> dict[str, str]:
 
 
 def _counselor_crisis(state: ArcState) -> dict[str, str]:
-    task = _counselor_task(state)
-    del task["goal"], task["turns_left"]
-    return task
+    return views.counselor_crisis(state, _settings("counselor").recent_turns)
 
 
 def _counselor_close(state: ArcState) -> dict[str, str]:
@@ -178,7 +176,7 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
     ("counselor", "close"): _with_format(_counselor_close),
     ("supervisor", "system"): lambda s: views.supervisor_system(s, _strategy()),
     ("supervisor", "plan"): _with_format(views.supervisor_plan),
-    ("supervisor", "memo"): _with_format(views.supervisor_memo),
+    ("supervisor", "memo"): _with_format(lambda s: views.supervisor_memo(s, _settings("supervisor").earlier_memos)),
     ("supervisor", "decide"): _with_format(views.supervisor_decide),
 }
 

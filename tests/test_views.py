@@ -1,5 +1,7 @@
-"""Who sees what: planted strings prove the client never sees memos or the plan, the counselor
-never sees the client's hidden facts or the risk notes, and the supervisor sees everything."""
+"""Who sees what: planted strings prove the client never sees memos or the plan, and neither the
+counselor nor the clinical supervisor (the counselor side) sees the client's hidden facts, risk
+notes, background or planned arc; the clinical supervisor sees the intake, transcripts, its
+own plan and memos, and questionnaire scores only with measurement-based care."""
 
 from __future__ import annotations
 
@@ -45,6 +47,9 @@ FACTS = [
     ("ZZ-FACT-4 her brother burned out and was hospitalised", 4),
 ]
 RISK_NOTES = "ZZ-RISKNOTE watch alcohol as a sleep aid"
+BACKGROUND = "ZZ-BACKGROUND grew up above a bakery"
+PLANNED_GOAL = "ZZ-PLANNEDGOAL name the wine habit"
+PLANNED_STATE = "ZZ-PLANNEDSTATE dreads Monday"
 # What the client legitimately hears at the close of session 1.
 HOMEWORK_GIVEN = "ZZ-HOMEWORK keep a sleep diary"
 MEMORY = "ZZ-MEMORY we talked about deadlines"
@@ -55,6 +60,11 @@ def _profile() -> dict[str, Any]:
     data = profile.model_dump(mode="json", by_alias=True)
     data["private_history"] = [{"fact": fact, "share_from_session": n} for fact, n in FACTS]
     data["risk"] = {"level": "low", "notes": RISK_NOTES}
+    data["background"] = BACKGROUND
+    data["planned_arc"] = [
+        {"session": n, "emotion_state": PLANNED_STATE, "cognitive_state": PLANNED_STATE, "goal": PLANNED_GOAL}
+        for n in range(1, 7)
+    ]
     return data
 
 
@@ -148,10 +158,11 @@ def counselor_views(state: ArcState) -> dict[str, str]:
 
 def supervisor_views(state: ArcState) -> str:
     strategy = load_strategy("cbt")
+    earlier = load_spec("supervisor").settings.earlier_memos
     parts = [
         _render("supervisor", "system", views.supervisor_system(state, strategy)),
         _render("supervisor", "plan", views.supervisor_plan(state)),
-        _render("supervisor", "memo", views.supervisor_memo(state)),
+        _render("supervisor", "memo", views.supervisor_memo(state, earlier)),
     ]
     if state["sessions"]:
         parts.append(_render("supervisor", "decide", views.supervisor_decide(state)))
@@ -180,7 +191,8 @@ def test_client_never_sees_memos_or_the_plan(session_index: int) -> None:
         assert planted not in text, f"client view leaks {planted!r}"
     # The only planted markers a client may see are its own facts, risk, homework and memories.
     markers = {word for word in text.split() if word.startswith("ZZ-")}
-    assert markers <= {"ZZ-FACT-2", "ZZ-FACT-3", "ZZ-FACT-4", "ZZ-RISKNOTE", "ZZ-HOMEWORK", "ZZ-MEMORY"}, markers
+    own = {"ZZ-FACT-2", "ZZ-FACT-3", "ZZ-FACT-4", "ZZ-RISKNOTE", "ZZ-HOMEWORK", "ZZ-MEMORY", "ZZ-BACKGROUND"}
+    assert markers <= own, markers
 
 
 def test_client_view_does_show_what_the_client_knows() -> None:
@@ -260,16 +272,86 @@ async def test_counselor_open_reviews_the_last_memo_assignments() -> None:
     assert RISK_NOTES not in prompt
 
 
-# --- supervisor ----------------------------------------------------------------------------
+# --- the clinical supervisor (counselor side) -----------------------------------------------
+
+COUNSELOR_SIDE_SECRETS = [*(fact for fact, _ in FACTS), RISK_NOTES, BACKGROUND, PLANNED_GOAL, PLANNED_STATE]
 
 
-@pytest.mark.parametrize("session_index", [1, 3])
-def test_supervisor_sees_everything(session_index: int) -> None:
-    text = supervisor_views(arc_state(session_index))
-    for fact, _ in FACTS:
-        assert fact in text
-    assert RISK_NOTES in text
+@pytest.mark.parametrize("session_index", [1, 2, 3])
+def test_counselor_side_never_sees_private_profile_fields(session_index: int) -> None:
+    state = arc_state(session_index)
+    state["sessions"] = [_finished_session(i) for i in range(1, session_index + 1)]  # decide runs after a memo
+    texts = {"supervisor": supervisor_views(state), **counselor_views(state)}
+    for name, text in texts.items():
+        for secret in COUNSELOR_SIDE_SECRETS:
+            assert secret not in text, f"{name} view leaks {secret!r}"
+
+
+def test_clinical_supervisor_sees_intake_transcript_plan_and_memos() -> None:
+    state = arc_state(3)
+    text = supervisor_views(state)
+    assert state["profile"]["intake"]["presenting_problem"] in text
+    assert "Busy, and I still lie awake a lot." in text  # the current session's transcript
     assert PLAN["case_conceptualization"] in text
-    if session_index > 1:
-        assert MEMO["summary"] in text
-        assert MEMO["counselor_observations"] in text
+    assert MEMO["summary"] in text and MEMO["counselor_observations"] in text  # its earlier memories
+    assert "Rated: progress some; suicide risk low" in text  # and its own ratings after them
+
+
+def test_transcripts_show_what_the_counselor_noticed_never_the_client_label() -> None:
+    state = arc_state(1)
+    state["session"]["turns"] = [
+        {"index": 1, "speaker": "counselor", "text": "Welcome.", "kind": "open"},
+        {"index": 2, "speaker": "client", "text": "Some days I wish I were gone.", "risk": "passive_ideation"},
+        {"index": 3, "speaker": "counselor", "text": "Tell me more.", "assessed_risk": "passive_ideation"},
+        {"index": 4, "speaker": "client", "text": "I have no plan at all.", "risk": "plan_or_intent"},
+    ]
+    memo = views.supervisor_memo(state, 3)["transcript"]
+    assert "Counselor [noticed risk: passive_ideation]: Tell me more." in memo
+    assert "plan_or_intent" not in memo and "[risk:" not in memo
+    assert "risk" not in views.counselor_task(state, 12)["dialogue"]
+
+
+def _with_scores(state: ArcState) -> ArcState:
+    scores = {
+        "phq9": {"instrument": "phq9", "items": [1] * 9, "total": 9, "band": "mild"},
+        "wai_sr": {"instrument": "wai_sr", "items": [3] * 12, "total": 36, "subscales": {}},
+    }
+    state["sessions"] = [{**s, **scores} for s in state["sessions"]]
+    state["reports"] = {"phq9": {**scores["phq9"], "total": 7, "band": "mild"}}
+    return state
+
+
+@pytest.mark.parametrize("care", [False, True])
+def test_scores_reach_the_supervisor_only_with_measurement_based_care(care: bool) -> None:
+    state = _with_scores(arc_state(2))
+    state["measurement_based_care"] = care
+    supervisor = supervisor_views(state)
+    counselor = "\n".join(counselor_views(state).values())
+    assert ("PHQ-9 9 (mild)" in supervisor and "PHQ-9 7 (mild)" in supervisor) is care
+    assert ("WAI-SR 36" in supervisor) is care
+    assert "PHQ-9" not in counselor
+
+
+# --- the disclosure ledger in the client's prompt -------------------------------------------
+
+
+def test_client_sees_each_unlocked_fact_with_its_id() -> None:
+    text = client_view(arc_state(2))
+    assert f"[fact-1] {FACTS[0][0]}" in text
+    assert f"[risk-1] {RISK_NOTES}" in text
+
+
+@pytest.mark.parametrize(("alliance", "shown"), [(1, False), (3, False), (4, True), (5, True)])
+def test_a_fact_needs_enough_trust_as_well_as_its_session(alliance: int, shown: bool) -> None:
+    state = arc_state(3)
+    state["profile"]["private_history"][0]["min_alliance"] = 4
+    state["client_state"]["alliance"] = alliance
+    assert (FACTS[0][0] in client_view(state)) is shown
+
+
+def test_a_told_fact_stays_in_the_client_prompt_when_trust_drops() -> None:
+    state = arc_state(3)
+    state["profile"]["private_history"][0]["min_alliance"] = 4
+    state["client_state"]["alliance"] = 1
+    state["disclosures"] = [{"fact": "fact-1", "session": 2, "turn": 6}]
+    assert FACTS[0][0] in client_view(state)

@@ -110,6 +110,14 @@ class RunConfig(Strict):
     outcomes: bool = Field(
         default=True, description="The client fills in PHQ-9 and GAD-7 at each session's start, WAI-SR at its end."
     )
+    measurement_based_care: bool = Field(
+        default=False,
+        description="The clinical supervisor sees the questionnaire scores (PHQ-9, GAD-7, WAI-SR) when writing "
+        "memos and proposing the next step.",
+    )
+    record_prompts: bool = Field(
+        default=False, description="Write every LLM call's exact messages to prompts.jsonl in the run folder."
+    )
     language: str | None = Field(default=None, description="Dialogue language for every arc; default: the profile's.")
     seed: int = 0
     structured_retries: int = Field(default=2, ge=0, le=10)
@@ -210,7 +218,7 @@ def resolved(config: RunConfig, environ: dict[str, str] | None = None) -> RunCon
 
 
 # How a run executes, not what it produces: changing these never blocks a resume.
-EXECUTION_ONLY = {"concurrency", "start_spacing_ms", "prices"}
+EXECUTION_ONLY = {"concurrency", "start_spacing_ms", "prices", "record_prompts"}
 ROLE_EXECUTION_ONLY = {"timeout_s", "max_retries", "max_concurrent_requests", "requests_per_minute"}
 
 

@@ -1,4 +1,5 @@
-"""One structured LLM call, with bounded retries, usage accounting and an event per call.
+"""One structured LLM call, with bounded retries, usage accounting, an event per call and,
+when recording, the exact messages of every call (`muspsy.promptlog`).
 
 Transport errors, timeouts, 429 and 5xx are retried by the HTTP client itself; this module
 retries what LangGraph and the client do not: malformed or schema-invalid output.
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from muspsy.config import StructuredMethod
 from muspsy.events import EventLog
+from muspsy.promptlog import PromptLog
 from muspsy.ratelimit import EndpointLimiter
 from muspsy.records import Role
 
@@ -162,6 +164,7 @@ async def call_structured(
     retries: int,
     events: EventLog,
     context: dict[str, Any],
+    prompts: PromptLog | None = None,
 ) -> CallResult[T]:
     """Ask for `schema`, retrying bad output up to `retries` times, then raise.
 
@@ -180,6 +183,8 @@ async def call_structured(
         call_started = time.perf_counter()
         parsed: T | None = None
         p = c = 0
+        if prompts is not None:
+            prompts.record(context, messages, attempt=attempt + 1, schema=schema.__name__, model=model.name)
         try:
             async with model.limiter or nullcontext():
                 reply = await model.chat.ainvoke(list(messages), extra_body=body)

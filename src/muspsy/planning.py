@@ -92,6 +92,8 @@ def initial_arc_state(
         "seed": seed,
         "strategy": strategy,
         "outcomes": config.outcomes,
+        "measurement_based_care": config.measurement_based_care,
+        "disclosures": [],
         "language": config.language or profile.language,
         "profile": profile.model_dump(mode="json", by_alias=True),
         "limits": {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ARC_SCHEMA = "muspsy.arc/1"
 PROFILE_SCHEMA = "muspsy.profile/1"
@@ -24,6 +24,8 @@ Progress = Literal["worse", "no_change", "some", "substantial"]
 EndReason = Literal["goals_met", "max_sessions", "referral", "crisis", "dropout"]
 Speaker = Literal["counselor", "client"]
 Role = Literal["client", "counselor", "supervisor"]
+# Which side of the one-way mirror a role sits on: the counselor side never sees profile text.
+COUNSELOR_SIDE: frozenset[str] = frozenset({"counselor", "supervisor"})
 ROLES: tuple[Role, ...] = ("client", "counselor", "supervisor")
 
 TURN_RISK_SEVERITY: dict[str, int] = {
@@ -75,11 +77,59 @@ class Intake(Record):
     support: str = ""
 
 
-class PrivateFact(Record):
-    """Something the client knows but shares only once trust has grown."""
+FACT_ID = r"^[a-z0-9][a-z0-9_-]*$"
 
+
+class UnlockRule(Record):
+    """When a disclosable item may be told: from a session on, and once trust is high enough.
+
+    A reserved or resistant client is given a higher `min_alliance` so it opens up later; the
+    alliance is the client's own felt trust (1-5) in its state at the start of the session.
+    """
+
+    share_from_session: int = Field(default=1, ge=1)
+    min_alliance: int = Field(default=1, ge=1, le=5)
+
+    def unlocked(self, session: int, alliance: int) -> bool:
+        return session >= self.share_from_session and alliance >= self.min_alliance
+
+
+class PrivateFact(UnlockRule):
+    """Something the client knows but shares only once the session and trust allow it."""
+
+    id: str | None = Field(
+        default=None, pattern=FACT_ID, max_length=40, description="Ledger id; default fact-<position>."
+    )
     fact: str
     share_from_session: int = Field(ge=1)
+
+
+class RiskNote(UnlockRule):
+    """One risk or protective factor the client may disclose (ideation, means, history...)."""
+
+    id: str | None = Field(
+        default=None, pattern=FACT_ID, max_length=40, description="Ledger id; default risk-<position>."
+    )
+    note: str
+
+
+class Disclosable(BaseModel):
+    """A private fact or risk note with its ledger id, as the disclosure ledger sees it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    kind: Literal["fact", "risk"]
+    text: str
+    rule: UnlockRule
+
+
+class Disclosure(Record):
+    """One ledger entry: the client first disclosed `fact` in `session`, at turn `turn`."""
+
+    fact: str
+    session: int = Field(ge=1)
+    turn: int = Field(ge=1)
 
 
 class ClientState(Record):
@@ -105,7 +155,13 @@ class PlannedSession(Record):
 
 class Risk(Record):
     level: RiskLevel
-    notes: str = ""
+    # A plain string (older profiles, importers) is one risk note, disclosable from session 1.
+    notes: str | list[RiskNote] = ""
+
+    def items(self) -> list[RiskNote]:
+        if isinstance(self.notes, str):
+            return [RiskNote(note=self.notes.strip())] if self.notes.strip() else []
+        return self.notes
 
 
 class ClientProfile(Record):
@@ -135,16 +191,47 @@ class ClientProfile(Record):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    @model_validator(mode="after")
+    def _ledger_ids_unique(self) -> ClientProfile:
+        ids = [item.id for item in self.disclosable()]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"private_history and risk.notes: id {repeated[0]!r} is used twice")
+        return self
+
     def planned(self, session_index: int) -> PlannedSession | None:
         return next((p for p in self.planned_arc if p.session == session_index), None)
+
+    def disclosable(self) -> list[Disclosable]:
+        """Every private fact and risk note with its ledger id (by position when not given)."""
+        facts = [
+            Disclosable(id=f.id or f"fact-{n}", kind="fact", text=f.fact, rule=UnlockRule(**_rule(f)))
+            for n, f in enumerate(self.private_history, start=1)
+        ]
+        risks = [
+            Disclosable(id=r.id or f"risk-{n}", kind="risk", text=r.note, rule=UnlockRule(**_rule(r)))
+            for n, r in enumerate(self.risk.items(), start=1)
+        ]
+        return facts + risks
+
+
+def _rule(item: UnlockRule) -> dict[str, int]:
+    return {"share_from_session": item.share_from_session, "min_alliance": item.min_alliance}
 
 
 class Turn(Record):
     index: int = Field(ge=1)
     speaker: Speaker
     text: str
-    risk: TurnRisk | None = Field(default=None, description="Client turns: what this turn disclosed.")
-    assessed_risk: RiskLevel | None = Field(default=None, description="Crisis turns: the counselor's estimate.")
+    risk: TurnRisk | None = Field(
+        default=None, description="Client turns: what this turn disclosed (hidden ground truth, never shown)."
+    )
+    # Counselor turns: the counselor's own reading of the client's last words, on the scale of
+    # `risk`. Records written before the counselor assessed every turn hold an overall level
+    # (low .. imminent) on crisis turns only.
+    assessed_risk: TurnRisk | RiskLevel | None = Field(
+        default=None, description="Counselor turns: the risk the counselor noticed in the client's last words."
+    )
     kind: Literal["open", "dialogue", "crisis", "close"] = "dialogue"
 
 
@@ -252,3 +339,6 @@ class ArcRecord(BaseModel):
     outcome: Outcome
     usage: dict[str, RoleUsage]
     provenance: dict[str, Any]
+    disclosures: list[Disclosure] = Field(
+        default_factory=list, description="The disclosure ledger: which private fact was first told when."
+    )

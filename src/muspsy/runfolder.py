@@ -22,6 +22,7 @@ FAILED = "failed.jsonl"
 EVENTS = "events.jsonl"
 PROFILES = "profiles.jsonl"
 CHECKPOINTS = "checkpoints.sqlite"
+PROMPTS = "prompts.jsonl"  # muspsy.promptlog.PROMPTS; written only with --record-prompts
 
 
 class RunFolderError(ValueError):
@@ -119,7 +120,7 @@ class RunFolder:
 
     def repair(self) -> list[str]:
         """Cut torn tails of the append-only files; returns the names of the files cut."""
-        return [name for name in (ARCS, FAILED, EVENTS) if repair_tail(self.path(name))]
+        return [name for name in (ARCS, FAILED, EVENTS, PROMPTS) if repair_tail(self.path(name))]
 
     def finished_arc_ids(self) -> set[str]:
         return {line["arc_id"] for line in read_lines(self.path(ARCS))}

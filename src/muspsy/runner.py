@@ -49,8 +49,9 @@ from muspsy.planning import (
     thread_id,
 )
 from muspsy.progress import ProgressSink, QuietProgress
+from muspsy.promptlog import JsonlPromptLog
 from muspsy.records import ROLES, ArcRecord, ClientProfile, Role
-from muspsy.runfolder import EVENTS, RunFolder, RunFolderError
+from muspsy.runfolder import EVENTS, PROMPTS, RunFolder, RunFolderError
 from muspsy.runledger import RunLedger
 
 __all__ = [
@@ -82,12 +83,16 @@ class ExecutorOptions:
     keep_checkpoints: bool = False  # keep finished arcs' checkpoints, for debugging
 
 
-def check_executor(options: ExecutorOptions, checkpointer: str | None) -> None:
-    """Fail before anything is written on an executor that cannot work with this checkpointer."""
+def check_executor(options: ExecutorOptions, checkpointer: str | None, config: RunConfig | None = None) -> None:
+    """Fail before anything is written on an executor that cannot work with this checkpointer
+    or config."""
     if options.executor == "local":
         return
     if options.executor != "ray":
         raise ExecutorError(f"--executor: expected local or ray, got {options.executor}")
+    if config is not None and config.record_prompts:
+        # Workers would each need the run folder's prompts.jsonl; only the driver writes there.
+        raise ExecutorError("--executor ray: --record-prompts is not supported yet; run it with --executor local")
     if checkpointer is None or checkpointer == "sqlite":
         raise ExecutorError(
             "--executor ray: needs --checkpointer postgresql://... (workers in other processes share the checkpoints)"
@@ -115,6 +120,7 @@ def assemble_record(state: ArcState | dict[str, Any], provenance: dict[str, Any]
             "outcome": state["outcome"],
             "usage": {role: state["usage"].get(role, {}) for role in ROLES},
             "provenance": provenance,
+            "disclosures": state.get("disclosures", []),
         }
     )
 
@@ -245,7 +251,7 @@ async def start_run(
     specs = {role: load_spec(role) for role in ROLES}
     hashes = prompt_hashes(specs, list(strategies.values()))
     check_checkpointer(checkpointer)
-    check_executor(options, checkpointer)
+    check_executor(options, checkpointer, config)
     async with AsyncExitStack() as stack:
         models = await open_models(config, stack)
         config_fp = fingerprint(config, hashes)
@@ -321,7 +327,7 @@ async def resume_run(
         if "***" in stored:
             raise RunFolderError(f"this run used the checkpointer {stored}: pass --checkpointer with its password")
         checkpointer = stored
-    check_executor(options, checkpointer)
+    check_executor(options, checkpointer, config)
     repaired = folder.repair()
     async with AsyncExitStack() as stack:
         models = await open_models(config, stack)
@@ -338,6 +344,7 @@ def _make_executor(
     strategies: dict[str, Strategy],
     specs: dict[Role, AgentSpec],
     checkpointer: str | None,
+    prompts: JsonlPromptLog | None,
 ) -> Executor:
     if options.executor == "ray":
         from muspsy.executors.ray_pool import RayExecutor
@@ -355,7 +362,12 @@ def _make_executor(
     # One compiled graph per strategy, all on the same checkpointer (threads are per arc).
     graphs = {
         name: build_arc_graph(
-            run.models.models, strategy, events=run.events, retries=run.config.structured_retries, specs=specs
+            run.models.models,
+            strategy,
+            events=run.events,
+            retries=run.config.structured_retries,
+            specs=specs,
+            prompts=prompts,
         ).compile(checkpointer=run.saver)
         for name, strategy in strategies.items()
     }
@@ -376,6 +388,9 @@ async def _execute(
 ) -> RunResult:
     events = JsonlEventLog(folder.path(EVENTS), run=manifest["run_id"])
     stack.callback(events.close)
+    prompts = JsonlPromptLog(folder.path(PROMPTS), run=manifest["run_id"]) if config.record_prompts else None
+    if prompts is not None:
+        stack.callback(prompts.close)
     saver = await open_checkpointer(stack, folder, checkpointer)
     for entry in manifest["arcs"].values():
         entry.setdefault("strategy", config.strategies[0])  # manifests from before paired runs
@@ -397,7 +412,7 @@ async def _execute(
         result=RunResult(run_dir=folder.root, already_done=done_before),
     )
     todo = [arc for arc, entry in ledger.arcs.items() if entry["status"] != "finished"]
-    executor = _make_executor(run, options, strategies, specs, checkpointer)
+    executor = _make_executor(run, options, strategies, specs, checkpointer, prompts)
     manifest["status"] = "running"
     manifest["attempts"].append(
         {"started_at": now(), "pid": os.getpid(), "arcs_to_do": len(todo), "executor": executor.name}

@@ -19,6 +19,7 @@ from muspsy.events import EventLog
 from muspsy.graphs.arc import build_arc_graph, recursion_limit
 from muspsy.graphs.state import ArcState
 from muspsy.llm import RoleModel, describe_models
+from muspsy.promptlog import PromptLog
 from muspsy.records import ArcRecord, ClientProfile, Role
 from muspsy.runner import assemble_record, initial_arc_state, now
 
@@ -34,18 +35,28 @@ async def simulate_arc(
     retries: int = 2,
     events: EventLog | None = None,
     outcomes: bool = True,
+    measurement_based_care: bool = False,
+    prompts: PromptLog | None = None,
 ) -> ArcRecord:
     """Run one client's whole course of counseling with `models` and return its record.
 
     With `outcomes` the client fills in PHQ-9 and GAD-7 at each session's start and the WAI-SR
-    at its end (stored in each session record).
+    at its end (stored in each session record); with `measurement_based_care` the clinical
+    supervisor sees those scores. `prompts` records the exact messages of every call.
     """
     names = resolve_strategies(strategy)
     if len(names) != 1:
         raise ValueError(f"simulate_arc runs one strategy, got {', '.join(names)}: use muspsy.runner for paired runs")
     strategy = names[0]  # an alias (mi, pc, ...) becomes the canonical name the record carries
-    config = RunConfig(strategy=strategy, seed=seed, language=language, limits=limits or Limits(), outcomes=outcomes)
-    graph = build_arc_graph(models, load_strategy(strategy), events=events, retries=retries).compile(
+    config = RunConfig(
+        strategy=strategy,
+        seed=seed,
+        language=language,
+        limits=limits or Limits(),
+        outcomes=outcomes,
+        measurement_based_care=measurement_based_care,
+    )
+    graph = build_arc_graph(models, load_strategy(strategy), events=events, retries=retries, prompts=prompts).compile(
         checkpointer=InMemorySaver()
     )
     state = initial_arc_state("in-memory", profile, config)

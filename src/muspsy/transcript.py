@@ -44,6 +44,8 @@ def render_transcript(arc: ArcRecord) -> str:
             lines += [f"Self-report before the session: {'; '.join(start)}", ""]
         for turn in session.turns:
             risk = f" _(risk: {turn.risk})_" if turn.risk and turn.risk != "none" else ""
+            if turn.assessed_risk and turn.assessed_risk != "none":
+                risk = f" _(noticed risk: {turn.assessed_risk})_"
             lines.append(f"**{turn.speaker.capitalize()}:**{risk} {turn.text}")
             lines.append("")
         if session.wai_sr:

@@ -1,11 +1,17 @@
 """Who sees what: pure functions from the arc state to each agent's template variables.
 
-This is where simulators usually go wrong, so it is kept in one place and tested directly:
-- the client sees its persona, the private facts it is ready to share, its own state and
-  memories, the homework it heard, and the dialogue; never memos or the plan;
-- the counselor sees the intake (not the client's hidden facts), the plan, its memos, the
-  session goal, its strategy and the dialogue;
-- the supervisor sees everything.
+This is where simulators usually go wrong, so it is kept in one place and tested directly
+(canary tokens in every private profile field, `tests/test_canaries.py`). Two sides of a
+one-way mirror:
+- simulation side: the client sees its persona, its own state and memories, the homework it
+  heard, the dialogue, and each private fact or risk note (with its ledger id) only once the
+  ledger has unlocked it (`muspsy.ledger`); never memos or the plan;
+- counselor side: the counselor sees the intake, the plan, the clinical supervisor's memos, the
+  session goal, its strategy and the dialogue; the clinical supervisor sees the intake, the
+  transcripts, its own plan and memos and, with measurement-based care on, the questionnaire
+  scores. Neither sees any other profile field (private history, risk notes, background,
+  planned states or goals) nor the client's own risk labels: what they know of risk is what
+  the counselor noticed in the client's words (`assessed_risk` on counselor turns).
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from muspsy.agents.session_ops import noticed_risk
 from muspsy.agents.spec import Strategy
 from muspsy.graphs.state import ArcState, CurrentSession
+from muspsy.ledger import unlocked
 from muspsy.records import ClientProfile, ClientState, Memo, TreatmentPlan
 
 LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese"}
@@ -43,15 +51,24 @@ def bullets(items: Iterable[str], empty: str = "(none)") -> str:
     return "\n".join(lines) if lines else empty
 
 
-def dialogue(turns: list[dict[str, Any]], last: int | None = None, with_risk: bool = False) -> str:
+NOTICED_MARK = "noticed risk:"  # how transcripts for the clinical supervisor mark a noticed risk
+
+
+def dialogue(turns: list[dict[str, Any]], last: int | None = None, with_assessment: bool = False) -> str:
+    """The turns as `Counselor:` / `Client:` lines; never the client's own risk labels.
+
+    `with_assessment` marks counselor turns with the risk the counselor noticed in the
+    client's words before it (counselor-side knowledge, for the clinical supervisor).
+    """
     shown = turns[-last:] if last else turns
     if not shown:
         return "(the session has not started yet)"
     lines = []
     for turn in shown:
         label = "Counselor" if turn["speaker"] == "counselor" else "Client"
-        risk = f" [risk: {turn['risk']}]" if with_risk and turn.get("risk") not in (None, "none") else ""
-        lines.append(f"{label}:{risk} {turn['text']}")
+        noticed = turn.get("assessed_risk") if turn["speaker"] == "counselor" else None
+        mark = f" [{NOTICED_MARK} {noticed}]" if with_assessment and noticed not in (None, "none") else ""
+        lines.append(f"{label}{mark}: {turn['text']}")
     return "\n".join(lines)
 
 
@@ -71,7 +88,7 @@ def state_text(state: ClientState) -> str:
 def intake_text(profile: ClientProfile) -> str:
     intake = profile.intake
     return (
-        f"{profile.name}, {profile.age}, {profile.gender}, {profile.occupation}; {profile.culture}.\n"
+        f"{profile.name}, {profile.age}, {profile.gender}, {profile.occupation}; {profile.culture.rstrip('.')}.\n"
         f"Presenting problem: {intake.presenting_problem}\n"
         f"Reason for counseling: {intake.reason_for_counseling}\n"
         f"History: {intake.history or 'not reported'}\n"
@@ -86,13 +103,44 @@ def plan_text(plan: TreatmentPlan) -> str:
 
 
 def memo_text(memo: Memo) -> str:
+    """A memo in the one memory layout of prompts and training data (the MusPsy paper's four
+    labelled fields, then the summary), each field on one line."""
     return (
-        f"Summary: {memo.summary}\n"
-        f"Emotion and cognitive state: {memo.emotion_and_cognitive_state}\n"
-        f"Counselor observations: {memo.counselor_observations}\n"
-        f"Counseling assignments:\n{bullets(memo.counseling_assignments)}\n"
-        f"Session goal: {memo.session_goal}\nNext session goal: {memo.next_session_goal}\n"
-        f"Progress: {memo.progress}; risk: {memo.risk}"
+        f"[Emotion and Cognitive State:] {_one_line(memo.emotion_and_cognitive_state)}\n"
+        f"[Counselor Observations:] {_one_line(memo.counselor_observations)}\n"
+        f"[Counseling Assignments:] {_one_line('; '.join(memo.counseling_assignments))}\n"
+        f"[Session Goal:] {_one_line(memo.session_goal)}\n"
+        f"Counseling Summary:\n{_one_line(memo.summary)}"
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def memories_text(memos: list[Memo], first: int = 1, ratings: bool = False) -> str:
+    """Several memories, each under its session number; with `ratings`, the supervisor's own
+    progress and risk ratings after each (they are not part of the memory layout)."""
+    return "\n\n".join(
+        f"Session {first + i}:\n{memo_text(m)}"
+        + (f"\nRated: progress {m.progress}; suicide risk {m.risk}" if ratings else "")
+        for i, m in enumerate(memos)
+    )
+
+
+def last_memo_block(memos: list[Memo], earlier_memos: int) -> str:
+    """What the counselor carries into a session: the last memory in the memory layout, the
+    supervisor's risk rating after it, and one-line summaries of a few earlier sessions."""
+    if not memos:
+        return "(no sessions yet)"
+    earlier = (
+        [f"Session {i + 1}: {_one_line(m.summary)}" for i, m in enumerate(memos[:-1])][-earlier_memos:]
+        if earlier_memos
+        else []
+    )
+    return (
+        f"{memo_text(memos[-1])}\nSuicide risk rated after that session: {memos[-1].risk}\n"
+        f"Earlier sessions:\n{bullets(earlier)}"
     )
 
 
@@ -119,13 +167,15 @@ def client_system(state: ArcState, session_index: int | None = None) -> dict[str
     profile = _profile(state)
     if session_index is None:
         session_index = state["session"]["index"] if "session" in state else 1
-    shareable = [f.fact for f in profile.private_history if f.share_from_session <= session_index]
     current = ClientState.model_validate(state["client_state"])
+    items = unlocked(profile, session_index, current.alliance, state.get("disclosures", []))
+    shareable = [f"[{item.id}] {item.text}" for item in items if item.kind == "fact"]
+    risk_notes = [f"[{item.id}] {item.text}" for item in items if item.kind == "risk"]
     return {
         "name": profile.name,
         "age": str(profile.age),
         "gender": profile.gender,
-        "culture": profile.culture,
+        "culture": profile.culture.rstrip("."),  # the template ends the sentence
         "occupation": profile.occupation,
         "language": language_name(state["language"]),
         "personality": profile.personality,
@@ -135,7 +185,8 @@ def client_system(state: ArcState, session_index: int | None = None) -> dict[str
         "style": STYLE_NOTES[profile.conversational_style],
         "attitude": ATTITUDE_NOTES[profile.attitude],
         "shareable_facts": bullets(shareable),
-        "risk": f"Risk of self-harm: {profile.risk.level}. {profile.risk.notes}".strip(),
+        "risk": f"Risk of self-harm: {profile.risk.level}.",
+        "risk_notes": bullets(risk_notes),
         "state": state_text(current),
         "homework": _client_homework(state, current),
         "memories": bullets(state.get("client_memories", []), empty="(this is your first session)"),
@@ -228,23 +279,13 @@ def client_self_report_end(state: ArcState, questionnaires: str, recent_turns: i
 
 def counselor_system(state: ArcState, strategy: Strategy, earlier_memos: int) -> dict[str, str]:
     profile = _profile(state)
-    memos = _memos(state)
-    if memos:
-        earlier = (
-            [f"Session {i + 1}: {m.summary}" for i, m in enumerate(memos[:-1])][-earlier_memos:]
-            if earlier_memos
-            else []
-        )
-        memo_block = f"{memo_text(memos[-1])}\nEarlier sessions:\n{bullets(earlier)}"
-    else:
-        memo_block = "(no sessions yet)"
     plan = TreatmentPlan.model_validate(state["plan"])
     return {
         "language": language_name(state["language"]),
         "strategy": strategy_text(strategy),
         "intake": intake_text(profile),
         "plan": plan_text(plan),
-        "memos": memo_block,
+        "memos": last_memo_block(_memos(state), earlier_memos),
     }
 
 
@@ -259,6 +300,16 @@ def counselor_task(state: ArcState, recent_turns: int) -> dict[str, str]:
     }
 
 
+def counselor_crisis(state: ArcState, recent_turns: int) -> dict[str, str]:
+    """The crisis protocol's task: what the counselor itself noticed, and the dialogue."""
+    session = state["session"]
+    return {
+        "position": position(session),
+        "noticed": (noticed_risk(session) or "risk").replace("_", " "),
+        "dialogue": dialogue(session["turns"], recent_turns),
+    }
+
+
 def counselor_open(state: ArcState) -> dict[str, str]:
     session = state["session"]
     return {
@@ -268,51 +319,73 @@ def counselor_open(state: ArcState) -> dict[str, str]:
     }
 
 
-# --- supervisor -------------------------------------------------------------------------
+# --- supervisor (the clinical supervisor: counselor side) ---------------------------------
 
 
 def supervisor_system(state: ArcState, strategy: Strategy) -> dict[str, str]:
-    profile = _profile(state)
     return {
         "language": language_name(state["language"]),
         "strategy": strategy_text(strategy),
-        "profile": profile.model_dump_json(by_alias=True, exclude={"provenance", "extra"}, indent=1),
+        "intake": intake_text(_profile(state)),
     }
 
 
 def supervisor_plan(state: ArcState) -> dict[str, str]:
-    profile = _profile(state)
-    planned = [f"Session {p.session}: {p.goal}" for p in profile.planned_arc]
     limits = state["limits"]
-    return {
-        "sessions": f"between {limits['sessions_min']} and {limits['sessions_max']}",
-        "planned_goals": bullets(planned, empty="(the profile has no planned arc)"),
-    }
+    return {"sessions": f"between {limits['sessions_min']} and {limits['sessions_max']}"}
 
 
-def supervisor_memo(state: ArcState) -> dict[str, str]:
+def supervisor_memo(state: ArcState, earlier_memos: int) -> dict[str, str]:
+    """Transcript + earlier memories -> memory (and, with measurement-based care, the scores)."""
     session = state["session"]
+    memos = _memos(state)
+    shown = memos[-earlier_memos:] if earlier_memos else []
     return {
         "plan": plan_text(TreatmentPlan.model_validate(state["plan"])),
+        "memories": memories_text(shown, len(memos) - len(shown) + 1, ratings=True)
+        if shown
+        else "(none: this was the first session)",
         "position": f"Session {session['index']}, turn {len(session['turns'])}.",
         "goal": session["goal"],
-        "transcript": dialogue(session["turns"], with_risk=True),
+        "transcript": dialogue(session["turns"], with_assessment=True),
         "homework_given": bullets(session["homework_given"]),
+        "scores": scores_block(state, state.get("reports", {})),
     }
 
 
 def supervisor_decide(state: ArcState) -> dict[str, str]:
     sessions = state["sessions"]
     last = sessions[-1]
-    profile = _profile(state)
-    upcoming = profile.planned(last["index"] + 1)
-    risky = [t for t in last["turns"] if t.get("risk") not in (None, "none")]
+    noticed = [t for t in last["turns"] if t["speaker"] == "counselor" and t.get("assessed_risk") not in (None, "none")]
     return {
         "plan": plan_text(TreatmentPlan.model_validate(state["plan"])),
-        "memos": "\n\n".join(f"Session {i + 1}:\n{memo_text(m)}" for i, m in enumerate(_memos(state))),
+        "memos": memories_text(_memos(state), ratings=True),
         "position": f"Session {last['index']}, turn {len(last['turns'])}.",
         "completed": str(len(sessions)),
         "limits": f"between {state['limits']['sessions_min']} and {state['limits']['sessions_max']} sessions",
-        "planned_next": upcoming.goal if upcoming else "(no planned next session)",
-        "risk_turns": dialogue(risky, with_risk=True) if risky else "(no risk disclosed in the last session)",
+        "risk_turns": dialogue(noticed, with_assessment=True) if noticed else "(the counselor noticed no risk)",
+        "scores": scores_block(state),
     }
+
+
+MEASURES = (("phq9", "PHQ-9"), ("gad7", "GAD-7"), ("wai_sr", "WAI-SR"))
+
+
+def scores_block(state: ArcState, current: dict[str, Any] | None = None) -> str:
+    """The questionnaire scores the client filled in, only with measurement-based care on;
+    `current` holds the scores of the session being written up, not yet in `sessions`."""
+    if not state.get("measurement_based_care"):
+        return ""
+    rows = [(s["index"], s) for s in state.get("sessions", [])]
+    if current is not None:
+        rows.append((state["session"]["index"], current))
+    lines = []
+    for index, scores in rows:
+        parts = [
+            f"{label} {scores[key]['total']}" + (f" ({scores[key]['band']})" if scores[key].get("band") else "")
+            for key, label in MEASURES
+            if scores.get(key)
+        ]
+        lines.append(f"- Session {index}: {', '.join(parts) or 'not measured'}")
+    shown = "\n".join(lines) or "(none yet)"
+    return f"Questionnaire scores (measurement-based care; PHQ-9 0-27, GAD-7 0-21, WAI-SR 12-60):\n{shown}\n"

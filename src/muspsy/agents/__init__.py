@@ -1,1 +1,2 @@
-"""The three agent roles (client, counselor, supervisor) and what they share."""
+"""The agent roles and what they share: the client (simulation side of the one-way mirror),
+the counselor and the clinical supervisor (role `supervisor`, counselor side)."""

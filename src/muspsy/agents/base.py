@@ -13,6 +13,7 @@ from muspsy.agents.spec import AgentSpec
 from muspsy.events import EventLog
 from muspsy.graphs.state import ArcState, add_usage
 from muspsy.llm import RoleModel, call_structured, format_hint
+from muspsy.promptlog import PromptLog
 
 T = TypeVar("T", bound=BaseModel)
 DIALOGUE_TEMPLATES = frozenset({"open", "turn", "crisis", "close"})
@@ -24,6 +25,7 @@ class Agent:
     model: RoleModel
     events: EventLog
     retries: int
+    prompts: PromptLog | None = None
 
     def messages(
         self, template: str, task: dict[str, str], schema: type[BaseModel], system: dict[str, str] | None
@@ -65,6 +67,7 @@ class Agent:
             retries=self.retries,
             events=self.events,
             context=context,
+            prompts=self.prompts,
         )
         delta: dict[str, dict[str, float]] = {
             self.spec.role: {

@@ -1,5 +1,5 @@
-"""The simulated client: replies in character, fills in the outcome questionnaires at the
-start and end of every session, and lives a week between sessions.
+"""The simulated client: replies in character (naming the ledger ids it disclosed), fills in
+the outcome questionnaires at the start and end of every session, and lives a week between sessions.
 
 The week is partly drawn by code from the arc's seed (did the homework get done, does
 something happen, which way do symptoms drift) and partly written by the model, so arcs vary
@@ -23,8 +23,8 @@ from muspsy.agents.outputs import (
 from muspsy.agents.session_ops import with_turn
 from muspsy.graphs.state import ArcState
 from muspsy.instruments import AT_END, AT_START, InstrumentSpec, load_instruments, score
+from muspsy.ledger import accept_claims
 from muspsy.records import (
-    TURN_RISK_SEVERITY,
     ClientProfile,
     ClientState,
     HomeworkAdherence,
@@ -151,21 +151,37 @@ class Client:
         return {"reports": reports, "usage": usage}
 
     async def reply(self, state: ArcState) -> dict[str, Any]:
+        """One client turn: its text, its hidden risk label (ground truth, capped by the
+        profile's level) and the ledger ids it disclosed, checked against the unlock rules."""
         task = views.client_turn(state, self.agent.spec.settings.recent_turns)
         out, usage = await self.agent.ask(ClientTurnOutput, "turn", task, state, views.client_system(state))
         session = state["session"]
         risk = cap_turn_risk(out.risk, state["profile"]["risk"]["level"])
-        severity = TURN_RISK_SEVERITY[risk]
-        updated = with_turn(
-            session,
-            "client",
-            out.text,
-            "dialogue",
-            risk=risk,
-            crisis=session["crisis"] or severity > 0,
-            imminent=session["imminent"] or risk == "plan_or_intent",
+        updated = with_turn(session, "client", out.text, "dialogue", risk=risk)
+        ledger = state.get("disclosures", [])
+        claims = accept_claims(
+            ClientProfile.model_validate(state["profile"]),
+            out.disclosed,
+            session=session["index"],
+            turn=len(updated["turns"]),
+            alliance=ClientState.model_validate(state["client_state"]).alliance,
+            disclosures=ledger,
         )
-        return {"session": updated, "usage": usage}
+        if claims.dropped:
+            self.agent.events.emit(
+                "disclosure_dropped",
+                run=state["run_id"],
+                arc=state["arc_id"],
+                session=session["index"],
+                turn=len(updated["turns"]),
+                facts=claims.dropped,
+                reason="unknown or not unlocked",
+            )
+        return {
+            "session": updated,
+            "disclosures": [*ledger, *(entry.model_dump() for entry in claims.added)],
+            "usage": usage,
+        }
 
     async def live_week(self, state: ArcState) -> dict[str, Any]:
         draw = draw_week(state)

@@ -1,6 +1,11 @@
-"""The counselor: opens each session (following up the homework), talks, follows the crisis
-protocol after a risk disclosure, and closes with homework. It sees only what a counselor
-would have (see `muspsy.views`)."""
+"""The counselor: opens each session (following up the homework), talks, and closes with
+homework. It sees only what a counselor would have (see `muspsy.views`).
+
+Risk is noticed, not announced: every turn that answers the client (dialogue, crisis and
+close) carries the counselor's own `assessed_risk` of the client's last words. The session
+enters the crisis protocol because the counselor noticed risk, and a plan or intent the
+counselor noticed ends the arc (`imminent`); the client's own label is hidden ground truth,
+used only to measure detection (`muspsy.evaluation.risk`)."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any
 from muspsy import views
 from muspsy.agents.base import Agent
 from muspsy.agents.outputs import ClosingOutput, CounselorTurnOutput, CrisisTurnOutput, OpeningOutput
-from muspsy.agents.session_ops import with_turn
+from muspsy.agents.session_ops import with_counselor_turn, with_turn
 from muspsy.agents.spec import Strategy
 from muspsy.graphs.state import ArcState, CurrentSession
 from muspsy.records import Memo
@@ -50,27 +55,29 @@ class Counselor:
 
     async def turn(self, state: ArcState) -> dict[str, Any]:
         out, usage = await self.agent.ask(CounselorTurnOutput, "turn", self._task(state), state, self._system(state))
-        session = with_turn(state["session"], "counselor", out.text, "dialogue", ready_to_close=out.ready_to_close)
+        session = with_counselor_turn(
+            state["session"], out.text, "dialogue", out.assessed_risk, ready_to_close=out.ready_to_close
+        )
         return {"session": session, "usage": usage}
 
     async def crisis(self, state: ArcState) -> dict[str, Any]:
-        task = self._task(state)
-        del task["goal"], task["turns_left"]
+        """The crisis protocol, entered because the counselor noticed risk in its last turn."""
+        task = views.counselor_crisis(state, self.agent.spec.settings.recent_turns)
         out, usage = await self.agent.ask(CrisisTurnOutput, "crisis", task, state, self._system(state))
-        session = with_turn(
-            state["session"], "counselor", out.text, "crisis", assessed_risk=out.assessed_risk, ready_to_close=False
-        )
+        session = with_counselor_turn(state["session"], out.text, "crisis", out.assessed_risk, ready_to_close=False)
         return {"session": session, "usage": usage}
 
     async def close(self, state: ArcState) -> dict[str, Any]:
         task = self._task(state)
         del task["turns_left"]
         task["safety_note"] = (
-            "The client disclosed thoughts of death or suicide this session: before saying goodbye, make sure "
-            "the safety plan and crisis contacts are clear."
+            "You noticed thoughts of death or suicide in what the client said this session: before saying "
+            "goodbye, make sure the safety plan and crisis contacts are clear."
             if state["session"]["crisis"]
             else ""
         )
         out, usage = await self.agent.ask(ClosingOutput, "close", task, state, self._system(state))
-        session = with_turn(state["session"], "counselor", out.text, "close", homework_given=list(out.homework))
+        session = with_counselor_turn(
+            state["session"], out.text, "close", out.assessed_risk, homework_given=list(out.homework)
+        )
         return {"session": session, "usage": usage}

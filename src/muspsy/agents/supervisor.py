@@ -1,5 +1,9 @@
-"""The supervisor: drafts the treatment plan, writes the memo after every session, and proposes
-whether the arc goes on. Code, not the model, has the last word on when an arc ends."""
+"""The clinical supervisor (counselor side of the one-way mirror): drafts the treatment plan
+from the intake, writes the memo after every session (MusPsy's memory task: transcript and
+earlier memories -> memory), and proposes whether the arc goes on. It sees only what the
+counselor learned (`muspsy.views`), plus the questionnaire scores with measurement-based care.
+Code, not the model, has the last word on when an arc ends: the crisis rule ends an arc in
+which the counselor noticed a plan or intent to act."""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ def enforce(proposal: DecisionOutput, completed: int, limits: Limits, imminent: 
     if action == "continue":
         reason = None
     if imminent:
-        action, reason, override = "end", "crisis", "crisis rule: plan or intent to act was disclosed"
+        action, reason, override = "end", "crisis", "crisis rule: the counselor noticed a plan or intent to act"
     elif completed < limits["sessions_min"] and action == "end":
         action, reason, override = "continue", None, f"sessions_min: only {completed} of {limits['sessions_min']} held"
     elif completed >= limits["sessions_max"] and action == "continue":
@@ -64,7 +68,13 @@ class Supervisor:
         }
 
     async def memo(self, state: ArcState) -> dict[str, Any]:
-        out, usage = await self.agent.ask(MemoOutput, "memo", views.supervisor_memo(state), state, self._system(state))
+        out, usage = await self.agent.ask(
+            MemoOutput,
+            "memo",
+            views.supervisor_memo(state, self.agent.spec.settings.earlier_memos),
+            state,
+            self._system(state),
+        )
         session = state["session"]
         record = SessionRecord(
             index=session["index"],

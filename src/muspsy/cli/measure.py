@@ -23,6 +23,7 @@ from muspsy.cli.common import (
     user_errors,
 )
 from muspsy.config import merge
+from muspsy.promptlog import JsonlPromptLog
 
 
 @contextmanager
@@ -31,6 +32,21 @@ def source_errors() -> Iterator[None]:
         yield
     except ArcFileError as exc:
         fail(str(exc))
+
+
+@contextmanager
+def prompt_log(path: Path | None) -> Iterator[JsonlPromptLog | None]:
+    if path is None:
+        yield None
+        return
+    try:
+        log = JsonlPromptLog(path)
+    except OSError as exc:
+        fail(f"{path}: cannot write prompts: {exc.strerror}")
+    try:
+        yield log
+    finally:
+        log.close()
 
 
 @app.command()
@@ -57,6 +73,12 @@ def evaluate(
         bool, typer.Option("--judges/--no-judges", help="Score with the LLM judges, or compute the metrics only.")
     ] = True,
     concurrency: Annotated[int, typer.Option(min=1, help="Sessions judged at once.")] = 4,
+    record_prompts: Annotated[
+        Path | None,
+        typer.Option(
+            "--record-prompts", help="Append the exact messages of every judge call to this .jsonl file (role judge)."
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Score every session: deterministic fidelity metrics and LLM judges (CTRS, alliance, MITI, crisis, persona)."""
@@ -74,8 +96,10 @@ def evaluate(
             cfg = config_from(config, overrides)
         total = sum(len(a.sessions) for s in loaded for a in s.arcs)
         what = f"judging ({cfg.backend})" if cfg else "measuring"
-        with session_progress(err, quiet, total, what) as tick:
-            evaluations = asyncio.run(evaluate_all(loaded, cfg, concurrency=concurrency, on_session=tick))
+        with session_progress(err, quiet, total, what) as tick, prompt_log(record_prompts) as prompts:
+            evaluations = asyncio.run(
+                evaluate_all(loaded, cfg, concurrency=concurrency, on_session=tick, prompts=prompts)
+            )
         written = write_outputs(evaluations, output)
     rows = [r for e in evaluations for r in e.rows]
     Console(highlight=False).print(summary_table(rows).rich())

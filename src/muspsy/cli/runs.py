@@ -68,6 +68,20 @@ def run(
             help="The client fills in PHQ-9 and GAD-7 at each session's start and WAI-SR at its end (default: on).",
         ),
     ] = None,
+    measurement_based_care: Annotated[
+        bool | None,
+        typer.Option(
+            "--measurement-based-care/--no-measurement-based-care",
+            help="The clinical supervisor sees the questionnaire scores in its memos and decisions (default: off).",
+        ),
+    ] = None,
+    record_prompts: Annotated[
+        bool | None,
+        typer.Option(
+            "--record-prompts/--no-record-prompts",
+            help="Write the exact messages of every LLM call to prompts.jsonl in the run folder (default: off).",
+        ),
+    ] = None,
     sessions_min: Annotated[
         int | None, typer.Option(help="Fewest sessions per arc, whatever the supervisor says.")
     ] = None,
@@ -100,6 +114,8 @@ def run(
             base_url=base_url,
             strategy=strategy,
             outcomes=outcomes,
+            measurement_based_care=measurement_based_care,
+            record_prompts=record_prompts,
             seed=seed,
             language=language,
             arcs_per_profile=arcs_per_profile,
@@ -114,7 +130,7 @@ def run(
         # Fail on a bad checkpointer before saying anything else (`resolved` checked the strategies).
         check_checkpointer(checkpointer)
         options = ExecutorOptions(executor, workers, ray_address, keep_checkpoints)
-        check_executor(options, checkpointer)
+        check_executor(options, checkpointer, cfg)
         if not quiet:
             arcs = len(profiles) * cfg.arcs_per_profile * len(cfg.strategies)
             err.print(
@@ -122,6 +138,8 @@ def run(
                 f"strateg{'ies' if len(cfg.strategies) > 1 else 'y'} {', '.join(cfg.strategies)}, "
                 f"backend {cfg.backend}, concurrency {cfg.concurrency}"
                 + ("" if cfg.outcomes else ", outcomes off")
+                + (", measurement-based care" if cfg.measurement_based_care else "")
+                + (", recording prompts" if cfg.record_prompts else "")
                 + (f", executor {executor}" if executor != "local" else "")
             )
         result = asyncio.run(

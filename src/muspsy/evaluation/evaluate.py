@@ -29,6 +29,7 @@ from muspsy.evaluation.sources import Source, evaluation_file, seed_of
 from muspsy.evaluation.tables import Table
 from muspsy.events import NullEventLog
 from muspsy.llm import RoleModel
+from muspsy.promptlog import PromptLog
 from muspsy.records import ArcRecord
 from muspsy.runfolder import write_atomic
 
@@ -107,6 +108,7 @@ async def evaluate_source(
     concurrency: int,
     judge_name: str | None,
     on_session: Callable[[], None] = lambda: None,
+    prompts: PromptLog | None = None,
 ) -> Evaluation:
     """Metrics for every session and arc, and judge scores when a judge model is given."""
     gate = asyncio.Semaphore(concurrency)
@@ -117,7 +119,9 @@ async def evaluate_source(
         row: dict[str, Any] = {"kind": "session", **_identity(source, arc), "session": session.index}
         if judge is not None:
             async with gate:
-                scores, usage = await judge_session(judge, arc, session, retries=retries, events=events)
+                scores, usage = await judge_session(
+                    judge, arc, session, retries=retries, events=events, prompts=prompts
+                )
             row.update(judge=scores, judge_model=judge_name, judge_usage=usage)
         row["metrics"] = session_metrics(arc, position)
         row["instruments"] = _instruments(arc, position)
@@ -149,8 +153,10 @@ async def evaluate_all(
     *,
     concurrency: int,
     on_session: Callable[[], None] = lambda: None,
+    prompts: PromptLog | None = None,
 ) -> list[Evaluation]:
-    """Evaluate every source; `config` None means metrics only, no judge."""
+    """Evaluate every source; `config` None means metrics only, no judge; `prompts` records
+    every judge call's messages."""
     async with AsyncExitStack() as stack:
         judge = await open_judge(config, stack) if config is not None else None
         # Every session of a source is scheduled at once; the semaphore bounds the sessions
@@ -163,6 +169,7 @@ async def evaluate_all(
                 concurrency=concurrency,
                 judge_name=judge.name if judge else None,
                 on_session=on_session,
+                prompts=prompts,
             )
             for source in sources
         ]
@@ -186,6 +193,10 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
         ("memo completeness", lambda a: _mean(x["metrics"]["memo_completeness"] for x in a)),
         ("counselor repeated-turn share", lambda a: _mean(x["metrics"]["counselor_repeated_turn_share"] for x in a)),
         ("client repeated-turn share", lambda a: _mean(x["metrics"]["client_repeated_turn_share"] for x in a)),
+        ("arcs with a risk disclosure", lambda a: sum(x["metrics"]["risk_disclosures"] > 0 for x in a)),
+        ("risk detection sensitivity", lambda a: _mean(x["metrics"]["risk_sensitivity"] for x in a)),
+        ("risk detection specificity", lambda a: _mean(x["metrics"]["risk_specificity"] for x in a)),
+        ("risk detection latency (turns)", lambda a: _mean(x["metrics"]["risk_detection_latency"] for x in a)),
     ]
     for rubric, label in RUBRIC_LABELS.items():
         lines.append((label, functools.partial(_rubric_mean, rubric)))

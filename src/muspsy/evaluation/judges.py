@@ -26,6 +26,7 @@ from muspsy.data import agents_dir
 from muspsy.evaluation.rubrics import RUBRICS
 from muspsy.events import EventLog
 from muspsy.llm import RoleModel, StructuredOutputError, call_structured, format_hint
+from muspsy.promptlog import PromptLog
 from muspsy.records import ArcRecord, SessionRecord
 from muspsy.templates import Template, load_template
 
@@ -116,6 +117,7 @@ async def judge_session(
     retries: int,
     events: EventLog,
     root: Path | None = None,
+    prompts: PromptLog | None = None,
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """Every applicable rubric for one session, {rubric: {scores, rationales, summary} | {error}},
     and the judge's usage (calls, prompt and completion tokens)."""
@@ -125,10 +127,16 @@ async def judge_session(
     usage = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
     for rubric in applicable(arc, session, settings):
         schema = RUBRICS[rubric]
-        context = {"arc": arc.arc_id, "session": session.index, "role": "judge", "node": rubric}
+        context = {"run": arc.run_id, "arc": arc.arc_id, "session": session.index, "role": "judge", "node": rubric}
         try:
             result = await call_structured(
-                model, schema, messages_for(rubric, values, templates), retries=retries, events=events, context=context
+                model,
+                schema,
+                messages_for(rubric, values, templates),
+                retries=retries,
+                events=events,
+                context=context,
+                prompts=prompts,
             )
         except StructuredOutputError as exc:
             out[rubric] = {"error": str(exc)}

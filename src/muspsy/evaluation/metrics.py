@@ -1,7 +1,8 @@
 """Deterministic fidelity metrics over `ArcRecord`s: no LLM, same answer every time.
 
 Speaker alternation, role leakage, repetition, turn lengths, homework follow-up, memo
-completeness, sessions and end reasons; per session and per arc. The rules (speaker labels,
+completeness, sessions and end reasons; per session and per arc; and, per arc, how well the
+counselor noticed risk (`muspsy.evaluation.risk`). The rules (speaker labels,
 give-away phrases, n-gram sizes, thresholds) are data in `agents/judge/fidelity.yaml`, so
 they are documented in one place and a test can pass its own.
 """
@@ -21,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from muspsy.data import agents_dir
+from muspsy.evaluation.risk import risk_detection
 from muspsy.records import ArcRecord, SessionRecord, Speaker, Turn
 
 CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
@@ -331,4 +333,5 @@ def arc_metrics(arc: ArcRecord, rules: FidelityRules | None = None) -> dict[str,
             sum(not memo_missing(s, rules, placeholder_paths(arc)) for s in arc.sessions), len(arc.sessions)
         ),
         "turn_cap_sessions": sum(s.end_reason == "turn_cap" for s in arc.sessions),
+        **risk_detection(arc),
     }

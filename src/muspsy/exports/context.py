@@ -85,6 +85,12 @@ def memo_or_none(memo: Memo | None) -> str:
     return views.memo_text(memo) if memo else "(none: this is the first session)"
 
 
+def counselor_memories(arc: ArcRecord, session: SessionRecord, earlier_memos: int) -> str:
+    """The memories as the simulated counselor saw them before `session` (`views.last_memo_block`)."""
+    memos = [s.memo for s in arc.sessions if s.index < session.index]
+    return views.last_memo_block(memos, earlier_memos) if memos else "(none: this is the first session)"
+
+
 def counselor_system(arc: ArcRecord, session: SessionRecord) -> str:
     profile = profile_of(arc)
     return render(
@@ -107,6 +113,7 @@ def client_system(arc: ArcRecord, session: SessionRecord) -> str:
         "client_state": session.client_state.model_dump(mode="json"),
         "history": [{"index": s.index, "homework_given": s.homework_given} for s in earlier],
         "client_memories": [],
+        "disclosures": [d.model_dump() for d in arc.disclosures if d.session < session.index],
     }
     profile_of(arc)  # a clear error before views meets a malformed profile
     values = views.client_system(cast(ArcState, state))
@@ -122,14 +129,9 @@ def system_for(role: Speaker, arc: ArcRecord, session: SessionRecord) -> str:
 
 
 def memory_text(memo: Memo) -> str:
-    """A memo in the MusPsy paper's memory layout: four labelled fields, then the summary."""
-    return (
-        f"[Emotion and Cognitive State:] {one_line(memo.emotion_and_cognitive_state)}\n"
-        f"[Counselor Observations:] {one_line(memo.counselor_observations)}\n"
-        f"[Counseling Assignments:] {one_line('; '.join(memo.counseling_assignments))}\n"
-        f"[Session Goal:] {one_line(memo.session_goal)}\n"
-        f"Counseling Summary:\n{one_line(memo.summary)}"
-    )
+    """A memo in the MusPsy paper's memory layout: four labelled fields, then the summary; the
+    one layout of the simulation's prompts and of every export (`views.memo_text`)."""
+    return views.memo_text(memo)
 
 
 def chat_messages(role: Speaker, arc: ArcRecord, session: SessionRecord) -> list[tuple[str, str]]:

@@ -2,14 +2,18 @@
 
 Each record is `{"task", "instruction", "input", "output", "run_id", "arc_id", "session",
 "turn"}` (`turn` only for counseling generation: the index of the counselor turn in `output`).
-- `memory_extraction`: the session transcript -> the memo in the paper's memory layout;
+- `memory_extraction`: the memories of earlier sessions, the session goal and the transcript ->
+  the memo in the paper's memory layout (what the clinical supervisor saw when it wrote it);
 - `goal_planning`: intake information and the memories of earlier sessions -> this session's goal;
-- `counseling_generation`: session goal, intake information, the previous session's memory and
-  the dialogue so far -> the next counselor utterance. One record per counselor utterance that
-  answers a client utterance (a session's opening line answers nobody and gets none).
+- `counseling_generation`: what the simulated counselor saw (its approach, the intake, the plan,
+  the last memory and earlier summaries, the session goal) and the dialogue so far -> the next
+  counselor utterance. One record per counselor utterance that answers a client utterance (a
+  session's opening line answers nobody and gets none).
 
-The counselor never sees the client's private history here either: "client information" is
-the intake. Imported arcs list the fields their source lacked in `import_placeholders`
+One memory layout (`views.memo_text`) serves all three tasks. Targets come from the clinical
+supervisor, which sees only what the counselor learned (`muspsy.views`), so a memory target
+is derivable from its input; no profile-private text is in any input ("client information" is
+the intake). Imported arcs list the fields their source lacked in `import_placeholders`
 (`sessions[<n>].memo.summary`, `sessions[<n>].goal`, ...): a memory-extraction or goal-planning
 record whose target would be such a placeholder is left out, so no model learns to write one.
 `check_tasks` verifies every record, and with the arcs at hand cross-checks that each
@@ -22,13 +26,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from muspsy import views
+from muspsy.agents.spec import SpecError, load_spec, load_strategy
 from muspsy.exports.context import (
     LABELS,
+    counselor_memories,
     dialogue_lines,
-    memo_or_none,
     memory_text,
     one_line,
-    previous_memo,
     profile_of,
     render,
     utterances,
@@ -65,7 +69,16 @@ def placeholders(arc: ArcRecord) -> set[str]:
     return set(marked) if isinstance(marked, dict) else set()
 
 
+def strategy_text(name: str) -> str:
+    """The strategy as the counselor's prompt showed it; an unknown one (imported arcs) by name."""
+    try:
+        return views.strategy_text(load_strategy(name))
+    except SpecError:
+        return name
+
+
 def build_tasks(selection: Selection) -> list[dict[str, Any]]:
+    counselor_settings = load_spec("counselor").settings
     records: list[dict[str, Any]] = []
     for arc in selection.arcs:
         intake = views.intake_text(profile_of(arc))
@@ -76,18 +89,24 @@ def build_tasks(selection: Selection) -> list[dict[str, Any]]:
             items = utterances(session)
             n = str(session.index)
             at = f"sessions[{session.index}]"
+            earlier = [s for s in arc.sessions if s.index < session.index]
+            memories = "\n\n".join(f"Session {s.index}:\n{memory_text(s.memo)}" for s in earlier)
             if not any(f"{at}.memo.{name}" in invented for name in MEMO_TARGETS):
                 records.append(
                     _record(
                         "memory_extraction",
                         arc,
                         session.index,
-                        render("input_memory", session=n, transcript=dialogue_lines(items)),
+                        render(
+                            "input_memory",
+                            session=n,
+                            goal=one_line(session.goal),
+                            memories=memories or "(none: first session)",
+                            transcript=dialogue_lines(items),
+                        ),
                         memory_text(session.memo),
                     )
                 )
-            earlier = [s for s in arc.sessions if s.index < session.index]
-            memories = "\n\n".join(f"Session {s.index}:\n{memory_text(s.memo)}" for s in earlier)
             if f"{at}.goal" not in invented:
                 records.append(
                     _record(
@@ -98,7 +117,8 @@ def build_tasks(selection: Selection) -> list[dict[str, Any]]:
                         one_line(session.goal),
                     )
                 )
-            memo = memo_or_none(previous_memo(arc, session))
+            memory = counselor_memories(arc, session, counselor_settings.earlier_memos)
+            seen = {"strategy": strategy_text(arc.strategy), "profile": intake, "plan": views.plan_text(arc.plan)}
             for i, item in enumerate(items):
                 if item.speaker != "counselor" or i == 0 or items[i - 1].speaker != "client":
                     continue
@@ -106,9 +126,9 @@ def build_tasks(selection: Selection) -> list[dict[str, Any]]:
                     "input_counseling",
                     session=n,
                     goal=one_line(session.goal),
-                    profile=intake,
-                    memory=memo,
+                    memory=memory,
                     dialogue=dialogue_lines(items[:i]),
+                    **seen,
                 )
                 records.append(_record("counseling_generation", arc, session.index, text_in, item.text, item.turn))
     return records

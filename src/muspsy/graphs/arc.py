@@ -20,6 +20,7 @@ from muspsy.events import EventLog, NullEventLog
 from muspsy.graphs.session import compile_session_graph
 from muspsy.graphs.state import ArcState
 from muspsy.llm import RoleModel
+from muspsy.promptlog import PromptLog
 from muspsy.records import ROLES, Role
 
 
@@ -51,6 +52,7 @@ def build_arc_graph(
     events: EventLog | None = None,
     retries: int = 2,
     specs: Mapping[Role, AgentSpec] | None = None,
+    prompts: PromptLog | None = None,
 ) -> StateGraph[ArcState]:
     """The uncompiled arc graph for one strategy; compile it with a checkpointer to run."""
     missing = [role for role in ROLES if role not in models]
@@ -58,7 +60,7 @@ def build_arc_graph(
         raise ValueError(f"no model for role(s): {', '.join(missing)}")
     log = events or NullEventLog()
     specs = specs or {role: load_spec(role) for role in ROLES}
-    agent = {role: Agent(specs[role], models[role], log, retries) for role in ROLES}
+    agent = {role: Agent(specs[role], models[role], log, retries, prompts) for role in ROLES}
     client = Client(agent["client"])
     counselor = Counselor(agent["counselor"], strategy)
     supervisor = Supervisor(agent["supervisor"], strategy)

@@ -1,7 +1,9 @@
 """The session subgraph: self_report_start -> open -> client_turn <-> counselor_turn (or
 crisis_response) -> close -> self_report_end.
 
-A session ends on the counselor's structured `ready_to_close` signal once the minimum length
+The crisis path follows the counselor's own risk assessment of the client's last words (its
+latest turn's `assessed_risk`), never the client's hidden label. A session ends on the
+counselor's structured `ready_to_close` signal once the minimum length
 is reached, or at the turn cap; never by matching strings in the dialogue. The client fills in
 the PHQ-9 and GAD-7 before the counselor's first words and the WAI-SR after the close (crisis
 sessions too); with outcomes switched off both nodes pass through without a model call.
@@ -16,6 +18,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from muspsy.agents.client import Client
 from muspsy.agents.counselor import Counselor
+from muspsy.agents.session_ops import noticed_risk
 from muspsy.graphs.state import ArcState, SessionState
 
 
@@ -25,7 +28,7 @@ def after_client(state: ArcState) -> Literal["crisis_response", "counselor_turn"
     length_after_close = len(session["turns"]) + 1
     if length_after_close >= limits["turns_max"]:
         return "close"
-    if session["turns"][-1].get("risk") not in (None, "none"):
+    if noticed_risk(session):  # the counselor's own assessment, never the client's label
         return "crisis_response"
     if session["ready_to_close"] and length_after_close >= limits["turns_min"]:
         return "close"

@@ -37,8 +37,8 @@ class CurrentSession(TypedDict):
     homework_reviewed: list[str]
     turns: list[dict[str, Any]]
     ready_to_close: bool
-    crisis: bool
-    imminent: bool
+    crisis: bool  # the counselor noticed risk in this session (its own assessment)
+    imminent: bool  # the counselor assessed a plan or intent to act
     homework_given: list[str]
 
 
@@ -58,6 +58,7 @@ class SessionState(TypedDict, total=False):
     profile: dict[str, Any]
     limits: Limits
     outcomes: bool  # the client fills in PHQ-9, GAD-7 (session start) and WAI-SR (session end)
+    measurement_based_care: bool  # the clinical supervisor sees the questionnaire scores
     # Written as the arc goes.
     plan: dict[str, Any]
     client_state: dict[str, Any]
@@ -66,6 +67,7 @@ class SessionState(TypedDict, total=False):
     history: list[dict[str, Any]]  # compact finished sessions: index, memo, homework given
     session: CurrentSession
     reports: dict[str, Any]  # the current session's questionnaire scores, by instrument
+    disclosures: list[dict[str, Any]]  # the disclosure ledger: {fact, session, turn}, first disclosures
     usage: dict[str, dict[str, float]]
 
 

@@ -213,6 +213,69 @@ def _alliance_answers(prompt: str) -> list[int]:
     return [min(5, alliance + (1 if number in bond and alliance >= 2 else 0)) for number in range(1, 13)]
 
 
+# The scripted counselor's keyword rule for noticing risk in the client's last words: the
+# first rule (most severe) whose phrase occurs wins.
+RISK_PHRASES: list[tuple[str, tuple[str, ...]]] = [
+    ("plan_or_intent", ("a plan to", "saved up", "pills saved", "picked a day", "going to do it", "tonight i will")),
+    ("active_ideation", ("end my life", "kill myself", "better off if i were not here", "suicide")),
+    ("passive_ideation", ("wish i were dead", "not wake up", "better off without me", "no point going on")),
+]
+RISK_RESPONSE = (
+    "I am really glad you told me that. When you say that, are you having thoughts of ending your life? "
+    "I would like us to talk about it openly and keep you safe."
+)
+NOTICED_LINE = re.compile(r"^Counselor \[noticed risk: (\w+)\]", re.MULTILINE)
+MEMO_RISK = {"none": "low", "passive_ideation": "moderate", "active_ideation": "high", "plan_or_intent": "imminent"}
+SEVERITY = ["none", "passive_ideation", "active_ideation", "plan_or_intent"]
+LEDGER_ITEM = re.compile(r"^- \[([a-z0-9][a-z0-9_-]*)\] ", re.MULTILINE)
+
+
+def _last_client_words(messages: Sequence[BaseMessage]) -> str:
+    lines = [line for line in str(messages[-1].content).splitlines() if line.startswith("Client:")]
+    return lines[-1].lower() if lines else ""
+
+
+def assess_risk(messages: Sequence[BaseMessage]) -> str:
+    """What the scripted counselor notices in the client's last line of the dialogue shown."""
+    words = _last_client_words(messages)
+    return next((label for label, phrases in RISK_PHRASES if any(p in words for p in phrases)), "none")
+
+
+def _most_noticed(prompt: str) -> str:
+    """The most severe risk the counselor noticed in a transcript the supervisor is shown."""
+    found = NOTICED_LINE.findall(prompt)
+    return max(found, key=SEVERITY.index) if found else "none"
+
+
+def _ledger_ids(prompt: str, heading: str) -> list[str]:
+    """The ids of the unlocked items listed under `heading` in the client's system prompt."""
+    _, found, rest = prompt.partition(heading)
+    block = rest.split("\n\n", 1)[0] if found else ""
+    return LEDGER_ITEM.findall(block)
+
+
+def _client_turn(prompt: str, session: int, turn: int) -> dict[str, Any]:
+    """A high-risk client reveals suicidal thoughts at turn 4 of session 1 (naming its first
+    unlocked risk note); every client reveals the most recently unlocked private fact at turn 6.
+    The words never quote the profile, so canary tests can tell disclosure from leakage."""
+    risky = "Risk of self-harm: high" in prompt or "Risk of self-harm: imminent" in prompt
+    risk_ids = _ledger_ids(prompt, "What you are ready to reveal about it:")
+    fact_ids = _ledger_ids(prompt, "Private things you are ready to talk about")
+    if risky and session == 1 and turn == 4:
+        return {
+            "text": "Some nights I think everyone would be better off if I were not here.",
+            "risk": "active_ideation",
+            "disclosed": risk_ids[:1],
+        }
+    if turn == 6 and fact_ids:
+        return {
+            "text": "There is something I have not told anyone yet, and it is hard to say out loud.",
+            "risk": "none",
+            "disclosed": fact_ids[-1:],
+        }
+    return {"text": CLIENT_LINES[(turn // 2 + session) % len(CLIENT_LINES)], "risk": "none", "disclosed": []}
+
+
 def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str, Any]:
     """Play any muspsy role deterministically from the prompt alone."""
     judged = judge_reply(schema, messages)  # the evaluation judges' rubrics
@@ -232,7 +295,9 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             "first_session_goal": "Build rapport and agree on what the client wants from counseling.",
         }
     if schema == "CounselorTurnOutput":
-        return {"text": COUNSELOR_LINES[(turn // 2 + session) % len(COUNSELOR_LINES)], "ready_to_close": turn >= 7}
+        noticed = assess_risk(messages)
+        text = RISK_RESPONSE if noticed != "none" else COUNSELOR_LINES[(turn // 2 + session) % len(COUNSELOR_LINES)]
+        return {"assessed_risk": noticed, "text": text, "ready_to_close": turn >= 7}
     if schema == "OpeningOutput":
         homework = _section_items(messages, "Homework to review:")
         if homework:
@@ -242,21 +307,19 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
         return {"text": text}
     if schema == "CrisisTurnOutput":
         return {
+            "assessed_risk": assess_risk(messages),
             "text": "Thank you for trusting me with that. Are you thinking of acting on these thoughts, "
             "and do you have a plan? Let's write a safety plan together, and I will give you a crisis line.",
-            "assessed_risk": "high",
         }
     if schema == "ClosingOutput":
         task = HOMEWORK[(session - 1) % len(HOMEWORK)]
-        return {"text": f"We are nearly at time. Before we meet again, could you {task.lower()}?", "homework": [task]}
+        return {
+            "assessed_risk": assess_risk(messages),
+            "text": f"We are nearly at time. Before we meet again, could you {task.lower()}?",
+            "homework": [task],
+        }
     if schema == "ClientTurnOutput":
-        risky = "Risk of self-harm: high" in prompt or "Risk of self-harm: imminent" in prompt
-        if risky and session == 1 and turn == 4:
-            return {
-                "text": "Some nights I think everyone would be better off if I were not here.",
-                "risk": "active_ideation",
-            }
-        return {"text": CLIENT_LINES[(turn // 2 + session) % len(CLIENT_LINES)], "risk": "none"}
+        return _client_turn(prompt, session, turn)
     if schema == "MemoOutput":
         assigned = _section_items(messages, "Homework given at the end of the session:")
         return {
@@ -267,10 +330,10 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             "session_goal": "Understand the current difficulties and agree a first step.",
             "next_session_goal": f"Review the homework and deepen the work begun in session {session}.",
             "progress": "some",
-            "risk": "high" if "[risk: " in prompt else "low",
+            "risk": MEMO_RISK[_most_noticed(prompt)],
         }
     if schema == "DecisionOutput":
-        if "[risk: " in prompt:
+        if _most_noticed(prompt) != "none":
             return {"action": "end", "end_reason": "referral", "rationale": "Risk disclosed: refer to specialist care."}
         done = session >= 4
         return {

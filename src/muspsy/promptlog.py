@@ -1,0 +1,61 @@
+"""Prompt recording (`--record-prompts`): one JSON line per LLM call with the exact messages sent.
+
+Every role's call goes through `muspsy.llm.call_structured`, which hands its messages and
+context (run, arc, session, turn, role, node) to a `PromptLog`. The role comes from the agent
+spec, so a new role is recorded without changes here. Only the messages are written, never a
+request's headers or keys. Each line is one write call, flushed; a line torn by a kill is cut
+when the run is resumed (`RunFolder.repair`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from langchain_core.messages import BaseMessage
+
+PROMPTS = "prompts.jsonl"
+ROLE_OF_MESSAGE = {"system": "system", "human": "user", "ai": "assistant"}
+FIELDS = ("run", "arc", "session", "turn", "role", "node")
+
+
+class PromptLog(Protocol):
+    def record(self, context: Mapping[str, Any], messages: Sequence[BaseMessage], **extra: Any) -> None: ...
+
+
+def message_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
+    return [{"role": ROLE_OF_MESSAGE.get(m.type, m.type), "content": str(m.content)} for m in messages]
+
+
+class JsonlPromptLog:
+    """Appends one line per call to `path`; `run` fills in calls whose context has no run id."""
+
+    def __init__(self, path: Path, run: str | None = None) -> None:
+        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._run = run
+
+    def record(self, context: Mapping[str, Any], messages: Sequence[BaseMessage], **extra: Any) -> None:
+        line: dict[str, Any] = {name: context.get(name) for name in FIELDS}
+        line["run"] = line["run"] or self._run
+        line.update(extra)
+        line["messages"] = message_dicts(messages)
+        self._file.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_prompts(path: Path) -> list[dict[str, Any]]:
+    """The lines of a prompts file (a torn last line, from a kill, is skipped)."""
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    out = []
+    for number, text in enumerate(lines, start=1):
+        try:
+            out.append(json.loads(text))
+        except ValueError:
+            if number != len(lines):
+                raise
+    return out
