@@ -16,6 +16,8 @@ import pytest
 
 from conftest import PROFILES
 from muspsy.records import ArcRecord
+from muspsy.runfolder import RunFolder
+from muspsy.runledger import current_arcs
 from muspsy.testing import FakeOpenAIServer
 
 pytestmark = pytest.mark.cli
@@ -56,7 +58,9 @@ def wait_until_arcs_run(runs: Path, process: subprocess.Popen[bytes], timeout: f
             except ValueError:
                 continue  # being replaced right now
             ours = data["attempts"] and data["attempts"][-1]["pid"] == process.pid
-            if ours and any(arc["status"] == "running" for arc in data["arcs"].values()):
+            if ours and any(
+                arc["status"] == "running" for arc in current_arcs(RunFolder(manifest.parent), data).values()
+            ):
                 return
         time.sleep(0.05)
     raise AssertionError("no arc started in time")

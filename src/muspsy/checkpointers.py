@@ -1,5 +1,10 @@
 """LangGraph checkpointers for a run: SQLite in the run folder (one process), or Postgres
-(`--checkpointer postgresql://...`) when several processes or machines share the work."""
+(`--checkpointer postgresql://...`) when several processes or machines share the work.
+
+Finished arcs' threads are deleted by the runner, so the database holds the arcs in flight; the
+space they leave is reused by new checkpoints and given back to the file system at the end of
+each attempt (SQLite incremental vacuum; Postgres' autovacuum does the same on its own).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from muspsy.runfolder import CHECKPOINTS, RunFolder
 
 POSTGRES_SCHEMES = ("postgres", "postgresql")
+WAL_LIMIT_BYTES = 16 * 1024 * 1024
+POSTGRES_POOL = 4  # connections per process
 
 
 class CheckpointerError(ValueError):
@@ -77,8 +84,13 @@ def _sqlite_saver(stack: AsyncExitStack, folder: RunFolder) -> LoopSqliteSaver:
     # WAL with synchronous=NORMAL: a commit survives the process being killed, which is what
     # resume is for, without an fsync per graph step; a power cut may lose the last steps,
     # which a resume then redoes.
+    # Incremental vacuum must be chosen before the first table exists; databases of older runs
+    # keep their mode and only reuse their free pages.
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
+    # Without a limit the WAL file keeps the size of its largest burst for good.
+    conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
     saver = LoopSqliteSaver(conn)
     saver.setup()
     return saver
@@ -102,12 +114,33 @@ async def open_checkpointer(stack: AsyncExitStack, folder: RunFolder, url: str |
     """One checkpointer for the whole run (a second SQLite connection to one file would lock)."""
     if url is None or url == "sqlite":
         return _sqlite_saver(stack, folder)
+    return await open_postgres_saver(stack, url)
+
+
+async def open_postgres_saver(stack: AsyncExitStack, url: str) -> Any:
+    """A Postgres saver on a small connection pool: one connection would serialize the
+    checkpoint writes of every arc in flight in this process."""
     check_checkpointer(url)
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
 
+    # The options LangGraph's own from_conn_string sets on its connection.
+    options = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(url, max_size=POSTGRES_POOL, kwargs=options, open=False)
     try:
-        saver = await stack.enter_async_context(AsyncPostgresSaver.from_conn_string(url))
+        await pool.open(wait=True, timeout=10)
+        stack.push_async_callback(pool.close)
+        saver = AsyncPostgresSaver(conn=pool)
         await saver.setup()
     except Exception as exc:
+        await pool.close()
         raise CheckpointerError(f"--checkpointer {redact_url(url)}: cannot connect: {exc}") from None
     return saver
+
+
+def compact(saver: Any) -> None:
+    """Give the pages of deleted threads back to the file system (SQLite; a no-op for Postgres)."""
+    if isinstance(saver, SqliteSaver):
+        # executescript steps the pragma to its end; execute() would free a single page.
+        saver.conn.executescript("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);")

@@ -1,9 +1,14 @@
-"""Runs: many arcs with one config, concurrently, written to `runs/<run_id>/`, resumable.
+"""Runs: many arcs with one config, written to `runs/<run_id>/`, resumable.
 
 Each arc is one LangGraph thread checkpointed with durability `sync`, so after a crash only
 the node that was running is paid for again. `arcs.jsonl` is the source of truth for what is
-finished: an arc is written there once, after its graph ends, and skipped on resume. One arc's
-failure is recorded and the others go on.
+finished: an arc is written there once, after its graph ends, by this process alone (whatever
+executor ran the graph), and skipped on resume. One arc's failure is recorded and the others go
+on. Once an arc's record is fsynced its checkpoints are deleted (unless `keep_checkpoints`), so
+the checkpoint database holds only the arcs in flight.
+
+The pieces: `planning` says which arcs, `runledger` what state each is in, `executors` run them
+(`local` asyncio by default, `ray` across worker processes); this module ties them together.
 
 Several strategies in one run make a paired design: every strategy runs every profile with the
 same seeds (profile x replicate x strategy), so arcs that differ only in strategy share their
@@ -15,124 +20,92 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
-import hashlib
 import os
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from muspsy import __version__
+from muspsy.accounting import estimate_cost, totals
 from muspsy.agents.spec import AgentSpec, Strategy, load_spec, load_strategy
 from muspsy.backends import ResolvedModels, open_models
-from muspsy.checkpointers import check_checkpointer, open_checkpointer, redact_url
+from muspsy.checkpointers import check_checkpointer, compact, open_checkpointer, redact_url
 from muspsy.config import RunConfig, build_config, fingerprint, merge, resolved
-from muspsy.dynamics import dynamics_path
 from muspsy.events import JsonlEventLog
+from muspsy.executors.base import ArcDone, ArcJob, Executor, ExecutorError
+from muspsy.executors.local import LocalExecutor
 from muspsy.graphs.arc import build_arc_graph, recursion_limit
-from muspsy.graphs.state import ArcState, add_usage
-from muspsy.instruments import instrument_hashes
+from muspsy.graphs.state import ArcState
+from muspsy.planning import (
+    initial_arc_state,
+    load_strategies,
+    manifest_entry,
+    new_run_id,
+    now,
+    plan_arcs,
+    prompt_hashes,
+    thread_id,
+)
 from muspsy.progress import ProgressSink, QuietProgress
 from muspsy.promptlog import JsonlPromptLog
 from muspsy.records import ROLES, ArcRecord, ClientProfile, Role
-from muspsy.runfolder import ARCS, EVENTS, PROMPTS, RunFolder, RunFolderError, read_lines
+from muspsy.runfolder import EVENTS, PROMPTS, RunFolder, RunFolderError
+from muspsy.runledger import RunLedger
+
+__all__ = [
+    "ExecutorOptions",
+    "ResumeRefused",
+    "RunResult",
+    "assemble_record",
+    "check_executor",
+    "initial_arc_state",
+    "now",
+    "plan_arcs",
+    "prompt_hashes",
+    "resume_run",
+    "start_run",
+]
 
 
 class ResumeRefused(RunFolderError):
     """The run's config or prompts changed since it started; `--force` overrides."""
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def prompt_hashes(specs: dict[Role, AgentSpec], strategies: Sequence[Strategy]) -> dict[str, str]:
-    """sha256 of every template, every strategy used, every questionnaire the client reads and
-    the change engine's parameters."""
-    hashes = {f"{role}/{name}": t.sha256 for role, spec in specs.items() for name, t in spec.templates.items()}
-    for strategy in strategies:
-        # Aliases are spellings on the command line; they change nothing an arc produces.
-        strategy_text = strategy.model_dump_json(exclude={"aliases"}).encode("utf-8")
-        hashes[f"counselor/strategies/{strategy.name}"] = hashlib.sha256(strategy_text).hexdigest()
-    hashes.update(instrument_hashes())
-    hashes["client/dynamics"] = hashlib.sha256(dynamics_path().read_bytes()).hexdigest()
-    return dict(sorted(hashes.items()))
-
-
-def load_strategies(config: RunConfig) -> dict[str, Strategy]:
-    """The config's strategies by name (names already canonical: see `config.resolved`)."""
-    return {name: load_strategy(name) for name in config.strategies}
-
-
-def new_run_id(runs_dir: Path, config_fingerprint: str) -> str:
-    base = f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{config_fingerprint[:6]}"
-    run_id, n = base, 1
-    while (runs_dir / run_id).exists():
-        n += 1
-        run_id = f"{base}-{n}"
-    return run_id
-
-
 @dataclass(frozen=True)
-class ArcPlan:
-    arc_id: str
-    client_id: str
-    seed: int
-    strategy: str
+class ExecutorOptions:
+    """How the arcs are run; not part of what the run is (no fingerprint, no --force)."""
+
+    executor: str = "local"  # "local" or "ray"
+    workers: int | None = None  # Ray workers (default: the cluster's CPUs)
+    ray_address: str | None = None  # an existing Ray cluster (default: start a local one)
+    keep_checkpoints: bool = False  # keep finished arcs' checkpoints, for debugging
 
 
-def plan_arcs(profiles: Sequence[ClientProfile], config: RunConfig) -> list[ArcPlan]:
-    """K arcs per profile with seeds seed, seed+1, ..., each under every strategy.
-
-    The same profile and replicate get the same seed under every strategy (the pairing);
-    arc ids stay distinct because they name the strategy.
-    """
-    return [
-        ArcPlan(arc_id(p, strategy, config.seed + k), p.id, config.seed + k, strategy)
-        for p in profiles
-        for k in range(config.arcs_per_profile)
-        for strategy in config.strategies
-    ]
-
-
-def manifest_entry(plan: ArcPlan) -> dict[str, Any]:
-    return {"client_id": plan.client_id, "seed": plan.seed, "strategy": plan.strategy, "status": "pending"}
-
-
-def arc_id(profile: ClientProfile, strategy: str, seed: int) -> str:
-    return f"{profile.id}--{strategy}--seed{seed}"
-
-
-def initial_arc_state(
-    run_id: str, profile: ClientProfile, config: RunConfig, seed: int | None = None, strategy: str | None = None
-) -> ArcState:
-    seed = config.seed if seed is None else seed
-    strategy = strategy or config.strategies[0]
-    return {
-        "run_id": run_id,
-        "arc_id": arc_id(profile, strategy, seed),
-        "seed": seed,
-        "strategy": strategy,
-        "outcomes": config.outcomes,
-        "measurement_based_care": config.measurement_based_care,
-        "disclosures": [],
-        "language": config.language or profile.language,
-        "profile": profile.model_dump(mode="json", by_alias=True),
-        "limits": {
-            "sessions_min": config.limits.sessions_min,
-            "sessions_max": config.limits.sessions_max,
-            "turns_min": config.limits.turns_min,
-            "turns_max": config.limits.turns_max,
-        },
-        "usage": {},
-    }
+def check_executor(options: ExecutorOptions, checkpointer: str | None, config: RunConfig | None = None) -> None:
+    """Fail before anything is written on an executor that cannot work with this checkpointer
+    or config."""
+    if options.executor == "local":
+        return
+    if options.executor != "ray":
+        raise ExecutorError(f"--executor: expected local or ray, got {options.executor}")
+    if config is not None and config.record_prompts:
+        # Workers would each need the run folder's prompts.jsonl; only the driver writes there.
+        raise ExecutorError("--executor ray: --record-prompts is not supported yet; run it with --executor local")
+    if checkpointer is None or checkpointer == "sqlite":
+        raise ExecutorError(
+            "--executor ray: needs --checkpointer postgresql://... (workers in other processes share the checkpoints)"
+        )
+    if options.workers is not None and options.workers < 1:
+        raise ExecutorError(f"--workers: expected at least 1, got {options.workers}")
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise ExecutorError("--executor ray: Ray is not installed: pip install 'muspsy[ray]'") from None
 
 
-def assemble_record(state: ArcState, provenance: dict[str, Any]) -> ArcRecord:
+def assemble_record(state: ArcState | dict[str, Any], provenance: dict[str, Any]) -> ArcRecord:
     return ArcRecord.model_validate(
         {
             "schema": "muspsy.arc/1",
@@ -163,28 +136,36 @@ class RunResult:
 
 @dataclass
 class Run:
-    """One run's shared context while it executes."""
+    """One run's shared context while it executes, and the sink executors report arcs to."""
 
     config: RunConfig
     folder: RunFolder
-    manifest: dict[str, Any]
+    ledger: RunLedger
     profiles: dict[str, ClientProfile]
     models: ResolvedModels
     progress: ProgressSink
     events: JsonlEventLog
+    saver: Any
+    keep_checkpoints: bool
     result: RunResult
 
-    def save(self) -> None:
-        self.manifest["updated_at"] = now()
-        self.folder.write_manifest(self.manifest)
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.ledger.manifest
 
-    def set_arc(self, arc: str, status: str, error: str | None = None) -> None:
-        entry = self.manifest["arcs"][arc]
-        entry["status"] = status
-        entry.pop("error", None)
-        if error:
-            entry["error"] = error
-        self.save()
+    def job(self, arc: str) -> ArcJob:
+        entry = self.ledger.arcs[arc]
+        limits = self.config.limits
+        run_id = self.manifest["run_id"]
+        return ArcJob(
+            arc_id=arc,
+            thread_id=thread_id(run_id, arc),
+            strategy=entry["strategy"],
+            start=initial_arc_state(
+                run_id, self.profiles[entry["client_id"]], self.config, entry["seed"], entry["strategy"]
+            ),
+            recursion_limit=recursion_limit(limits.sessions_max, limits.turns_max),
+        )
 
     def provenance(self, seed: int, started: str) -> dict[str, Any]:
         return {
@@ -198,6 +179,58 @@ class Run:
             "finished_at": now(),
         }
 
+    # ---- ArcSink
+
+    def started(self, arc: str, worker: str) -> None:
+        self.ledger.mark(arc, "running", worker=worker)
+        self.events.emit("arc_started", arc=arc, client=self.ledger.arcs[arc]["client_id"], worker=worker)
+
+    def progressed(self, sessions: int, turns: int, tokens: int) -> None:
+        tally = self.progress.tally
+        tally.sessions += sessions
+        tally.turns += turns
+        tally.tokens += tokens
+
+    async def done(self, result: ArcDone) -> None:
+        arc, error = result.arc_id, result.error
+        entry = self.ledger.arcs[arc]
+        record: ArcRecord | None = None
+        if result.values is not None:
+            try:
+                record = assemble_record(result.values, self.provenance(entry["seed"], result.started_at))
+            except Exception as exc:  # an arc whose state does not make a record fails alone
+                error = f"{type(exc).__name__}: {exc}"
+        if record is None:
+            message = error or "no result"
+            self.result.failed[arc] = message
+            self.folder.add_failure(arc, entry["client_id"], message)
+            self.ledger.mark(arc, "failed", error=message)
+            self.events.emit("arc_failed", arc=arc, error=message)
+            self.progress.tally.failed += 1
+            self.progress.note(f"{arc}: FAILED: {message}")
+        else:
+            self.folder.add_arc(record)
+            self.result.finished.append(arc)
+            self.ledger.mark(arc, "finished")
+            self.events.emit(
+                "arc_finished",
+                arc=arc,
+                sessions=len(record.sessions),
+                seconds=round(result.seconds, 3),
+                end_reason=record.outcome.end_reason,
+            )
+            self.progress.tally.finished += 1
+            if not self.keep_checkpoints:
+                await self._forget(arc)
+        self.progress.update()
+
+    async def _forget(self, arc: str) -> None:
+        """Delete a finished arc's checkpoints: its record is fsynced, resume never reads them."""
+        try:
+            await self.saver.adelete_thread(thread_id(self.manifest["run_id"], arc))
+        except Exception as exc:  # the record is safe; a leftover thread only costs space
+            self.events.emit("checkpoint_delete_failed", arc=arc, error=f"{type(exc).__name__}: {exc}")
+
 
 async def start_run(
     profiles: Sequence[ClientProfile],
@@ -206,16 +239,19 @@ async def start_run(
     *,
     progress: ProgressSink | None = None,
     checkpointer: str | None = None,
+    executor: ExecutorOptions | None = None,
 ) -> RunResult:
     """Plan one or more arcs per profile with `config` (already resolved) and run them.
 
-    Bad configuration (unknown strategy, missing key, missing embedded model) raises before
-    anything is written.
+    Bad configuration (unknown strategy, missing key, missing embedded model, an executor
+    without the checkpointer it needs) raises before anything is written.
     """
+    options = executor or ExecutorOptions()
     strategies = load_strategies(config)
     specs = {role: load_spec(role) for role in ROLES}
     hashes = prompt_hashes(specs, list(strategies.values()))
     check_checkpointer(checkpointer)
+    check_executor(options, checkpointer, config)
     async with AsyncExitStack() as stack:
         models = await open_models(config, stack)
         config_fp = fingerprint(config, hashes)
@@ -244,7 +280,9 @@ async def start_run(
             "usage": {},
         }
         folder.write_manifest(manifest)
-        return await _execute(stack, folder, manifest, config, models, strategies, specs, progress, checkpointer)
+        return await _execute(
+            stack, folder, manifest, config, models, strategies, specs, progress, checkpointer, options
+        )
 
 
 def config_for_resume(manifest: dict[str, Any], overrides: dict[str, Any]) -> RunConfig:
@@ -258,8 +296,11 @@ async def resume_run(
     force: bool = False,
     progress: ProgressSink | None = None,
     checkpointer: str | None = None,
+    executor: ExecutorOptions | None = None,
 ) -> RunResult:
-    """Continue every unfinished or failed arc of a run from its last checkpoint."""
+    """Continue every unfinished or failed arc of a run from its last checkpoint, with either
+    executor whichever ran it before."""
+    options = executor or ExecutorOptions()
     folder = RunFolder(run_dir)
     manifest = folder.read_manifest()
     config = config_for_resume(manifest, overrides or {})
@@ -286,12 +327,51 @@ async def resume_run(
         if "***" in stored:
             raise RunFolderError(f"this run used the checkpointer {stored}: pass --checkpointer with its password")
         checkpointer = stored
+    check_executor(options, checkpointer, config)
     repaired = folder.repair()
     async with AsyncExitStack() as stack:
         models = await open_models(config, stack)
         if repaired:
             manifest.setdefault("repairs", []).append({"at": now(), "files": repaired})
-        return await _execute(stack, folder, manifest, config, models, strategies, specs, progress, checkpointer)
+        return await _execute(
+            stack, folder, manifest, config, models, strategies, specs, progress, checkpointer, options
+        )
+
+
+def _make_executor(
+    run: Run,
+    options: ExecutorOptions,
+    strategies: dict[str, Strategy],
+    specs: dict[Role, AgentSpec],
+    checkpointer: str | None,
+    prompts: JsonlPromptLog | None,
+) -> Executor:
+    if options.executor == "ray":
+        from muspsy.executors.ray_pool import RayExecutor
+
+        return RayExecutor(
+            run.config,
+            checkpointer or "",
+            run.manifest["run_id"],
+            list(strategies),
+            run.manifest["prompt_hashes"],
+            run.events,
+            workers=options.workers,
+            address=options.ray_address,
+        )
+    # One compiled graph per strategy, all on the same checkpointer (threads are per arc).
+    graphs = {
+        name: build_arc_graph(
+            run.models.models,
+            strategy,
+            events=run.events,
+            retries=run.config.structured_retries,
+            specs=specs,
+            prompts=prompts,
+        ).compile(checkpointer=run.saver)
+        for name, strategy in strategies.items()
+    }
+    return LocalExecutor(graphs, run.config.concurrency, run.config.start_spacing_ms)
 
 
 async def _execute(
@@ -304,6 +384,7 @@ async def _execute(
     specs: dict[Role, AgentSpec],
     progress: ProgressSink | None,
     checkpointer: str | None,
+    options: ExecutorOptions,
 ) -> RunResult:
     events = JsonlEventLog(folder.path(EVENTS), run=manifest["run_id"])
     stack.callback(events.close)
@@ -315,48 +396,33 @@ async def _execute(
         entry.setdefault("strategy", config.strategies[0])  # manifests from before paired runs
         if entry["strategy"] not in strategies:  # kept after a forced change of strategies
             strategies = {**strategies, entry["strategy"]: load_strategy(entry["strategy"])}
-    # One compiled graph per strategy, all on the same checkpointer (threads are per arc).
-    graphs = {
-        name: build_arc_graph(
-            models.models, strategy, events=events, retries=config.structured_retries, specs=specs, prompts=prompts
-        ).compile(checkpointer=saver)
-        for name, strategy in strategies.items()
-    }
-    finished = folder.finished_arc_ids()
+    ledger = RunLedger(folder, manifest)
+    stack.callback(ledger.close)
+    done_before = sum(entry["status"] == "finished" for entry in ledger.arcs.values())
     run = Run(
         config=config,
         folder=folder,
-        manifest=manifest,
+        ledger=ledger,
         profiles=folder.read_profiles(),
         models=models,
         progress=progress or QuietProgress(),
         events=events,
-        result=RunResult(run_dir=folder.root, already_done=len(finished)),
+        saver=saver,
+        keep_checkpoints=options.keep_checkpoints,
+        result=RunResult(run_dir=folder.root, already_done=done_before),
     )
-    for arc, entry in manifest["arcs"].items():
-        if arc in finished:
-            entry["status"] = "finished"
-            entry.pop("error", None)
-    todo = [arc for arc in manifest["arcs"] if arc not in finished]
+    todo = [arc for arc, entry in ledger.arcs.items() if entry["status"] != "finished"]
+    executor = _make_executor(run, options, strategies, specs, checkpointer, prompts)
     manifest["status"] = "running"
-    manifest["attempts"].append({"started_at": now(), "pid": os.getpid(), "arcs_to_do": len(todo)})
-    run.save()
-    events.emit("run_started", backend=config.backend, arcs=len(manifest["arcs"]), to_do=len(todo))
-    run.progress.start(len(manifest["arcs"]), len(finished))
-    slots = asyncio.Semaphore(config.concurrency)
+    manifest["attempts"].append(
+        {"started_at": now(), "pid": os.getpid(), "arcs_to_do": len(todo), "executor": executor.name}
+    )
+    ledger.save()
+    events.emit("run_started", backend=config.backend, arcs=len(ledger.arcs), to_do=len(todo), executor=executor.name)
+    run.progress.start(len(ledger.arcs), done_before)
     ticker = asyncio.create_task(_tick(run.progress))
-
-    async def one(position: int, arc: str) -> None:
-        async with slots:
-            if position < config.concurrency:
-                # Stagger the first wave: arcs started together send and receive their calls in
-                # lockstep, and each burst of replies queues on the event loop.
-                await asyncio.sleep(position * config.start_spacing_ms / 1000)
-            await _run_arc(graphs[run.manifest["arcs"][arc]["strategy"]], run, arc)
-
     try:
-        with startup_objects_frozen():
-            await asyncio.gather(*(one(position, arc) for position, arc in enumerate(todo)))
+        await executor.run([run.job(arc) for arc in todo], run)
         manifest["status"] = "completed" if not run.result.failed else "completed_with_failures"
     except BaseException:
         manifest["status"] = "interrupted"
@@ -366,22 +432,10 @@ async def _execute(
         ticker.cancel()
         run.progress.close()
         _summarize(run)
-        run.save()
+        ledger.save()
+        compact(saver)
         events.emit("run_finished", status=manifest["status"], **manifest["counts"])
     return run.result
-
-
-@contextlib.contextmanager
-def startup_objects_frozen() -> Iterator[None]:
-    """Keep what exists before the arcs start (modules, schemas, compiled graphs) out of the
-    cyclic garbage collector while they run: full collections over it paused the event loop for
-    up to 100 ms with 64 arcs in flight. Unfrozen afterwards, so nothing is kept for good."""
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 async def _tick(progress: ProgressSink) -> None:
@@ -390,87 +444,10 @@ async def _tick(progress: ProgressSink) -> None:
         progress.update()
 
 
-async def _run_arc(graph: Any, run: Run, arc: str) -> None:
-    entry = run.manifest["arcs"][arc]
-    profile = run.profiles[entry["client_id"]]
-    limits = run.config.limits
-    thread: Any = {
-        # Unique across runs: a shared Postgres holds the threads of many runs.
-        "configurable": {"thread_id": f"{run.manifest['run_id']}/{arc}"},
-        "recursion_limit": recursion_limit(limits.sessions_max, limits.turns_max),
-    }
-    tally = run.progress.tally
-    started, clock = now(), time.perf_counter()
-    run.set_arc(arc, "running")
-    run.events.emit("arc_started", arc=arc, client=profile.id)
-    try:
-        snapshot = await graph.aget_state(thread)
-        # Ended means the outcome is set and no node is left; a process stopped right after
-        # checkpointing the input leaves values but no next node, and that arc starts afresh.
-        ended = bool(snapshot.values.get("outcome")) and not snapshot.next
-        if not ended:
-            # An arc with a node to run continues from its checkpoint (input None).
-            start = (
-                None
-                if snapshot.next
-                else initial_arc_state(run.manifest["run_id"], profile, run.config, entry["seed"], entry["strategy"])
-            )
-            tokens_seen = _tokens(snapshot.values.get("usage", {})) if snapshot.values else 0
-            async for update in graph.astream(start, thread, durability="sync", stream_mode="updates"):
-                if "memo" in update:
-                    done = update["memo"]["sessions"][-1]
-                    tokens = _tokens(update["memo"]["usage"])
-                    tally.sessions += 1
-                    tally.turns += len(done["turns"])
-                    tally.tokens += tokens - tokens_seen
-                    tokens_seen = tokens
-            snapshot = await graph.aget_state(thread)
-        record = assemble_record(snapshot.values, run.provenance(entry["seed"], started))
-    except Exception as exc:  # one arc's failure must not stop the others
-        message = f"{type(exc).__name__}: {exc}"
-        run.result.failed[arc] = message
-        run.folder.add_failure(arc, profile.id, message)
-        run.set_arc(arc, "failed", message)
-        run.events.emit("arc_failed", arc=arc, error=message)
-        tally.failed += 1
-        run.progress.note(f"{arc}: FAILED: {message}")
-    else:
-        run.folder.add_arc(record)
-        run.result.finished.append(arc)
-        run.set_arc(arc, "finished")
-        seconds = time.perf_counter() - clock
-        run.events.emit(
-            "arc_finished",
-            arc=arc,
-            sessions=len(record.sessions),
-            seconds=round(seconds, 3),
-            end_reason=record.outcome.end_reason,
-        )
-        tally.finished += 1
-    run.progress.update()
-
-
-def _tokens(usage: dict[str, dict[str, float]]) -> int:
-    return int(sum(u.get("prompt_tokens", 0) + u.get("completion_tokens", 0) for u in usage.values()))
-
-
 def _summarize(run: Run) -> None:
     """Counts, usage and cost from `arcs.jsonl`, the source of truth, whatever happened before."""
-    usage: dict[str, dict[str, float]] = {}
-    sessions = turns = 0
-    for record in read_lines(run.folder.path(ARCS)):
-        usage = add_usage(usage, record["usage"])
-        sessions += len(record["sessions"])
-        turns += sum(len(s["turns"]) for s in record["sessions"])
-    statuses = [entry["status"] for entry in run.manifest["arcs"].values()]
-    run.manifest["counts"] = {
-        "arcs": len(statuses),
-        "finished": statuses.count("finished"),
-        "failed": statuses.count("failed"),
-        "pending": statuses.count("pending") + statuses.count("running"),
-        "sessions": sessions,
-        "turns": turns,
-    }
+    sessions, turns, usage = totals(run.folder)
+    run.manifest["counts"] = {**run.ledger.counts(), "sessions": sessions, "turns": turns}
     run.manifest["usage"] = usage
     cost = estimate_cost(usage, run.models.describe(), run.config)
     if cost is not None:
@@ -478,22 +455,3 @@ def _summarize(run: Run) -> None:
         run.result.cost_usd = cost["total"]
     with contextlib.suppress(IndexError):
         run.manifest["attempts"][-1]["ended_at"] = now()
-
-
-def estimate_cost(
-    usage: dict[str, dict[str, float]], models: dict[str, dict[str, Any]], config: RunConfig
-) -> dict[str, float] | None:
-    """Per-role and total cost from the config's price table; None when it has no prices."""
-    if not config.prices:
-        return None
-    cost: dict[str, float] = {}
-    for role, counts in usage.items():
-        price = config.prices.get(models.get(role, {}).get("name", ""))
-        if price:
-            cost[role] = round(
-                counts.get("prompt_tokens", 0) * price.prompt_per_million / 1e6
-                + counts.get("completion_tokens", 0) * price.completion_per_million / 1e6,
-                6,
-            )
-    cost["total"] = round(sum(cost.values()), 6)
-    return cost

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from muspsy.runfolder import RunFolder
+from muspsy.runledger import current_arcs
 
 
 def process_alive(pid: int | None) -> bool:
@@ -24,14 +25,13 @@ def process_alive(pid: int | None) -> bool:
 def run_status(run_dir: Path) -> str:
     folder = RunFolder(run_dir)
     manifest = folder.read_manifest()
-    finished = folder.finished_arc_ids()
+    arcs = current_arcs(folder, manifest)
     attempts = manifest.get("attempts", [])
     last = attempts[-1] if attempts else {}
     live = manifest["status"] == "running" and process_alive(last.get("pid")) and "ended_at" not in last
     states: dict[str, str] = {}
-    for arc, entry in manifest["arcs"].items():
-        # arcs.jsonl is the truth: a manifest that says finished ran ahead of it when the process died.
-        state = "finished" if arc in finished else entry["status"].replace("finished", "pending")
+    for arc, entry in arcs.items():
+        state = entry["status"]
         if state == "running" and not live:
             state = "interrupted"
         states[arc] = state
@@ -43,7 +43,7 @@ def run_status(run_dir: Path) -> str:
         + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("finished", "running", "interrupted", "failed", "pending"))
         + f" of {len(states)}",
     ]
-    by_strategy = _by_strategy(manifest["arcs"], states)
+    by_strategy = _by_strategy(arcs, states)
     if len(by_strategy) > 1:  # a paired run: how far each strategy got
         lines.append(
             "by strategy: "
@@ -51,9 +51,10 @@ def run_status(run_dir: Path) -> str:
         )
     for arc, state in states.items():
         if state == "failed":
-            lines.append(f"  failed {arc}: {manifest['arcs'][arc].get('error', '')}")
+            lines.append(f"  failed {arc}: {arcs[arc].get('error', '')}")
         elif state in ("running", "interrupted"):
-            lines.append(f"  {state} {arc}")
+            worker = arcs[arc].get("worker", "local")
+            lines.append(f"  {state} {arc}" + (f" (on {worker})" if worker != "local" else ""))
     if run_state != "completed" and counts.get("finished", 0) < len(states) and not live:
         lines.append(f"continue with: muspsy resume {run_dir}")
     return "\n".join(lines)

@@ -48,8 +48,12 @@ def _public_params(settings: ModelSettings) -> dict[str, Any]:
     return settings.model_dump(exclude_none=True, exclude={"model"})
 
 
-async def open_models(config: RunConfig, stack: AsyncExitStack) -> ResolvedModels:
-    """Build one model per role; servers that must be stopped are registered on `stack`."""
+async def open_models(config: RunConfig, stack: AsyncExitStack, share: tuple[int, int] = (0, 1)) -> ResolvedModels:
+    """Build one model per role; servers that must be stopped are registered on `stack`.
+
+    `share` (index, count) is this process's part of each endpoint's limits when `count`
+    worker processes run the arcs (see `limit_share`).
+    """
     backend = config.backend or "embedded"
     settings = role_settings(config, backend)
     models: dict[Role, RoleModel] = {}
@@ -65,7 +69,7 @@ async def open_models(config: RunConfig, stack: AsyncExitStack) -> ResolvedModel
     if backend == "embedded":
         server = stack.enter_context(EmbeddedServer(config.embedded.context_tokens, config.embedded.parallel))
         settings = {role: s.model_copy(update={"base_url": server.base_url}) for role, s in settings.items()}
-    limiters = _endpoint_limiters(settings)
+    limiters = _endpoint_limiters(settings, share)
     # Roles with the same settings share one client (one connection pool, one TLS setup).
     clients: dict[tuple[str, str], BaseChatModel] = {}
     for role, s in settings.items():
@@ -92,8 +96,9 @@ def _endpoint(settings: ModelSettings) -> str:
     return settings.base_url or os.environ.get("OPENAI_BASE_URL") or "openai"
 
 
-def _endpoint_limiters(settings: dict[Role, ModelSettings]) -> dict[str, EndpointLimiter]:
-    """One limiter per endpoint; when roles on one endpoint disagree, the tightest limit wins."""
+def endpoint_limits(settings: dict[Role, ModelSettings]) -> dict[str, tuple[int | None, float | None]]:
+    """Endpoint -> (requests in flight, requests per minute); when roles on one endpoint
+    disagree, the tightest limit wins."""
     limits: dict[str, tuple[list[int], list[float]]] = {}
     for s in settings.values():
         concurrent, rpm = limits.setdefault(_endpoint(s), ([], []))
@@ -102,7 +107,24 @@ def _endpoint_limiters(settings: dict[Role, ModelSettings]) -> dict[str, Endpoin
         if s.requests_per_minute:
             rpm.append(s.requests_per_minute)
     return {
-        endpoint: EndpointLimiter(min(concurrent, default=None), min(rpm, default=None))
+        endpoint: (min(concurrent, default=None), min(rpm, default=None))
         for endpoint, (concurrent, rpm) in limits.items()
         if concurrent or rpm
+    }
+
+
+def limit_share(limits: tuple[int | None, float | None], index: int, count: int) -> tuple[int | None, float | None]:
+    """Worker `index` of `count`'s part of an endpoint's limits: the parts add up to the whole
+    (slots spread as evenly as they go, the request rate divided by `count`)."""
+    concurrent, rpm = limits
+    if concurrent is not None:
+        concurrent = concurrent // count + (1 if index < concurrent % count else 0)
+    return concurrent, (rpm / count if rpm is not None else None)
+
+
+def _endpoint_limiters(settings: dict[Role, ModelSettings], share: tuple[int, int]) -> dict[str, EndpointLimiter]:
+    """One limiter per endpoint, shared by the roles that talk to it."""
+    return {
+        endpoint: EndpointLimiter(*limit_share(limits, *share))
+        for endpoint, limits in endpoint_limits(settings).items()
     }

@@ -21,10 +21,19 @@ from muspsy.agents.spec import SpecError
 from muspsy.backends.embedded import EmbeddedModelMissing
 from muspsy.checkpointers import CheckpointerError
 from muspsy.config import ConfigError, RunConfig, build_config, load_config_file, merge, resolved
+from muspsy.executors.base import ExecutorError
 from muspsy.profiles import ProfileError
 from muspsy.runfolder import RunFolderError
 
-USER_ERRORS = (ProfileError, ConfigError, SpecError, EmbeddedModelMissing, RunFolderError, CheckpointerError)
+USER_ERRORS = (
+    ProfileError,
+    ConfigError,
+    SpecError,
+    EmbeddedModelMissing,
+    RunFolderError,
+    CheckpointerError,
+    ExecutorError,
+)
 
 app = typer.Typer(
     help="Simulate multi-session psychological counseling with LLM agents and write dataset-ready arcs.",
@@ -49,6 +58,23 @@ def print_error(message: str) -> None:
 # Options that several commands share.
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 Concurrency = Annotated[int | None, typer.Option(help="Arcs in flight at once.")]
+ExecutorName = Annotated[
+    Literal["local", "ray"],
+    typer.Option(
+        "--executor",
+        help="local: every arc in this process (default). ray: Ray worker processes, each running many arcs; "
+        "needs a postgresql:// --checkpointer.",
+    ),
+]
+Workers = Annotated[int | None, typer.Option(help="Ray workers (--executor ray; default: the cluster's CPUs).", min=1)]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(help="An existing Ray cluster, e.g. ray://head:10001 or auto (default: start a local one)."),
+]
+KeepCheckpoints = Annotated[
+    bool,
+    typer.Option(help="Keep finished arcs' checkpoints (for debugging); by default they are deleted once recorded."),
+]
 BackendName = Literal["openai", "embedded", "scripted"]
 Backend = Annotated[
     BackendName | None,

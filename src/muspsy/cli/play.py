@@ -10,10 +10,10 @@ from typing import Annotated
 import typer
 
 from muspsy.cli.common import Backend, app, cli_overrides, config_from, fail, user_errors
+from muspsy.planning import arc_id
 from muspsy.play.game import Play, play
 from muspsy.play.human import StdioTerminal
 from muspsy.profiles import load_profile
-from muspsy.runner import arc_id
 
 
 @app.command("play")

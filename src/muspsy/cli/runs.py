@@ -21,7 +21,11 @@ from muspsy.checkpointers import check_checkpointer
 from muspsy.cli.common import (
     Backend,
     Concurrency,
+    ExecutorName,
+    KeepCheckpoints,
     Quiet,
+    RayAddress,
+    Workers,
     app,
     cli_overrides,
     config_from,
@@ -34,7 +38,7 @@ from muspsy.config import load_config_file, merge
 from muspsy.graphs.export import GRAPH_NAMES, to_mermaid, to_node_link
 from muspsy.profiles import load_profiles
 from muspsy.progress import make_progress
-from muspsy.runner import RunResult, resume_run, start_run
+from muspsy.runner import ExecutorOptions, RunResult, check_executor, resume_run, start_run
 from muspsy.status import run_status
 from muspsy.testing.fake_openai import FAULTS, FakeOpenAIServer
 
@@ -96,6 +100,10 @@ def run(
     checkpointer: Annotated[
         str | None, typer.Option(help="sqlite (default: in the run folder) or a postgresql:// URL.")
     ] = None,
+    executor: ExecutorName = "local",
+    workers: Workers = None,
+    ray_address: RayAddress = None,
+    keep_checkpoints: KeepCheckpoints = False,
     quiet: Quiet = False,
 ) -> None:
     """Run one or more multi-session arcs per profile and write a run folder."""
@@ -121,6 +129,8 @@ def run(
         profiles = load_profiles(paths)
         # Fail on a bad checkpointer before saying anything else (`resolved` checked the strategies).
         check_checkpointer(checkpointer)
+        options = ExecutorOptions(executor, workers, ray_address, keep_checkpoints)
+        check_executor(options, checkpointer, cfg)
         if not quiet:
             arcs = len(profiles) * cfg.arcs_per_profile * len(cfg.strategies)
             err.print(
@@ -130,9 +140,17 @@ def run(
                 + ("" if cfg.outcomes else ", outcomes off")
                 + (", measurement-based care" if cfg.measurement_based_care else "")
                 + (", recording prompts" if cfg.record_prompts else "")
+                + (f", executor {executor}" if executor != "local" else "")
             )
         result = asyncio.run(
-            start_run(profiles, cfg, runs_dir, progress=make_progress(err, quiet), checkpointer=checkpointer)
+            start_run(
+                profiles,
+                cfg,
+                runs_dir,
+                progress=make_progress(err, quiet),
+                checkpointer=checkpointer,
+                executor=options,
+            )
         )
     finish(result, quiet)
 
@@ -148,14 +166,24 @@ def resume(
     checkpointer: Annotated[
         str | None, typer.Option(help="The run's postgresql:// URL, when it used Postgres with a password.")
     ] = None,
+    executor: ExecutorName = "local",
+    workers: Workers = None,
+    ray_address: RayAddress = None,
+    keep_checkpoints: KeepCheckpoints = False,
     quiet: Quiet = False,
 ) -> None:
-    """Continue every unfinished or failed arc of a run from its last checkpoint; finished arcs are never redone."""
+    """Continue every unfinished or failed arc of a run from its last checkpoint, with either executor; finished
+    arcs are never redone."""
     with user_errors():
         overrides = merge(load_config_file(config) if config else {}, cli_overrides(concurrency=concurrency))
         result = asyncio.run(
             resume_run(
-                run_dir, overrides=overrides, force=force, progress=make_progress(err, quiet), checkpointer=checkpointer
+                run_dir,
+                overrides=overrides,
+                force=force,
+                progress=make_progress(err, quiet),
+                checkpointer=checkpointer,
+                executor=ExecutorOptions(executor, workers, ray_address, keep_checkpoints),
             )
         )
     finish(result, quiet)

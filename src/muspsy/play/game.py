@@ -30,10 +30,11 @@ from muspsy.evaluation.judges import judge_session, open_judge
 from muspsy.events import EventLog, JsonlEventLog
 from muspsy.graphs.arc import build_arc_graph, recursion_limit
 from muspsy.llm import RoleModel, call_structured, describe_models, format_hint
+from muspsy.planning import arc_id, initial_arc_state, now
 from muspsy.play.human import HumanChatModel, PlayerQuit, Terminal
 from muspsy.records import ArcRecord, ClientProfile, SessionRecord
 from muspsy.runfolder import RunFolder
-from muspsy.runner import arc_id, assemble_record, initial_arc_state, now
+from muspsy.runner import assemble_record
 from muspsy.templates import load_template
 from muspsy.views import language_name
 

@@ -61,6 +61,11 @@ class FakeOpenAIServer:
         self.retry_after_ms = retry_after_ms
         self.port = port
         self.requests = 0
+        # What a test of client-side limits looks at: the most requests in flight at once and
+        # when each request arrived (time.monotonic()).
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.arrivals: list[float] = []
         self.last_payload: dict[str, Any] | None = None  # the newest request body, for tests
         self.faults_injected: dict[str, int] = dict.fromkeys(FAULTS, 0)
         self._rng = random.Random(seed)
@@ -73,6 +78,16 @@ class FakeOpenAIServer:
             raise RuntimeError("the fake server is not running")
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}/v1"
+
+    def _arrived(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.arrivals.append(time.monotonic())
+
+    def _left(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def _next(self) -> tuple[int, Fault | None]:
         with self._lock:
@@ -143,6 +158,13 @@ def _handler_for(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             if not self.path.endswith("/chat/completions"):
                 self._send(404, {"error": {"message": f"no route {self.path}"}})
                 return
+            server._arrived()
+            try:
+                self._answer(body)
+            finally:
+                server._left()
+
+        def _answer(self, body: bytes) -> None:
             number, fault = server._next()
             if server.latency_s:
                 time.sleep(server.latency_s)

@@ -1,0 +1,111 @@
+"""The run ledger: what state each arc is in (pending, running, finished, failed), kept flat
+as runs grow (not the disclosure ledger of `muspsy.ledger`).
+
+`manifest.json` lists every planned arc and is replaced whole, so it is written only when an
+attempt starts and ends. In between, each change of an arc's state is one appended line of
+`arc_states.jsonl` (flushed, not fsynced: `arcs.jsonl` and `failed.jsonl` are the durable truth of
+what ended; the ledger says what is running). Writing the manifest folds the ledger into it and
+then empties the ledger, so neither grows beyond one attempt's changes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from muspsy.planning import now
+from muspsy.runfolder import RunFolder
+
+ARC_STATES = "arc_states.jsonl"
+
+
+def read_changes(folder: RunFolder) -> list[dict[str, Any]]:
+    """The ledger's lines, a torn last one (the process died mid-write) left out."""
+    path = folder.path(ARC_STATES)
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    changes = []
+    for line in lines:
+        try:
+            changes.append(json.loads(line))
+        except ValueError:
+            continue  # only the last line can be torn; the manifest and arcs.jsonl hold the rest
+    return changes
+
+
+def apply_changes(arcs: dict[str, dict[str, Any]], changes: list[dict[str, Any]]) -> None:
+    for change in changes:
+        entry = arcs.get(change["arc"])
+        if entry is None:
+            continue
+        entry["status"] = change["status"]
+        entry.pop("error", None)
+        entry.pop("worker", None)
+        if change.get("error"):
+            entry["error"] = change["error"]
+        if change["status"] == "running" and change.get("worker"):
+            entry["worker"] = change["worker"]
+
+
+def current_arcs(folder: RunFolder, manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every arc's latest state: the manifest's, then the ledger's changes since it was written,
+    then `arcs.jsonl`, which wins: finished means written there, whatever the others say."""
+    arcs = {arc: dict(entry) for arc, entry in manifest["arcs"].items()}
+    apply_changes(arcs, read_changes(folder))
+    finished = folder.finished_arc_ids()
+    for arc, entry in arcs.items():
+        if arc in finished:
+            entry["status"] = "finished"
+            entry.pop("error", None)
+        elif entry["status"] == "finished":
+            entry["status"] = "pending"
+    return arcs
+
+
+class RunLedger:
+    """The run's manifest in memory and its ledger file, for the process that runs the arcs."""
+
+    def __init__(self, folder: RunFolder, manifest: dict[str, Any]) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        manifest["arcs"] = current_arcs(folder, manifest)
+        self._file: IO[str] | None = None
+
+    @property
+    def arcs(self) -> dict[str, dict[str, Any]]:
+        arcs: dict[str, dict[str, Any]] = self.manifest["arcs"]
+        return arcs
+
+    def mark(self, arc: str, status: str, *, error: str | None = None, worker: str | None = None) -> None:
+        apply_changes(self.arcs, [{"arc": arc, "status": status, "error": error, "worker": worker}])
+        line: dict[str, Any] = {"arc": arc, "status": status, "at": now()}
+        if error:
+            line["error"] = error
+        if worker:
+            line["worker"] = worker
+        if self._file is None:
+            self._file = self.folder.path(ARC_STATES).open("a", encoding="utf-8")
+        self._file.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._file.flush()
+
+    def save(self) -> None:
+        """Replace the manifest (atomically), then empty the ledger it now contains."""
+        self.manifest["updated_at"] = now()
+        self.folder.write_manifest(self.manifest)
+        self.close()
+        self.folder.path(ARC_STATES).write_text("", encoding="utf-8")
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def counts(self) -> dict[str, int]:
+        statuses = [entry["status"] for entry in self.arcs.values()]
+        return {
+            "arcs": len(statuses),
+            "finished": statuses.count("finished"),
+            "failed": statuses.count("failed"),
+            "pending": statuses.count("pending") + statuses.count("running"),
+        }
