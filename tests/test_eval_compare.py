@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,21 @@ def outcome_arc(client: str, strategy: str, seed: int | None, phq: list[int], ga
 
 def source(name: str, arcs) -> Source:
     return Source(Path(f"/nowhere/{name}.jsonl"), list(arcs))
+
+
+def test_a_run_folder_orders_its_strategy_groups_as_its_config_does(tmp_path):
+    cbt = [outcome_arc(c, "cbt", 0, [18, 14], [12, 10], 40) for c in ("ann", "bo")]
+    pc = [outcome_arc(c, "person_centred", 0, [18, 16], [12, 12], 48) for c in ("ann", "bo")]
+    run = tmp_path / "run"
+    run.mkdir()
+    finished_first = Source(run, [*pc, *cbt])  # concurrent arcs finish in any order
+    assert [g.name for g in make_groups([finished_first], "strategy")] == ["person_centred", "cbt"]
+    (run / "manifest.json").write_text(
+        json.dumps({"config": {"strategy": ["cbt", "solution_focused", "person_centred"]}})
+    )
+    assert [g.name for g in make_groups([finished_first], "strategy")] == ["cbt", "person_centred"]
+    (run / "manifest.json").write_text("{not json")
+    assert [g.name for g in make_groups([finished_first], "strategy")] == ["person_centred", "cbt"]
 
 
 def test_groups_pair_on_client_and_seed_and_measure_change():

@@ -13,6 +13,7 @@ the same inputs always give the same intervals.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -92,9 +93,28 @@ def arc_measures(arc: ArcRecord, judged: dict[str, Any] | None) -> dict[str, flo
     return out
 
 
+def run_strategies(source: Source) -> list[str]:
+    """The strategies of a run folder in the order its config names them (none for an arcs file)."""
+    manifest = source.path / "manifest.json"
+    if not manifest.is_file():
+        return []
+    try:
+        named = json.loads(manifest.read_text(encoding="utf-8")).get("config", {}).get("strategy", [])
+    except (OSError, ValueError, AttributeError):
+        return []  # a damaged manifest changes only the order of the groups
+    return [named] if isinstance(named, str) else [n for n in named if isinstance(n, str)]
+
+
 def make_groups(sources: Sequence[Source], by: GroupBy) -> list[Group]:
-    """Groups in first-seen order; the first group is the baseline of the differences."""
+    """Groups in first-seen order, strategies of a run folder in its config's order; the first
+    group is the baseline of the differences.
+
+    Arcs finish in any order when they run concurrently: the run's own strategy list, not the
+    first finished arc, decides which strategy is the baseline, so the signs stay put."""
     groups: dict[str, Group] = {}
+    if by == "strategy":
+        for name in (n for source in sources for n in run_strategies(source)):
+            groups.setdefault(name, Group(name, []))
     labels = source_labels(sources)
     for source, label in zip(sources, labels, strict=True):
         judged = {(r["run_id"], r["arc_id"]): r.get("judge") for r in source.evaluation if r.get("kind") == "arc"}
@@ -103,7 +123,7 @@ def make_groups(sources: Sequence[Source], by: GroupBy) -> list[Group]:
             group = groups.setdefault(name, Group(name, []))
             group.arcs.append(arc)
             group.measures.append(arc_measures(arc, judged.get((arc.run_id, arc.arc_id))))
-    return list(groups.values())
+    return [group for group in groups.values() if group.arcs]
 
 
 def source_labels(sources: Sequence[Source]) -> list[str]:
