@@ -80,8 +80,24 @@ class Limits(Strict):
 
 
 class EmbeddedSettings(Strict):
-    context_tokens: int = Field(default=8192, ge=1024)
-    parallel: int = Field(default=2, ge=1, le=16)
+    """The embedded llama.cpp server: how it uses a small, often shared, machine."""
+
+    context_tokens: int = Field(default=8192, ge=1024, description="Context per slot.")
+    parallel: int = Field(
+        default=3, ge=1, le=16, description="Server slots; each role keeps its own (client, counselor, supervisor)."
+    )
+    threads: int | None = Field(
+        default=None,
+        ge=0,
+        le=256,
+        description="llama.cpp worker threads; default: the cores free when the server starts; 0: llama.cpp's own.",
+    )
+    slot_per_role: bool = Field(
+        default=True, description="Pin each role to one slot so its prompt prefix stays cached between calls."
+    )
+    compact: bool = Field(
+        default=True, description="Shorter dialogue windows and answer bounds, sized for a small model on a CPU."
+    )
 
 
 class Price(Strict):
@@ -137,12 +153,15 @@ BACKEND_DEFAULTS: dict[Backend, ModelSettings] = {
         max_retries=6,
         structured_method="json_schema",
     ),
+    # A local server is not a remote endpoint: a timeout throws away work it is still doing and
+    # a retry queues the same work again behind it. The timeout sits far above the slowest
+    # call seen on a 2-core machine at load 10 (about 400 s); there are no client retries.
     "embedded": ModelSettings(
         model="SmolLM2-135M-Instruct-Q4_1",
         temperature=0.7,
         max_tokens=900,
-        timeout_s=300,
-        max_retries=2,
+        timeout_s=3600,
+        max_retries=0,
         extra_body={"repeat_penalty": 1.2},
         structured_method="json_schema",
     ),
@@ -211,6 +230,7 @@ def resolved(config: RunConfig, environ: dict[str, str] | None = None) -> RunCon
 
 # How a run executes, not what it produces: changing these never blocks a resume.
 EXECUTION_ONLY = {"concurrency", "start_spacing_ms", "prices"}
+EMBEDDED_EXECUTION_ONLY = {"parallel", "threads", "slot_per_role"}
 ROLE_EXECUTION_ONLY = {"timeout_s", "max_retries", "max_concurrent_requests", "requests_per_minute"}
 
 
@@ -218,7 +238,10 @@ def fingerprint(config: RunConfig, prompt_hashes: dict[str, str] | None = None) 
     """Stable hash of everything that changes what a run produces: config and prompts."""
     backend = config.backend or "embedded"
     payload = {
-        **config.model_dump(mode="json", exclude={"models", *EXECUTION_ONLY}),
+        **config.model_dump(
+            mode="json",
+            exclude={"models": True, "embedded": EMBEDDED_EXECUTION_ONLY, **dict.fromkeys(EXECUTION_ONLY, True)},
+        ),
         "roles": {
             role: s.model_dump(mode="json", exclude=ROLE_EXECUTION_ONLY)
             for role, s in role_settings(config, backend).items()

@@ -27,15 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from muspsy import __version__
-from muspsy.agents.spec import AgentSpec, Strategy, load_spec, load_strategy
+from muspsy.agents.spec import AgentSpec, Strategy, load_specs, load_strategy
 from muspsy.backends import ResolvedModels, open_models
 from muspsy.checkpointers import check_checkpointer, open_checkpointer, redact_url
-from muspsy.config import RunConfig, build_config, fingerprint, merge, resolved
+from muspsy.config import RunConfig, build_config, fingerprint, merge, resolved, role_settings
 from muspsy.events import JsonlEventLog
 from muspsy.graphs.arc import build_arc_graph, recursion_limit
 from muspsy.graphs.state import ArcState, add_usage
 from muspsy.instruments import instrument_hashes
-from muspsy.progress import ProgressSink, QuietProgress
+from muspsy.progress import CallTally, Position, ProgressSink, QuietProgress, calls_per_arc
 from muspsy.records import ROLES, ArcRecord, ClientProfile, Role
 from muspsy.runfolder import ARCS, EVENTS, RunFolder, RunFolderError, read_lines
 
@@ -164,8 +164,13 @@ class Run:
     profiles: dict[str, ClientProfile]
     models: ResolvedModels
     progress: ProgressSink
-    events: JsonlEventLog
+    events: CallTally
     result: RunResult
+
+    @property
+    def calls_per_arc(self) -> int:
+        limits = self.config.limits
+        return calls_per_arc(limits.sessions_max, limits.turns_max, self.config.outcomes)
 
     def save(self) -> None:
         self.manifest["updated_at"] = now()
@@ -206,7 +211,7 @@ async def start_run(
     anything is written.
     """
     strategies = load_strategies(config)
-    specs = {role: load_spec(role) for role in ROLES}
+    specs = load_specs(ROLES, compact=config.backend == "embedded" and config.embedded.compact)
     hashes = prompt_hashes(specs, list(strategies.values()))
     check_checkpointer(checkpointer)
     async with AsyncExitStack() as stack:
@@ -257,7 +262,7 @@ async def resume_run(
     manifest = folder.read_manifest()
     config = config_for_resume(manifest, overrides or {})
     strategies = load_strategies(config)
-    specs = {role: load_spec(role) for role in ROLES}
+    specs = load_specs(ROLES, compact=config.backend == "embedded" and config.embedded.compact)
     hashes = prompt_hashes(specs, list(strategies.values()))
     config_fp = fingerprint(config, hashes)
     if config_fp != manifest["config_fingerprint"]:
@@ -298,8 +303,10 @@ async def _execute(
     progress: ProgressSink | None,
     checkpointer: str | None,
 ) -> RunResult:
-    events = JsonlEventLog(folder.path(EVENTS), run=manifest["run_id"])
-    stack.callback(events.close)
+    log = JsonlEventLog(folder.path(EVENTS), run=manifest["run_id"])
+    stack.callback(log.close)
+    sink = progress or QuietProgress()
+    events = CallTally(log, sink.tally)
     saver = await open_checkpointer(stack, folder, checkpointer)
     for entry in manifest["arcs"].values():
         entry.setdefault("strategy", config.strategies[0])  # manifests from before paired runs
@@ -319,7 +326,7 @@ async def _execute(
         manifest=manifest,
         profiles=folder.read_profiles(),
         models=models,
-        progress=progress or QuietProgress(),
+        progress=sink,
         events=events,
         result=RunResult(run_dir=folder.root, already_done=len(finished)),
     )
@@ -333,6 +340,7 @@ async def _execute(
     run.save()
     events.emit("run_started", backend=config.backend, arcs=len(manifest["arcs"]), to_do=len(todo))
     run.progress.start(len(manifest["arcs"]), len(finished))
+    run.progress.tally.calls_left = run.calls_per_arc * len(todo)
     slots = asyncio.Semaphore(config.concurrency)
     ticker = asyncio.create_task(_tick(run.progress))
 
@@ -405,26 +413,27 @@ async def _run_arc(graph: Any, run: Run, arc: str) -> None:
                 if snapshot.next
                 else initial_arc_state(run.manifest["run_id"], profile, run.config, entry["seed"], entry["strategy"])
             )
-            tokens_seen = _tokens(snapshot.values.get("usage", {})) if snapshot.values else 0
             async for update in graph.astream(start, thread, durability="sync", stream_mode="updates"):
                 if "memo" in update:
-                    done = update["memo"]["sessions"][-1]
-                    tokens = _tokens(update["memo"]["usage"])
                     tally.sessions += 1
-                    tally.turns += len(done["turns"])
-                    tally.tokens += tokens - tokens_seen
-                    tokens_seen = tokens
+                    # The dialogue so far is readable while the arc runs, and after it fails.
+                    run.folder.write_partial_transcript((await graph.aget_state(thread)).values)
             snapshot = await graph.aget_state(thread)
         record = assemble_record(snapshot.values, run.provenance(entry["seed"], started))
     except Exception as exc:  # one arc's failure must not stop the others
+        position = tally.positions.get(arc)
         message = f"{type(exc).__name__}: {exc}"
+        if position:
+            message = f"{'in' if position.in_flight else 'after'} {position.describe()}: {message}"
+        run.events.arc_ended(arc, run.calls_per_arc)
         run.result.failed[arc] = message
         run.folder.add_failure(arc, profile.id, message)
         run.set_arc(arc, "failed", message)
         run.events.emit("arc_failed", arc=arc, error=message)
         tally.failed += 1
-        run.progress.note(f"{arc}: FAILED: {message}")
+        run.progress.note(f"{arc}: FAILED {message}; {what_to_do(run, exc, position)}")
     else:
+        run.events.arc_ended(arc, run.calls_per_arc)
         run.folder.add_arc(record)
         run.result.finished.append(arc)
         run.set_arc(arc, "finished")
@@ -440,8 +449,17 @@ async def _run_arc(graph: Any, run: Run, arc: str) -> None:
     run.progress.update()
 
 
-def _tokens(usage: dict[str, dict[str, float]]) -> int:
-    return int(sum(u.get("prompt_tokens", 0) + u.get("completion_tokens", 0) for u in usage.values()))
+def what_to_do(run: Run, error: Exception, position: Position | None) -> str:
+    """The advice on a failure line: the timeout setting when a call timed out, always resume."""
+    resume = f"continue with: muspsy resume {run.folder.root}"
+    if "timeout" not in type(error).__name__.lower() and "timed out" not in str(error).lower():
+        return resume
+    role = next((r for r in ROLES if position and position.role == r), None)
+    timeout = role_settings(run.config, run.config.backend or "embedded")[role or "counselor"].timeout_s
+    return (
+        f"the call gave up after timeout_s={timeout:g} s: raise models.{role or 'default'}.timeout_s "
+        f"in a --config file, then {resume}"
+    )
 
 
 def _summarize(run: Run) -> None:
