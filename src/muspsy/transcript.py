@@ -29,9 +29,9 @@ def render_transcript(arc: ArcRecord) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_partial_transcript(state: Mapping[str, Any], current_turns: Sequence[Mapping[str, Any]] = ()) -> str:
+def render_partial_transcript(state: Mapping[str, Any], current: Mapping[str, Any] | None = None) -> str:
     """An arc that has not finished: its plan, finished sessions, and the turns of the session
-    in progress (`current_turns`, or the state's own current session)."""
+    in progress (`current`, else the state's own current session)."""
     profile = state["profile"]
     sessions = [SessionRecord.model_validate(s) for s in state.get("sessions", [])]
     lines = [
@@ -43,11 +43,10 @@ def render_partial_transcript(state: Mapping[str, Any], current_turns: Sequence[
         lines += _plan_lines(TreatmentPlan.model_validate(state["plan"]))
     for session in sessions:
         lines += _session_lines(session)
-    current = state.get("session")
-    turns = list(current_turns) or (current["turns"] if current else [])
-    if current and current["index"] > len(sessions) and turns:
+    current = current or state.get("session")
+    if current and current["index"] > len(sessions) and current["turns"]:
         lines += ["", f"## Session {current['index']} (in progress)", "", f"Goal: {current['goal']}", ""]
-        lines += _turn_lines([Turn.model_validate(t) for t in turns])
+        lines += _turn_lines([Turn.model_validate(t) for t in current["turns"]])
     return "\n".join(lines) + "\n"
 
 

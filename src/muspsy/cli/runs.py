@@ -161,6 +161,22 @@ def status(run_dir: Annotated[Path, typer.Argument(help="A run folder.")]) -> No
 
 
 @app.command()
+def show(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
+    arc_id: Annotated[str, typer.Argument(help="The arc, as `muspsy status` lists it.")],
+    checkpointer: Annotated[
+        str | None, typer.Option(help="The run's postgresql:// URL, when it used Postgres with a password.")
+    ] = None,
+) -> None:
+    """Print one arc's transcript: a finished arc's, or a running or failed arc's dialogue so far."""
+    from muspsy.show import arc_transcript
+
+    with user_errors():
+        text = asyncio.run(arc_transcript(run_dir, arc_id, checkpointer))
+    typer.echo(text, nl=False)
+
+
+@app.command()
 def strategies() -> None:
     """List the counselor strategies available to --strategy: name, then its short aliases if any."""
     with user_errors():
