@@ -62,9 +62,7 @@ def run_child(variant: str, busy: bool, out: Path) -> dict[str, Any]:
         hog.start()
     try:
         started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, __file__, "--child", variant, "--out", str(out)], env=env, check=True, cwd=ROOT
-        )
+        subprocess.run([sys.executable, __file__, "--child", variant, "--out", str(out)], env=env, check=True, cwd=ROOT)
         wall = time.perf_counter() - started
     finally:
         for hog in hogs:
@@ -167,8 +165,9 @@ def report(r: dict[str, Any]) -> list[str]:
         f"== {r['label']}: {r['finished']} arc finished, {len(r['failed'])} failed; load at end {r['load_at_end']:.1f}",
         f"   quickstart command (process) {r['process_wall_s']:7.1f} s; arc {r['arc_wall_s']:7.1f} s; "
         f"LLM calls {llm_s:7.1f} s over {len(calls)} calls",
-        f"   prompt tokens {prompt}: processed {prompt - cached}, reused from cache {cached} "
-        f"({cached / prompt:.0%})" if prompt else "   no prompt tokens",
+        f"   prompt tokens {prompt}: processed {prompt - cached}, reused from cache {cached} ({cached / prompt:.0%})"
+        if prompt
+        else "   no prompt tokens",
         f"   completion tokens {completion}; {completion / llm_s:.1f} tokens/s of LLM time" if llm_s else "",
         f"   floor, same {len(r['floor_calls'])} requests bare: {r['floor_wall_s']:7.1f} s "
         f"(processed {floor_prompt}, reused {floor_cached}, generated {floor_gen})",
@@ -198,7 +197,9 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for n, (variant, busy) in enumerate(plan):
-            print(f"running {variant}{' with busy loops' if busy else ''} (load {os.getloadavg()[0]:.1f}) ...", flush=True)
+            print(
+                f"running {variant}{' with busy loops' if busy else ''} (load {os.getloadavg()[0]:.1f}) ...", flush=True
+            )
             result = run_child(variant, busy, Path(tmp) / f"{n}.json")
             result["label"] = f"{variant}{', busy loops on all cores' if busy else ''}"
             results.append(result)

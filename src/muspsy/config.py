@@ -216,15 +216,37 @@ def role_settings(config: RunConfig, backend: Backend) -> dict[Role, ModelSettin
     return {role: config.models.get(role, ModelSettings()).over(default) for role in ROLES}
 
 
+# The embedded model's limits when none are configured: the quickstart's short arc, not six
+# sessions of 24 turns (hours on a 2-core machine).
+EMBEDDED_LIMITS = {"sessions_min": 2, "sessions_max": 2, "turns_min": 5, "turns_max": 7}
+
+
+def embedded_limits(limits: Limits) -> Limits:
+    """`limits` with every field the user did not set taken from EMBEDDED_LIMITS."""
+    given = limits.model_dump(include=limits.model_fields_set)
+    merged = {**EMBEDDED_LIMITS, **given}
+    # A given minimum above a short maximum raises the maximum, and a given maximum below a
+    # short minimum lowers the minimum: what was given always holds.
+    for low, high in (("sessions_min", "sessions_max"), ("turns_min", "turns_max")):
+        if low in given and high not in given:
+            merged[high] = max(merged[high], merged[low])
+        if high in given and low not in given:
+            merged[low] = min(merged[low], merged[high])
+    return Limits.model_validate(merged)
+
+
 def resolved(config: RunConfig, environ: dict[str, str] | None = None) -> RunConfig:
-    """The config with its backend chosen and strategy names canonical, as stored in the
-    manifest and fingerprinted: one strategy stays a string, several become a list.
+    """The config with its backend chosen, strategy names canonical and, on the embedded
+    model, short limits where none were set: as stored in the manifest and fingerprinted. One
+    strategy stays a string, several become a list.
 
     Raises SpecError on an unknown strategy.
     """
     names = resolve_strategies(config.strategy)
+    backend = choose_backend(config, environ)
+    limits = embedded_limits(config.limits) if backend == "embedded" else config.limits
     return config.model_copy(
-        update={"backend": choose_backend(config, environ), "strategy": names[0] if len(names) == 1 else names}
+        update={"backend": backend, "strategy": names[0] if len(names) == 1 else names, "limits": limits}
     )
 
 

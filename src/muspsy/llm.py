@@ -73,7 +73,11 @@ def _usage(raw: object) -> tuple[int, int, int]:
     """Prompt, completion and cached prompt tokens (the prefix the server reused)."""
     if isinstance(raw, AIMessage) and raw.usage_metadata:
         u = raw.usage_metadata
-        return u.get("input_tokens", 0), u.get("output_tokens", 0), u.get("input_token_details", {}).get("cache_read", 0)
+        return (
+            u.get("input_tokens", 0),
+            u.get("output_tokens", 0),
+            u.get("input_token_details", {}).get("cache_read", 0),
+        )
     return 0, 0, 0
 
 

@@ -11,6 +11,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 from muspsy.events import EventLog
 
 DIALOGUE_NODES = frozenset({"open", "turn", "crisis", "close"})
@@ -28,7 +31,9 @@ class Position:
 
     def describe(self) -> str:
         where = ", ".join(
-            part for part in (f"session {self.session}" if self.session else "", f"turn {self.turn}" if self.turn else "") if part
+            part
+            for part in (f"session {self.session}" if self.session else "", f"turn {self.turn}" if self.turn else "")
+            if part
         )
         return f"{self.role}/{self.node}" + (f" ({where})" if where else "")
 
@@ -38,9 +43,6 @@ def calls_per_arc(sessions_max: int, turns_max: int, outcomes: bool) -> int:
     questionnaires, the memo and the decision, and the week between sessions; no retries."""
     per_session = turns_max + 2 + (2 if outcomes else 0)
     return 1 + sessions_max * per_session + (sessions_max - 1)
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
 @dataclass

