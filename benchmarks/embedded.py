@@ -54,29 +54,35 @@ def busy_loop() -> None:
         pass
 
 
-def run_child(variant: str, busy: bool, out: Path) -> dict[str, Any]:
+def run_child(variant: str, busy: bool, floor: bool, work: Path, cap_s: float) -> dict[str, Any]:
+    """One variant in its own process; after `cap_s` it is stopped and reported unfinished."""
     spec = VARIANTS[variant]
     env = {**os.environ, **spec["env"]}
     hogs = [multiprocessing.Process(target=busy_loop, daemon=True) for _ in range(os.cpu_count() or 1)] if busy else []
     for hog in hogs:
         hog.start()
+    out, runs = work / "result.json", work / "runs"
+    command = [sys.executable, __file__, "--child", variant, "--out", str(out), "--runs", str(runs)]
+    started = time.perf_counter()
     try:
-        started = time.perf_counter()
-        subprocess.run([sys.executable, __file__, "--child", variant, "--out", str(out)], env=env, check=True, cwd=ROOT)
-        wall = time.perf_counter() - started
+        subprocess.run([*command, *(["--floor"] if floor else [])], env=env, check=True, cwd=ROOT, timeout=cap_s)
+        result: dict[str, Any] = json.loads(out.read_text())
+    except subprocess.TimeoutExpired:
+        result = {"unfinished": True, "load_at_end": os.getloadavg()[0]}
     finally:
         for hog in hogs:
             hog.terminate()
             hog.join()
-    result: dict[str, Any] = json.loads(out.read_text())
-    result["process_wall_s"] = wall
+    result["process_wall_s"] = time.perf_counter() - started
+    events = [json.loads(line) for path in runs.glob("*/events.jsonl") for line in path.open()]
+    result["calls"] = [e for e in events if e["event"] == "llm_call"]
     return result
 
 
 # ------------------------------------------------------------------ the child process
 
 
-def child(variant: str, out: Path) -> None:
+def child(variant: str, out: Path, runs: Path, with_floor: bool) -> None:
     from langchain_core.callbacks import AsyncCallbackHandler
     from langchain_core.messages import BaseMessage
     from langchain_core.tracers.context import register_configure_hook
@@ -110,21 +116,17 @@ def child(variant: str, out: Path) -> None:
 
     overrides = {"backend": "embedded", "limits": LIMITS, **VARIANTS[variant]["config"]}
     config = config_from(None, overrides)
-    with tempfile.TemporaryDirectory() as runs:
-        started = time.perf_counter()
-        result = asyncio.run(start_run(load_profiles([PROFILE]), config, Path(runs)))
-        arc_wall = time.perf_counter() - started
-        calls = [e for e in map(json.loads, (result.run_dir / "events.jsonl").open()) if e["event"] == "llm_call"]
+    started = time.perf_counter()
+    result = asyncio.run(start_run(load_profiles([PROFILE]), config, runs))
+    arc_wall = time.perf_counter() - started
     recorder_var.set(None)
-    floor_wall, floor_calls = asyncio.run(floor(config, requests))
+    floor_wall, floor_calls = asyncio.run(floor(config, requests)) if with_floor else (None, [])
     out.write_text(
         json.dumps(
             {
-                "variant": variant,
                 "finished": len(result.finished),
                 "failed": result.failed,
                 "arc_wall_s": arc_wall,
-                "calls": calls,
                 "floor_wall_s": floor_wall,
                 "floor_calls": floor_calls,
                 "load_at_end": os.getloadavg()[0],
@@ -154,6 +156,12 @@ async def floor(config: Any, requests: list[dict[str, Any]]) -> tuple[float, lis
 
 def report(r: dict[str, Any]) -> list[str]:
     calls = r["calls"]
+    if r.get("unfinished"):
+        return [
+            f"== {r['label']}: NOT FINISHED, stopped after {r['process_wall_s']:.0f} s with {len(calls)} calls made; "
+            f"load at end {r['load_at_end']:.1f}",
+            *call_table(calls),
+        ]
     prompt = sum(c["prompt_tokens"] for c in calls)
     cached = sum(c.get("cached_tokens", 0) for c in calls)
     completion = sum(c["completion_tokens"] for c in calls)
@@ -161,7 +169,13 @@ def report(r: dict[str, Any]) -> list[str]:
     floor_prompt = sum(t.get("prompt_n", 0) for t in r["floor_calls"])
     floor_cached = sum(t.get("cache_n", 0) for t in r["floor_calls"])
     floor_gen = sum(t.get("predicted_n", 0) for t in r["floor_calls"])
-    lines = [
+    floor_line = (
+        f"   floor, same {len(r['floor_calls'])} requests bare: {r['floor_wall_s']:7.1f} s "
+        f"(processed {floor_prompt}, reused {floor_cached}, generated {floor_gen})"
+        if r["floor_wall_s"] is not None
+        else "   floor: not measured for this variant"
+    )
+    return [
         f"== {r['label']}: {r['finished']} arc finished, {len(r['failed'])} failed; load at end {r['load_at_end']:.1f}",
         f"   quickstart command (process) {r['process_wall_s']:7.1f} s; arc {r['arc_wall_s']:7.1f} s; "
         f"LLM calls {llm_s:7.1f} s over {len(calls)} calls",
@@ -169,10 +183,13 @@ def report(r: dict[str, Any]) -> list[str]:
         if prompt
         else "   no prompt tokens",
         f"   completion tokens {completion}; {completion / llm_s:.1f} tokens/s of LLM time" if llm_s else "",
-        f"   floor, same {len(r['floor_calls'])} requests bare: {r['floor_wall_s']:7.1f} s "
-        f"(processed {floor_prompt}, reused {floor_cached}, generated {floor_gen})",
-        "   call  role        node               prompt  reused  new  compl  seconds",
+        floor_line,
+        *call_table(calls),
     ]
+
+
+def call_table(calls: list[dict[str, Any]]) -> list[str]:
+    lines = ["   call  role        node               prompt  reused  new  compl  seconds"]
     for i, c in enumerate(calls, start=1):
         lines.append(
             f"   {i:4d}  {c['role']:<10}  {c['node']:<17} {c['prompt_tokens']:7d} {c.get('cached_tokens', 0):7d} "
@@ -185,32 +202,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--busy", action="store_true", help="also run 'after' with a busy loop on every core")
     parser.add_argument("--only", choices=sorted(VARIANTS), help="run one variant only")
+    parser.add_argument("--cap-s", type=float, default=1800, help="stop a variant after this long (default 1800)")
     parser.add_argument("--child", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--runs", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.out)
+        child(args.child, args.out, args.runs, args.floor)
         return
-    plan = [(v, False) for v in VARIANTS if args.only in (None, v)]
+    # The floor is measured once, for the settings that ship.
+    plan = [(v, False, v == "after") for v in VARIANTS if args.only in (None, v)]
     if args.busy:
-        plan.append(("after", True))
+        plan.append(("after", True, False))
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for n, (variant, busy) in enumerate(plan):
-            print(
-                f"running {variant}{' with busy loops' if busy else ''} (load {os.getloadavg()[0]:.1f}) ...", flush=True
-            )
-            result = run_child(variant, busy, Path(tmp) / f"{n}.json")
+        for n, (variant, busy, with_floor) in enumerate(plan):
+            busy_text = " with busy loops" if busy else ""
+            print(f"running {variant}{busy_text} (load {os.getloadavg()[0]:.1f}) ...", flush=True)
+            work = Path(tmp) / str(n)
+            work.mkdir()
+            result = run_child(variant, busy, with_floor, work, args.cap_s)
             result["label"] = f"{variant}{', busy loops on all cores' if busy else ''}"
             results.append(result)
             print("\n".join(report(result)), flush=True)
     print(f"\ncores {os.cpu_count()}; quickstart arc, {LIMITS['sessions_max']} sessions x {LIMITS['turns_max']} turns")
-    base = results[0]
     for r in results:
-        ratio = r["arc_wall_s"] / base["arc_wall_s"]
+        if r.get("unfinished"):
+            print(f"   {r['label']:<36} not finished after {r['process_wall_s']:7.1f} s ({len(r['calls'])} calls)")
+            continue
+        floor_text = f"  floor {r['floor_wall_s']:7.1f} s" if r["floor_wall_s"] is not None else ""
         print(
-            f"   {r['label']:<36} arc {r['arc_wall_s']:7.1f} s  ({ratio:4.2f}x {base['label']})  "
-            f"floor {r['floor_wall_s']:7.1f} s  arc/floor {r['arc_wall_s'] / r['floor_wall_s']:4.2f}x"
+            f"   {r['label']:<36} arc {r['arc_wall_s']:7.1f} s  {len(r['calls'])} calls  "
+            f"{r['arc_wall_s'] / max(1, len(r['calls'])):5.1f} s/call{floor_text}"
         )
 
 
