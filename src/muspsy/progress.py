@@ -64,7 +64,7 @@ class Tally:
     def done(self) -> int:
         return self.finished + self.failed
 
-    def eta_seconds(self, done_at_start: int = 0) -> float | None:
+    def eta_seconds(self) -> float | None:
         if self.calls <= 0:
             return None
         elapsed = time.monotonic() - self.started
@@ -76,9 +76,9 @@ class Tally:
         more = f" and {len(live) - 2} more" if len(live) > 2 else ""
         return "; ".join(live[:2]) + more
 
-    def line(self, done_at_start: int = 0) -> str:
+    def line(self) -> str:
         elapsed = time.monotonic() - self.started
-        eta = self.eta_seconds(done_at_start)
+        eta = self.eta_seconds()
         eta_text = f", eta {eta:.0f} s" if eta is not None else ""
         where = self.where()
         return (
@@ -157,12 +157,10 @@ class PlainProgress:
         self.console = console
         self.every_s = every_s
         self._last = 0.0
-        self._done_at_start = 0
 
     def start(self, total: int, already_done: int) -> None:
         self.tally.total = total
         self.tally.finished = already_done
-        self._done_at_start = already_done
         self._last = time.monotonic()
 
     def note(self, message: str) -> None:
@@ -171,10 +169,10 @@ class PlainProgress:
     def update(self) -> None:
         if time.monotonic() - self._last >= self.every_s:
             self._last = time.monotonic()
-            self.console.print(self.tally.line(self._done_at_start))
+            self.console.print(self.tally.line())
 
     def close(self) -> None:
-        self.console.print(self.tally.line(self._done_at_start))
+        self.console.print(self.tally.line())
 
 
 class RichProgress:
