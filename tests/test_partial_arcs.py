@@ -51,10 +51,10 @@ def test_a_failure_in_session_two_names_where_and_leaves_the_dialogue_readable(t
     assert result.returncode == 1 and "Traceback" not in result.stderr
     run_dir = Path(result.stdout.strip().splitlines()[-1])
     failure = next(line for line in result.stderr.splitlines() if "FAILED" in line)
-    assert "in client/turn (session 2, turn 2)" in failure
+    assert "during client/turn, session 2, turn 2" in failure
     assert f"muspsy resume {run_dir}" in failure
     recorded = json.loads((run_dir / "failed.jsonl").read_text().splitlines()[0])
-    assert "client/turn (session 2, turn 2)" in recorded["error"]
+    assert "client/turn, session 2, turn 2" in recorded["error"]
 
     # Rewritten after each session: session 1 whole, with its memo.
     transcript = (run_dir / "transcripts" / f"{ARC}.md").read_text()
@@ -77,5 +77,5 @@ def test_a_timed_out_call_names_the_timeout_setting(tmp_path):
         result = run_hannah(server.base_url, tmp_path / "runs", "--config", str(config))
     assert result.returncode == 1
     failure = next(line for line in result.stderr.splitlines() if "FAILED" in line)
-    assert "in supervisor/plan" in failure
+    assert "during supervisor/plan" in failure
     assert "timeout_s=0.5 s" in failure and "models.supervisor.timeout_s" in failure and "muspsy resume" in failure

@@ -50,14 +50,14 @@ def test_plain_lines_move_with_every_call_and_give_an_eta_from_calls():
     where = {"arc": "arc-a", "session": 1, "turn": 3, "role": "counselor", "node": "turn"}
     calls.emit("llm_call_started", **where)
     progress.update()
-    assert "calls 0" in buffer.getvalue() and "now arc-a: counselor/turn (session 1, turn 3)" in buffer.getvalue()
+    assert "calls 0" in buffer.getvalue() and "now arc-a: counselor/turn, session 1, turn 3" in buffer.getvalue()
     calls.emit("llm_call", **where, ok=True, prompt_tokens=900, completion_tokens=40)
     calls.emit("llm_call_started", **{**where, "turn": None, "role": "supervisor", "node": "memo"})
     progress.update()
     line = buffer.getvalue().splitlines()[-1]
     assert line.startswith("arcs 1/4 finished, 0 failed;")
     assert "turns 1, calls 1, tokens 940" in line and "eta" in line
-    assert "now arc-a: supervisor/memo (session 1)" in line
+    assert "now arc-a: supervisor/memo, session 1" in line
     # An arc that ends early gives back the calls it did not make: the ETA shrinks.
     before = progress.tally.calls_left
     calls.arc_ended("arc-a", calls_per_arc(2, 7, True))

@@ -30,12 +30,9 @@ class Position:
     in_flight: bool
 
     def describe(self) -> str:
-        where = ", ".join(
-            part
-            for part in (f"session {self.session}" if self.session else "", f"turn {self.turn}" if self.turn else "")
-            if part
-        )
-        return f"{self.role}/{self.node}" + (f" ({where})" if where else "")
+        """E.g. `counselor/turn, session 2, turn 5`."""
+        parts = [f"session {self.session}" if self.session else "", f"turn {self.turn}" if self.turn else ""]
+        return ", ".join([f"{self.role}/{self.node}", *(part for part in parts if part)])
 
 
 def calls_per_arc(sessions_max: int, turns_max: int, outcomes: bool) -> int:

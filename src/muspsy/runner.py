@@ -424,14 +424,14 @@ async def _run_arc(graph: Any, run: Run, arc: str) -> None:
         position = tally.positions.get(arc)
         message = f"{type(exc).__name__}: {exc}"
         if position:
-            message = f"{'in' if position.in_flight else 'after'} {position.describe()}: {message}"
+            message += f" ({'during' if position.in_flight else 'after'} {position.describe()})"
         run.events.arc_ended(arc, run.calls_per_arc)
         run.result.failed[arc] = message
         run.folder.add_failure(arc, profile.id, message)
         run.set_arc(arc, "failed", message)
         run.events.emit("arc_failed", arc=arc, error=message)
         tally.failed += 1
-        run.progress.note(f"{arc}: FAILED {message}; {what_to_do(run, exc, position)}")
+        run.progress.note(f"{arc}: FAILED: {message}; {what_to_do(run, exc, position)}")
     else:
         run.events.arc_ended(arc, run.calls_per_arc)
         run.folder.add_arc(record)
