@@ -116,9 +116,9 @@ def child(variant: str, out: Path, runs: Path, with_floor: bool) -> None:
 
     overrides = {"backend": "embedded", "limits": LIMITS, **VARIANTS[variant]["config"]}
     config = config_from(None, overrides)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = asyncio.run(start_run(load_profiles([PROFILE]), config, runs))
-    arc_wall = time.perf_counter() - started
+    arc_wall, arc_cpu = time.perf_counter() - started, time.process_time() - cpu_started
     recorder_var.set(None)
     floor_wall, floor_calls = asyncio.run(floor(config, requests)) if with_floor else (None, [])
     out.write_text(
@@ -127,6 +127,7 @@ def child(variant: str, out: Path, runs: Path, with_floor: bool) -> None:
                 "finished": len(result.finished),
                 "failed": result.failed,
                 "arc_wall_s": arc_wall,
+                "arc_cpu_s": arc_cpu,
                 "floor_wall_s": floor_wall,
                 "floor_calls": floor_calls,
                 "load_at_end": os.getloadavg()[0],
@@ -178,7 +179,7 @@ def report(r: dict[str, Any]) -> list[str]:
     return [
         f"== {r['label']}: {r['finished']} arc finished, {len(r['failed'])} failed; load at end {r['load_at_end']:.1f}",
         f"   quickstart command (process) {r['process_wall_s']:7.1f} s; arc {r['arc_wall_s']:7.1f} s; "
-        f"LLM calls {llm_s:7.1f} s over {len(calls)} calls",
+        f"LLM calls {llm_s:7.1f} s over {len(calls)} calls; CPU {r.get('arc_cpu_s', 0):7.1f} s (all threads)",
         f"   prompt tokens {prompt}: processed {prompt - cached}, reused from cache {cached} ({cached / prompt:.0%})"
         if prompt
         else "   no prompt tokens",
