@@ -64,11 +64,17 @@ def run_child(variant: str, busy: bool, floor: bool, work: Path, cap_s: float) -
     out, runs = work / "result.json", work / "runs"
     command = [sys.executable, __file__, "--child", variant, "--out", str(out), "--runs", str(runs)]
     started = time.perf_counter()
+    process = subprocess.Popen([*command, *(["--floor"] if floor else [])], env=env, cwd=ROOT)
     try:
-        subprocess.run([*command, *(["--floor"] if floor else [])], env=env, check=True, cwd=ROOT, timeout=cap_s)
+        process.wait(timeout=cap_s)
         result: dict[str, Any] = json.loads(out.read_text())
     except subprocess.TimeoutExpired:
-        result = {"unfinished": True, "load_at_end": os.getloadavg()[0]}
+        cpu = cpu_seconds(process.pid)
+        process.kill()
+        process.wait()
+        # The arc may be done and only the floor cut short: the child wrote the arc's figures.
+        result = json.loads(out.read_text()) if out.exists() else {"unfinished": True, "arc_cpu_s": cpu}
+        result.update(load_at_end=os.getloadavg()[0], floor_wall_s=None, floor_calls=[])
     finally:
         for hog in hogs:
             hog.terminate()
@@ -77,6 +83,12 @@ def run_child(variant: str, busy: bool, floor: bool, work: Path, cap_s: float) -
     events = [json.loads(line) for path in runs.glob("*/events.jsonl") for line in path.open()]
     result["calls"] = [e for e in events if e["event"] == "llm_call"]
     return result
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a running process, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ------------------------------------------------------------------ the child process
@@ -120,20 +132,19 @@ def child(variant: str, out: Path, runs: Path, with_floor: bool) -> None:
     result = asyncio.run(start_run(load_profiles([PROFILE]), config, runs))
     arc_wall, arc_cpu = time.perf_counter() - started, time.process_time() - cpu_started
     recorder_var.set(None)
-    floor_wall, floor_calls = asyncio.run(floor(config, requests)) if with_floor else (None, [])
-    out.write_text(
-        json.dumps(
-            {
-                "finished": len(result.finished),
-                "failed": result.failed,
-                "arc_wall_s": arc_wall,
-                "arc_cpu_s": arc_cpu,
-                "floor_wall_s": floor_wall,
-                "floor_calls": floor_calls,
-                "load_at_end": os.getloadavg()[0],
-            }
-        )
-    )
+    figures: dict[str, Any] = {
+        "finished": len(result.finished),
+        "failed": result.failed,
+        "arc_wall_s": arc_wall,
+        "arc_cpu_s": arc_cpu,
+        "floor_wall_s": None,
+        "floor_calls": [],
+        "load_at_end": os.getloadavg()[0],
+    }
+    out.write_text(json.dumps(figures))  # the arc's figures hold even if the floor is cut short
+    if with_floor:
+        figures["floor_wall_s"], figures["floor_calls"] = asyncio.run(floor(config, requests))
+        out.write_text(json.dumps(figures))
 
 
 async def floor(config: Any, requests: list[dict[str, Any]]) -> tuple[float, list[dict[str, Any]]]:
@@ -159,8 +170,8 @@ def report(r: dict[str, Any]) -> list[str]:
     calls = r["calls"]
     if r.get("unfinished"):
         return [
-            f"== {r['label']}: NOT FINISHED, stopped after {r['process_wall_s']:.0f} s with {len(calls)} calls made; "
-            f"load at end {r['load_at_end']:.1f}",
+            f"== {r['label']}: NOT FINISHED, stopped after {r['process_wall_s']:.0f} s with {len(calls)} calls made "
+            f"and {r['arc_cpu_s']:.0f} CPU s used; load at end {r['load_at_end']:.1f}",
             *call_table(calls),
         ]
     prompt = sum(c["prompt_tokens"] for c in calls)
@@ -174,7 +185,7 @@ def report(r: dict[str, Any]) -> list[str]:
         f"   floor, same {len(r['floor_calls'])} requests bare: {r['floor_wall_s']:7.1f} s "
         f"(processed {floor_prompt}, reused {floor_cached}, generated {floor_gen})"
         if r["floor_wall_s"] is not None
-        else "   floor: not measured for this variant"
+        else "   floor: not measured for this variant (or cut short by --cap-s)"
     )
     return [
         f"== {r['label']}: {r['finished']} arc finished, {len(r['failed'])} failed; load at end {r['load_at_end']:.1f}",
@@ -235,7 +246,7 @@ def main() -> None:
         floor_text = f"  floor {r['floor_wall_s']:7.1f} s" if r["floor_wall_s"] is not None else ""
         print(
             f"   {r['label']:<36} arc {r['arc_wall_s']:7.1f} s  {len(r['calls'])} calls  "
-            f"{r['arc_wall_s'] / max(1, len(r['calls'])):5.1f} s/call{floor_text}"
+            f"{r['arc_wall_s'] / max(1, len(r['calls'])):5.1f} s/call  CPU {r['arc_cpu_s']:6.1f} s{floor_text}"
         )
 
 
