@@ -189,6 +189,7 @@ def report(r: dict[str, Any]) -> list[str]:
     )
     return [
         f"== {r['label']}: {r['finished']} arc finished, {len(r['failed'])} failed; load at end {r['load_at_end']:.1f}",
+        *(f"   failed: {error[:300]}" for error in r["failed"].values()),
         f"   quickstart command (process) {r['process_wall_s']:7.1f} s; arc {r['arc_wall_s']:7.1f} s; "
         f"LLM calls {llm_s:7.1f} s over {len(calls)} calls; CPU {r.get('arc_cpu_s', 0):7.1f} s (all threads)",
         f"   prompt tokens {prompt}: processed {prompt - cached}, reused from cache {cached} ({cached / prompt:.0%})"
