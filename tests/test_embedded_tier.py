@@ -89,5 +89,5 @@ def test_compact_windows_and_answer_bounds():
 
 
 def test_the_expected_time_is_said_in_minutes_for_long_runs():
-    assert "up to 24 calls" in expected_time(24) and " s on an idle 2-core machine" in expected_time(24)
+    assert "up to 10 calls" in expected_time(10) and " s on an idle 2-core machine" in expected_time(10)
     assert "min on an idle" in expected_time(600)
