@@ -154,8 +154,9 @@ BACKEND_DEFAULTS: dict[Backend, ModelSettings] = {
         structured_method="json_schema",
     ),
     # A local server is not a remote endpoint: a timeout throws away work it is still doing and
-    # a retry queues the same work again behind it. The timeout sits far above the slowest
-    # call seen on a 2-core machine at load 10 (about 400 s); there are no client retries.
+    # a retry queues the same work again behind it. No client retries, and a timeout far above
+    # the slowest call seen on a 2-core machine at load 10 (under 400 s; the old 300 s timeout
+    # failed the quickstart arc there three times in a row).
     "embedded": ModelSettings(
         model="SmolLM2-135M-Instruct-Q4_1",
         temperature=0.7,
