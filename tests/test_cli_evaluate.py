@@ -225,3 +225,36 @@ def test_a_failing_endpoint_is_recorded_per_rubric_and_exits_1(tmp_path):
     (row, arc_row) = rows(tmp_path / "one.evaluation.jsonl")
     assert all("error" in entry for entry in row["judge"].values())
     assert row["metrics"]["memo_complete"] is True and arc_row["judge"] == {}
+
+
+def test_evaluate_resumes_keeping_sessions_already_judged(tmp_path):
+    made = muspsy(
+        "run",
+        "profiles/hannah-work-anxiety.yaml",
+        "--backend",
+        "scripted",
+        "--sessions-max",
+        "2",
+        "--turns-max",
+        "7",
+        "--runs-dir",
+        str(tmp_path),
+        "-q",
+    )
+    run_dir = Path(made.stdout.strip().splitlines()[-1])
+    first = muspsy("evaluate", str(run_dir), "--backend", "scripted", "-q")
+    assert first.returncode == 0, first.stderr
+    full = rows(run_dir / "evaluation.jsonl")
+    sessions = [r for r in full if r["kind"] == "session"]
+    # As a kill leaves it: session 1 judged (its CTRS marked so a re-judgement would show), a
+    # torn line after it, session 2 not judged.
+    kept = json.loads(json.dumps(sessions[0]))
+    kept["judge"]["ctrs"]["summary"] = 61
+    (run_dir / "evaluation.jsonl").write_text(json.dumps(kept) + "\n" + '{"kind": "sess')
+    again = muspsy("evaluate", str(run_dir), "--backend", "scripted")
+    assert again.returncode == 0, again.stderr
+    assert "1 session(s) already judged by this model are kept" in again.stderr
+    resumed = [r for r in rows(run_dir / "evaluation.jsonl") if r["kind"] == "session"]
+    assert [r["session"] for r in resumed] == [1, 2]
+    assert resumed[0]["judge"]["ctrs"]["summary"] == 61  # kept, not judged again
+    assert resumed[1]["judge"] == sessions[1]["judge"]  # judged now

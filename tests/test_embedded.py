@@ -41,5 +41,10 @@ async def test_short_real_arc_on_the_embedded_model(tmp_path):
     for role in ("client", "counselor", "supervisor"):
         usage = record.usage[role]
         assert usage.calls > 0 and usage.prompt_tokens > 0 and usage.completion_tokens > 0
+    # Each role keeps its slot: its later calls reuse the cached prefix (at least the system prompt).
+    calls = [e for e in map(json.loads, (result.run_dir / "events.jsonl").open()) if e["event"] == "llm_call"]
+    for role in ("client", "counselor"):
+        later = [c for c in calls if c["role"] == role][1:]
+        assert later and all(c["cached_tokens"] > 0 for c in later), later
     assert record.provenance["backend"] == "embedded"
     assert "base_url" not in json.dumps(record.provenance["models"])

@@ -7,7 +7,8 @@ import io
 import pytest
 from rich.console import Console
 
-from muspsy.progress import PlainProgress, QuietProgress, RichProgress, make_progress
+from muspsy.events import NullEventLog
+from muspsy.progress import CallTally, PlainProgress, QuietProgress, RichProgress, calls_per_arc, make_progress
 
 pytestmark = pytest.mark.unit
 
@@ -40,13 +41,31 @@ def test_terminal_display_shows_counts_tokens_and_failures():
     assert "arc-x: FAILED: boom" in text
 
 
-def test_plain_lines_report_counts_and_eta():
+def test_plain_lines_move_with_every_call_and_give_an_eta_from_calls():
     out, buffer = console(False)
     progress = PlainProgress(out, every_s=0.0)
     progress.start(total=4, already_done=1)
-    progress.tally.finished += 1
+    progress.tally.calls_left = 3 * calls_per_arc(2, 7, True)
+    calls = CallTally(NullEventLog(), progress.tally)
+    where = {"arc": "arc-a", "session": 1, "turn": 3, "role": "counselor", "node": "turn"}
+    calls.emit("llm_call_started", **where)
     progress.update()
-    progress.close()
-    lines = buffer.getvalue().splitlines()
-    assert lines[0].startswith("arcs 2/4 finished, 0 failed;")
-    assert "eta" in lines[0]
+    assert "calls 0" in buffer.getvalue() and "now arc-a: counselor/turn, session 1, turn 3" in buffer.getvalue()
+    calls.emit("llm_call", **where, ok=True, prompt_tokens=900, completion_tokens=40)
+    calls.emit("llm_call_started", **{**where, "turn": None, "role": "supervisor", "node": "memo"})
+    progress.update()
+    line = buffer.getvalue().splitlines()[-1]
+    assert line.startswith("arcs 1/4 finished, 0 failed;")
+    assert "turns 1, calls 1, tokens 940" in line and "eta" in line
+    assert "now arc-a: supervisor/memo, session 1" in line
+    # An arc that ends early gives back the calls it did not make: the ETA shrinks.
+    before = progress.tally.calls_left
+    calls.arc_ended("arc-a", calls_per_arc(2, 7, True))
+    assert progress.tally.calls_left == before - (calls_per_arc(2, 7, True) - 1)
+    assert "now" not in progress.tally.line()
+
+
+def test_calls_per_arc_counts_every_node_that_calls():
+    # plan; per session 7 turns, 2 questionnaires, memo, decide; one week between the two sessions
+    assert calls_per_arc(2, 7, outcomes=True) == 1 + 2 * (7 + 2 + 2) + 1
+    assert calls_per_arc(2, 7, outcomes=False) == 1 + 2 * (7 + 2) + 1

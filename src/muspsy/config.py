@@ -80,8 +80,30 @@ class Limits(Strict):
 
 
 class EmbeddedSettings(Strict):
-    context_tokens: int = Field(default=8192, ge=1024)
-    parallel: int = Field(default=2, ge=1, le=16)
+    """The embedded llama.cpp server: how it uses a small, often shared, machine."""
+
+    context_tokens: int = Field(default=8192, ge=1024, description="Context per slot.")
+    parallel: int = Field(
+        default=3,
+        ge=1,
+        le=16,
+        description=(
+            "Server slots; each role keeps its own (client, counselor, supervisor; the director "
+            "shares the supervisor's)."
+        ),
+    )
+    threads: int | None = Field(
+        default=None,
+        ge=0,
+        le=256,
+        description="llama.cpp worker threads; default: the cores free when the server starts; 0: llama.cpp's own.",
+    )
+    slot_per_role: bool = Field(
+        default=True, description="Pin each role to one slot so its prompt prefix stays cached between calls."
+    )
+    compact: bool = Field(
+        default=True, description="Shorter dialogue windows and answer bounds, sized for a small model on a CPU."
+    )
 
 
 class Price(Strict):
@@ -145,12 +167,16 @@ BACKEND_DEFAULTS: dict[Backend, ModelSettings] = {
         max_retries=6,
         structured_method="json_schema",
     ),
+    # A local server is not a remote endpoint: a timeout throws away work it is still doing and
+    # a retry queues the same work again behind it. No client retries, and a timeout far above
+    # the slowest call seen on a 2-core machine at load 10 (under 400 s; the old 300 s timeout
+    # failed the quickstart arc there three times in a row).
     "embedded": ModelSettings(
         model="SmolLM2-135M-Instruct-Q4_1",
         temperature=0.7,
         max_tokens=900,
-        timeout_s=300,
-        max_retries=2,
+        timeout_s=3600,
+        max_retries=0,
         extra_body={"repeat_penalty": 1.2},
         structured_method="json_schema",
     ),
@@ -205,20 +231,43 @@ def role_settings(config: RunConfig, backend: Backend) -> dict[Role, ModelSettin
     return {role: config.models.get(role, ModelSettings()).over(default) for role in ROLES}
 
 
+# The embedded model's limits when none are configured: the quickstart's short arc, not six
+# sessions of 24 turns (hours on a 2-core machine).
+EMBEDDED_LIMITS = {"sessions_min": 2, "sessions_max": 2, "turns_min": 5, "turns_max": 7}
+
+
+def embedded_limits(limits: Limits) -> Limits:
+    """`limits` with every field the user did not set taken from EMBEDDED_LIMITS."""
+    given = limits.model_dump(include=limits.model_fields_set)
+    merged = {**EMBEDDED_LIMITS, **given}
+    # A given minimum above a short maximum raises the maximum, and a given maximum below a
+    # short minimum lowers the minimum: what was given always holds.
+    for low, high in (("sessions_min", "sessions_max"), ("turns_min", "turns_max")):
+        if low in given and high not in given:
+            merged[high] = max(merged[high], merged[low])
+        if high in given and low not in given:
+            merged[low] = min(merged[low], merged[high])
+    return Limits.model_validate(merged)
+
+
 def resolved(config: RunConfig, environ: dict[str, str] | None = None) -> RunConfig:
-    """The config with its backend chosen and strategy names canonical, as stored in the
-    manifest and fingerprinted: one strategy stays a string, several become a list.
+    """The config with its backend chosen, strategy names canonical and, on the embedded
+    model, short limits where none were set: as stored in the manifest and fingerprinted. One
+    strategy stays a string, several become a list.
 
     Raises SpecError on an unknown strategy.
     """
     names = resolve_strategies(config.strategy)
+    backend = choose_backend(config, environ)
+    limits = embedded_limits(config.limits) if backend == "embedded" else config.limits
     return config.model_copy(
-        update={"backend": choose_backend(config, environ), "strategy": names[0] if len(names) == 1 else names}
+        update={"backend": backend, "strategy": names[0] if len(names) == 1 else names, "limits": limits}
     )
 
 
 # How a run executes, not what it produces: changing these never blocks a resume.
 EXECUTION_ONLY = {"concurrency", "start_spacing_ms", "prices", "record_prompts"}
+EMBEDDED_EXECUTION_ONLY = {"parallel", "threads", "slot_per_role"}
 ROLE_EXECUTION_ONLY = {"timeout_s", "max_retries", "max_concurrent_requests", "requests_per_minute"}
 
 
@@ -226,7 +275,10 @@ def fingerprint(config: RunConfig, prompt_hashes: dict[str, str] | None = None) 
     """Stable hash of everything that changes what a run produces: config and prompts."""
     backend = config.backend or "embedded"
     payload = {
-        **config.model_dump(mode="json", exclude={"models", *EXECUTION_ONLY}),
+        **config.model_dump(
+            mode="json",
+            exclude={"models": True, "embedded": EMBEDDED_EXECUTION_ONLY, **dict.fromkeys(EXECUTION_ONLY, True)},
+        ),
         "roles": {
             role: s.model_dump(mode="json", exclude=ROLE_EXECUTION_ONLY)
             for role, s in role_settings(config, backend).items()

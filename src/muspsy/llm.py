@@ -45,6 +45,8 @@ class RoleModel:
     limiter: EndpointLimiter | None = None
     # The endpoint's own extra request-body fields (e.g. llama.cpp's repeat_penalty).
     extra_body: Mapping[str, Any] = field(default_factory=dict)
+    # Below 1, the string bounds sent in the schema shrink (the compact tier's shorter answers).
+    length_scale: float = 1.0
 
 
 def describe_models(models: Mapping[Role, RoleModel]) -> dict[str, dict[str, Any]]:
@@ -69,10 +71,16 @@ def _is_output_failure(exc: BaseException) -> bool:
     )
 
 
-def _usage(raw: object) -> tuple[int, int]:
+def _usage(raw: object) -> tuple[int, int, int]:
+    """Prompt, completion and cached prompt tokens (the prefix the server reused)."""
     if isinstance(raw, AIMessage) and raw.usage_metadata:
-        return raw.usage_metadata.get("input_tokens", 0), raw.usage_metadata.get("output_tokens", 0)
-    return 0, 0
+        u = raw.usage_metadata
+        return (
+            u.get("input_tokens", 0),
+            u.get("output_tokens", 0),
+            u.get("input_token_details", {}).get("cache_read", 0),
+        )
+    return 0, 0, 0
 
 
 @functools.cache
@@ -126,16 +134,33 @@ def _describe_type(prop: dict[str, Any]) -> str:
 
 
 @functools.cache
-def request_options(schema: type[BaseModel], method: StructuredMethod) -> dict[str, Any]:
+def request_options(schema: type[BaseModel], method: StructuredMethod, length_scale: float = 1.0) -> dict[str, Any]:
     """The request-body fields that make the model answer with `schema`; computed once per
-    schema and method."""
+    schema, method and length scale."""
     if method == "function_calling":
         tool = convert_to_openai_tool(schema)
         return {"tools": [tool], "tool_choice": {"type": "function", "function": {"name": tool["function"]["name"]}}}
     if method == "json_mode":
         return {"response_format": {"type": "json_object"}}
-    json_schema = {"name": schema.__name__, "schema": schema.model_json_schema()}
+    json_schema = {"name": schema.__name__, "schema": scaled_bounds(schema.model_json_schema(), length_scale)}
     return {"response_format": {"type": "json_schema", "json_schema": json_schema}}
+
+
+def scaled_bounds(node: Any, scale: float) -> Any:
+    """A JSON schema with every string's maxLength times `scale`, never below its minLength.
+
+    Shorter bounds in the grammar give shorter answers that still validate against the full
+    schema."""
+    if scale == 1.0:
+        return node
+    if isinstance(node, list):
+        return [scaled_bounds(item, scale) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: scaled_bounds(value, scale) for key, value in node.items()}
+    if isinstance(out.get("maxLength"), int):
+        out["maxLength"] = max(out.get("minLength", 1), int(out["maxLength"] * scale))
+    return out
 
 
 def parse_reply(message: AIMessage, schema: type[T], method: StructuredMethod) -> T:
@@ -175,20 +200,20 @@ async def call_structured(
     # Sent as raw body fields: the OpenAI SDK walks typed request parameters recursively on
     # every call, and a JSON schema in `response_format` made that a quarter of the client's
     # CPU per call (benchmarks/throughput.py). The JSON on the wire is the same.
-    body = {**model.extra_body, **request_options(schema, model.structured_method)}
+    body = {**model.extra_body, **request_options(schema, model.structured_method, model.length_scale)}
     prompt_tokens = completion_tokens = 0
     started = time.perf_counter()
     last_error = ""
     for attempt in range(retries + 1):
         call_started = time.perf_counter()
         parsed: T | None = None
-        p = c = 0
+        p = c = cached = 0
         if prompts is not None:
             prompts.record(context, messages, attempt=attempt + 1, schema=schema.__name__, model=model.name)
         try:
             async with model.limiter or nullcontext():
                 reply = await model.chat.ainvoke(list(messages), extra_body=body)
-            p, c = _usage(reply)
+            p, c, cached = _usage(reply)
             parsed = parse_reply(reply, schema, model.structured_method)
         except Exception as exc:
             if not _is_output_failure(exc):
@@ -206,6 +231,7 @@ async def call_structured(
             latency_s=round(time.perf_counter() - call_started, 4),
             prompt_tokens=p,
             completion_tokens=c,
+            cached_tokens=cached,
         )
         if parsed is not None:
             return CallResult(

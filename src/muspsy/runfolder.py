@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from muspsy.records import ArcRecord, ClientProfile
-from muspsy.transcript import render_transcript
+from muspsy.transcript import render_partial_transcript, render_transcript
 
 MANIFEST = "manifest.json"
 ARCS = "arcs.jsonl"
@@ -125,8 +125,16 @@ class RunFolder:
     def finished_arc_ids(self) -> set[str]:
         return {line["arc_id"] for line in read_lines(self.path(ARCS))}
 
+    def transcript_path(self, arc_id: str) -> Path:
+        return self.root / "transcripts" / f"{arc_id}.md"
+
+    def write_partial_transcript(self, state: dict[str, Any]) -> None:
+        """The transcript of an arc still running: replaced after each session, and by the
+        full transcript when the arc finishes."""
+        write_atomic(self.transcript_path(state["arc_id"]), render_partial_transcript(state))
+
     def add_arc(self, arc: ArcRecord) -> None:
-        write_atomic(self.root / "transcripts" / f"{arc.arc_id}.md", render_transcript(arc))
+        write_atomic(self.transcript_path(arc.arc_id), render_transcript(arc))
         append_line(self.path(ARCS), arc.model_dump(mode="json", by_alias=True))
 
     def add_failure(self, arc_id: str, client_id: str, error: str) -> None:

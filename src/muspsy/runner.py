@@ -29,10 +29,10 @@ from typing import Any
 
 from muspsy import __version__
 from muspsy.accounting import estimate_cost, totals
-from muspsy.agents.spec import AgentSpec, Strategy, load_spec, load_strategy
+from muspsy.agents.spec import AgentSpec, Strategy, load_specs, load_strategy
 from muspsy.backends import ResolvedModels, open_models
 from muspsy.checkpointers import check_checkpointer, compact, open_checkpointer, redact_url
-from muspsy.config import RunConfig, build_config, fingerprint, merge, resolved
+from muspsy.config import RunConfig, build_config, fingerprint, merge, resolved, role_settings
 from muspsy.events import JsonlEventLog
 from muspsy.executors.base import ArcDone, ArcJob, Executor, ExecutorError
 from muspsy.executors.local import LocalExecutor
@@ -48,7 +48,7 @@ from muspsy.planning import (
     prompt_hashes,
     thread_id,
 )
-from muspsy.progress import ProgressSink, QuietProgress
+from muspsy.progress import CallTally, Position, ProgressSink, QuietProgress, calls_per_arc
 from muspsy.promptlog import JsonlPromptLog
 from muspsy.records import ROLES, ArcRecord, ClientProfile, Role
 from muspsy.runfolder import EVENTS, PROMPTS, RunFolder, RunFolderError
@@ -144,7 +144,7 @@ class Run:
     profiles: dict[str, ClientProfile]
     models: ResolvedModels
     progress: ProgressSink
-    events: JsonlEventLog
+    events: CallTally
     saver: Any
     keep_checkpoints: bool
     result: RunResult
@@ -152,6 +152,11 @@ class Run:
     @property
     def manifest(self) -> dict[str, Any]:
         return self.ledger.manifest
+
+    @property
+    def calls_per_arc(self) -> int:
+        limits = self.config.limits
+        return calls_per_arc(limits.sessions_max, limits.turns_max, self.config.outcomes)
 
     def job(self, arc: str) -> ArcJob:
         entry = self.ledger.arcs[arc]
@@ -186,10 +191,13 @@ class Run:
         self.events.emit("arc_started", arc=arc, client=self.ledger.arcs[arc]["client_id"], worker=worker)
 
     def progressed(self, sessions: int, turns: int, tokens: int) -> None:
-        tally = self.progress.tally
-        tally.sessions += sessions
-        tally.turns += turns
-        tally.tokens += tokens
+        # Turns and tokens are counted call by call as the events pass the CallTally; adding
+        # the executor's per-session figures here would count them twice.
+        self.progress.tally.sessions += sessions
+
+    def partial(self, values: dict[str, Any]) -> None:
+        """The dialogue so far is readable while the arc runs, and after it fails."""
+        self.folder.write_partial_transcript(values)
 
     async def done(self, result: ArcDone) -> None:
         arc, error = result.arc_id, result.error
@@ -200,14 +208,18 @@ class Run:
                 record = assemble_record(result.values, self.provenance(entry["seed"], result.started_at))
             except Exception as exc:  # an arc whose state does not make a record fails alone
                 error = f"{type(exc).__name__}: {exc}"
+        position = self.progress.tally.positions.get(arc)
+        self.events.arc_ended(arc, self.calls_per_arc)
         if record is None:
             message = error or "no result"
+            if position:
+                message += f" ({'during' if position.in_flight else 'after'} {position.describe()})"
             self.result.failed[arc] = message
             self.folder.add_failure(arc, entry["client_id"], message)
             self.ledger.mark(arc, "failed", error=message)
             self.events.emit("arc_failed", arc=arc, error=message)
             self.progress.tally.failed += 1
-            self.progress.note(f"{arc}: FAILED: {message}")
+            self.progress.note(f"{arc}: FAILED: {message}; {what_to_do(self, message, position)}")
         else:
             self.folder.add_arc(record)
             self.result.finished.append(arc)
@@ -248,7 +260,7 @@ async def start_run(
     """
     options = executor or ExecutorOptions()
     strategies = load_strategies(config)
-    specs = {role: load_spec(role) for role in ROLES}
+    specs = load_specs(ROLES, compact=config.backend == "embedded" and config.embedded.compact)
     hashes = prompt_hashes(specs, list(strategies.values()))
     check_checkpointer(checkpointer)
     check_executor(options, checkpointer, config)
@@ -305,7 +317,7 @@ async def resume_run(
     manifest = folder.read_manifest()
     config = config_for_resume(manifest, overrides or {})
     strategies = load_strategies(config)
-    specs = {role: load_spec(role) for role in ROLES}
+    specs = load_specs(ROLES, compact=config.backend == "embedded" and config.embedded.compact)
     hashes = prompt_hashes(specs, list(strategies.values()))
     config_fp = fingerprint(config, hashes)
     if config_fp != manifest["config_fingerprint"]:
@@ -386,8 +398,12 @@ async def _execute(
     checkpointer: str | None,
     options: ExecutorOptions,
 ) -> RunResult:
-    events = JsonlEventLog(folder.path(EVENTS), run=manifest["run_id"])
-    stack.callback(events.close)
+    log = JsonlEventLog(folder.path(EVENTS), run=manifest["run_id"])
+    stack.callback(log.close)
+    sink = progress or QuietProgress()
+    # Every call passes through the tally (Ray workers' calls too, drained into it): live turns,
+    # tokens, the node each arc is in and the calls left for the ETA.
+    events = CallTally(log, sink.tally)
     prompts = JsonlPromptLog(folder.path(PROMPTS), run=manifest["run_id"]) if config.record_prompts else None
     if prompts is not None:
         stack.callback(prompts.close)
@@ -405,7 +421,7 @@ async def _execute(
         ledger=ledger,
         profiles=folder.read_profiles(),
         models=models,
-        progress=progress or QuietProgress(),
+        progress=sink,
         events=events,
         saver=saver,
         keep_checkpoints=options.keep_checkpoints,
@@ -420,6 +436,7 @@ async def _execute(
     ledger.save()
     events.emit("run_started", backend=config.backend, arcs=len(ledger.arcs), to_do=len(todo), executor=executor.name)
     run.progress.start(len(ledger.arcs), done_before)
+    run.progress.tally.calls_left = run.calls_per_arc * len(todo)
     ticker = asyncio.create_task(_tick(run.progress))
     try:
         await executor.run([run.job(arc) for arc in todo], run)
@@ -442,6 +459,19 @@ async def _tick(progress: ProgressSink) -> None:
     while True:
         await asyncio.sleep(1.0)
         progress.update()
+
+
+def what_to_do(run: Run, error: str, position: Position | None) -> str:
+    """The advice on a failure line: the timeout setting when a call timed out, always resume."""
+    resume = f"continue with: muspsy resume {run.folder.root}"
+    if "timeout" not in error.lower() and "timed out" not in error.lower():
+        return resume
+    role = next((r for r in ROLES if position and position.role == r), None)
+    timeout = role_settings(run.config, run.config.backend or "embedded")[role or "counselor"].timeout_s
+    return (
+        f"the call gave up after timeout_s={timeout:g} s: raise models.{role or 'default'}.timeout_s "
+        f"in a --config file, then {resume}"
+    )
 
 
 def _summarize(run: Run) -> None:

@@ -1,4 +1,5 @@
-"""Human-readable Markdown transcript of one arc, written from the canonical record.
+"""Human-readable Markdown transcript of one arc: from the canonical record once it is
+finished, and from the arc's graph state while it runs (or after it failed).
 
 Every text that comes from a model or a data file is escaped (`md`): Markdown renderers pass
 raw HTML through, and model output can hold anything, `<script>` included.
@@ -6,9 +7,11 @@ raw HTML through, and model output can hold anything, `<script>` included.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from html import escape
+from typing import Any
 
-from muspsy.records import ArcRecord, InstrumentScore, SessionAppraisal, Week
+from muspsy.records import ArcRecord, InstrumentScore, SessionAppraisal, SessionRecord, TreatmentPlan, Turn, Week
 from muspsy.views import level
 
 
@@ -27,64 +30,96 @@ def score_line(found: InstrumentScore) -> str:
 
 
 def render_transcript(arc: ArcRecord) -> str:
-    profile = arc.profile
     lines = [
-        f"# {md(profile['name'])} ({md(arc.client_id)}): {md(arc.strategy)}",
-        "",
+        *_title(arc.profile, arc.client_id, arc.strategy),
         f"Arc `{md(arc.arc_id)}` of run `{md(arc.run_id)}`. Outcome: **{arc.outcome.end_reason}** after "
         f"{arc.outcome.sessions} session(s). {md(arc.outcome.rationale)}",
-        "",
-        "## Treatment plan",
-        "",
-        md(arc.plan.case_conceptualization),
-        "",
-        *[f"- {md(goal)}" for goal in arc.plan.goals],
+        *_plan_lines(arc.plan),
     ]
     for session in arc.sessions:
-        state = session.client_state
-        lines += [
-            "",
-            f"## Session {session.index}",
-            "",
-            f"Goal: {md(session.goal)}",
-            "",
-            f"Client state at start: {md(state.emotion_state)} / {md(state.cognitive_state)} "
-            f"(distress {level(state.symptom_severity)}/10, alliance {level(state.alliance)}/5, "
-            f"homework {state.homework_adherence})",
-            "",
-        ]
-        start = [score_line(found) for found in (session.phq9, session.gad7) if found]
-        if start:
-            lines += [f"Self-report before the session: {'; '.join(start)}", ""]
-        for turn in session.turns:
-            risk = f" _(risk: {turn.risk})_" if turn.risk and turn.risk != "none" else ""
-            if turn.assessed_risk and turn.assessed_risk != "none":
-                risk = f" _(noticed risk: {turn.assessed_risk})_"
-            lines.append(f"**{turn.speaker.capitalize()}:**{risk} {md(turn.text)}")
-            lines.append("")
-        if session.wai_sr:
-            lines += [f"Self-report after the session: {score_line(session.wai_sr)}", ""]
-        if session.appraisal:
-            lines += [f"Client's appraisal (simulation side): {appraisal_line(session.appraisal)}", ""]
-        memo = session.memo
-        lines += [
-            "### Supervisor memo",
-            "",
-            f"- Summary: {md(memo.summary)}",
-            f"- Emotion and cognitive state: {md(memo.emotion_and_cognitive_state)}",
-            f"- Counselor observations: {md(memo.counselor_observations)}",
-            f"- Counseling assignments: {md('; '.join(memo.counseling_assignments))}",
-            f"- Session goal: {md(memo.session_goal)}",
-            f"- Next session goal: {md(memo.next_session_goal)}",
-            f"- Progress: {memo.progress}; risk: {memo.risk}",
-        ]
-        if session.decision:
-            d = session.decision
-            override = f" (overridden: {md(d.overridden_by)})" if d.overridden_by else ""
-            lines.append(f"- Decision: {d.action}{' (' + d.end_reason + ')' if d.end_reason else ''}{override}")
-        if session.week:
-            lines += ["", "### The week after (director)", "", week_line(session.week)]
+        lines += _session_lines(session)
     return "\n".join(lines) + "\n"
+
+
+def render_partial_transcript(state: Mapping[str, Any], current: Mapping[str, Any] | None = None) -> str:
+    """An arc that has not finished: its plan, finished sessions, and the turns of the session
+    in progress (`current`, else the state's own current session)."""
+    profile = state["profile"]
+    sessions = [SessionRecord.model_validate(s) for s in state.get("sessions", [])]
+    lines = [
+        *_title(profile, profile["id"], state["strategy"]),
+        f"Arc `{md(state['arc_id'])}` of run `{md(state['run_id'])}`: **not finished**, "
+        f"{len(sessions)} session(s) done so far.",
+    ]
+    if state.get("plan"):
+        lines += _plan_lines(TreatmentPlan.model_validate(state["plan"]))
+    for session in sessions:
+        lines += _session_lines(session)
+    current = current or state.get("session")
+    if current and current["index"] > len(sessions) and current["turns"]:
+        lines += ["", f"## Session {current['index']} (in progress)", "", f"Goal: {md(current['goal'])}", ""]
+        lines += _turn_lines([Turn.model_validate(t) for t in current["turns"]])
+    return "\n".join(lines) + "\n"
+
+
+def _title(profile: Mapping[str, Any], client_id: str, strategy: str) -> list[str]:
+    return [f"# {md(profile['name'])} ({md(client_id)}): {md(strategy)}", ""]
+
+
+def _plan_lines(plan: TreatmentPlan) -> list[str]:
+    return ["", "## Treatment plan", "", md(plan.case_conceptualization), "", *[f"- {md(goal)}" for goal in plan.goals]]
+
+
+def _turn_lines(turns: Sequence[Turn]) -> list[str]:
+    lines = []
+    for turn in turns:
+        risk = f" _(risk: {turn.risk})_" if turn.risk and turn.risk != "none" else ""
+        if turn.assessed_risk and turn.assessed_risk != "none":
+            risk = f" _(noticed risk: {turn.assessed_risk})_"
+        lines += [f"**{turn.speaker.capitalize()}:**{risk} {md(turn.text)}", ""]
+    return lines
+
+
+def _session_lines(session: SessionRecord) -> list[str]:
+    state = session.client_state
+    lines = [
+        "",
+        f"## Session {session.index}",
+        "",
+        f"Goal: {md(session.goal)}",
+        "",
+        f"Client state at start: {md(state.emotion_state)} / {md(state.cognitive_state)} "
+        f"(distress {level(state.symptom_severity)}/10, alliance {level(state.alliance)}/5, "
+        f"homework {state.homework_adherence})",
+        "",
+    ]
+    start = [score_line(found) for found in (session.phq9, session.gad7) if found]
+    if start:
+        lines += [f"Self-report before the session: {'; '.join(start)}", ""]
+    lines += _turn_lines(session.turns)
+    if session.wai_sr:
+        lines += [f"Self-report after the session: {score_line(session.wai_sr)}", ""]
+    if session.appraisal:
+        lines += [f"Client's appraisal (simulation side): {appraisal_line(session.appraisal)}", ""]
+    memo = session.memo
+    lines += [
+        "### Supervisor memo",
+        "",
+        f"- Summary: {md(memo.summary)}",
+        f"- Emotion and cognitive state: {md(memo.emotion_and_cognitive_state)}",
+        f"- Counselor observations: {md(memo.counselor_observations)}",
+        f"- Counseling assignments: {md('; '.join(memo.counseling_assignments))}",
+        f"- Session goal: {md(memo.session_goal)}",
+        f"- Next session goal: {md(memo.next_session_goal)}",
+        f"- Progress: {memo.progress}; risk: {memo.risk}",
+    ]
+    if session.decision:
+        d = session.decision
+        override = f" (overridden: {md(d.overridden_by)})" if d.overridden_by else ""
+        lines.append(f"- Decision: {d.action}{' (' + d.end_reason + ')' if d.end_reason else ''}{override}")
+    if session.week:
+        lines += ["", "### The week after (director)", "", week_line(session.week)]
+    return lines
 
 
 def appraisal_line(a: SessionAppraisal) -> str:

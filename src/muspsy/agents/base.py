@@ -60,6 +60,8 @@ class Agent:
             "role": self.spec.role,
             "node": template,
         }
+        # Where the arc is, before the call that may take minutes: progress and failures name it.
+        self.events.emit("llm_call_started", **context)
         result = await call_structured(
             self.model,
             schema,

@@ -3,7 +3,8 @@ and the counselor strategies under `agents/counselor/strategies/`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -18,11 +19,24 @@ class SpecError(ValueError):
     """An agent spec or strategy file is missing or invalid."""
 
 
+class Windows(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recent_turns: int | None = Field(default=None, ge=2)
+    earlier_memos: int | None = Field(default=None, ge=0)
+
+
 class RoleSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     recent_turns: int = Field(default=12, ge=2, description="Dialogue turns of the current session shown.")
     earlier_memos: int = Field(default=3, ge=0, description="Earlier memo summaries shown beside the last memo.")
+    compact: Windows = Field(
+        default_factory=Windows, description="Smaller windows for the compact tier (the embedded model)."
+    )
+
+    def compacted(self) -> RoleSettings:
+        return self.model_copy(update=self.compact.model_dump(exclude_none=True))
 
 
 class ScriptedPlay(BaseModel):
@@ -81,6 +95,14 @@ def load_spec(role: Role, root: Path | None = None) -> AgentSpec:
         raise SpecError(f"{settings_path}: {exc.errors()[0]['msg']}") from None
     templates = {p.stem: load_template(p) for p in sorted(folder.glob("*.md"))}
     return AgentSpec(role=role, settings=settings, templates=templates)
+
+
+def load_specs(roles: Sequence[Role], *, compact: bool = False) -> dict[Role, AgentSpec]:
+    """Every role's spec; `compact` applies each role's compact windows."""
+    specs = {role: load_spec(role) for role in roles}
+    if compact:
+        specs = {role: replace(spec, settings=spec.settings.compacted()) for role, spec in specs.items()}
+    return specs
 
 
 def strategies_dir(root: Path | None = None) -> Path:

@@ -11,7 +11,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from muspsy.backends.embedded import EmbeddedServer
+from muspsy.backends.embedded import EmbeddedServer, slot_of
 from muspsy.backends.openai_chat import openai_chat_model
 from muspsy.config import Backend, ConfigError, ModelSettings, RunConfig, role_settings
 from muspsy.llm import RoleModel, describe_models
@@ -67,7 +67,7 @@ async def open_models(config: RunConfig, stack: AsyncExitStack, share: tuple[int
             )
         return ResolvedModels(backend, models)
     if backend == "embedded":
-        server = stack.enter_context(EmbeddedServer(config.embedded.context_tokens, config.embedded.parallel))
+        server = stack.enter_context(EmbeddedServer(config.embedded))
         settings = {role: s.model_copy(update={"base_url": server.base_url}) for role, s in settings.items()}
     limiters = _endpoint_limiters(settings, share)
     # Roles with the same settings share one client (one connection pool, one TLS setup).
@@ -79,17 +79,31 @@ async def open_models(config: RunConfig, stack: AsyncExitStack, share: tuple[int
             clients[signature] = openai_chat_model(s, key)
         chat = clients[signature]
         params = _public_params(s)
+        body = dict(s.extra_body or {})
         if backend == "embedded":
             params.pop("base_url")  # a random local port: not part of what the run is
+            body.update(embedded_request_fields(role, config))
         models[role] = RoleModel(
             chat,
             s.model or "default",
             s.structured_method or "json_schema",
             params,
             limiters.get(_endpoint(s)),
-            s.extra_body or {},
+            body,
+            COMPACT_LENGTH_SCALE if backend == "embedded" and config.embedded.compact else 1.0,
         )
     return ResolvedModels(backend, models)
+
+
+# The compact tier's answers: string bounds at half, so a grammar-constrained small model writes
+# (and the next prompt carries) half as many tokens.
+COMPACT_LENGTH_SCALE = 0.5
+
+
+def embedded_request_fields(role: Role, config: RunConfig) -> dict[str, Any]:
+    """llama.cpp request fields: reuse the cached prompt prefix, in the role's own slot."""
+    slot = slot_of(role, config.embedded)
+    return {"cache_prompt": True, **({"id_slot": slot} if slot is not None else {})}
 
 
 def _endpoint(settings: ModelSettings) -> str:

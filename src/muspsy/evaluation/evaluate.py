@@ -4,6 +4,10 @@ Output, `evaluation.jsonl`, holds one line per session (`"kind": "session"`) and
 (`"kind": "arc"`, with arc-level metrics and the mean judge scores of its sessions), plus
 `evaluation.md` with the summary table. Both are written atomically: into the run folder, or
 beside an arcs file as `<stem>.evaluation.jsonl` / `.md`, or all together into `-o DIR`.
+
+Resumable: while judging, each judged session is appended to the evaluation file at once, and
+a later `muspsy evaluate` with the same judge model keeps every session judged there without
+an error and judges only the rest. A kill loses at most the sessions being judged.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ from muspsy.events import NullEventLog
 from muspsy.llm import RoleModel
 from muspsy.promptlog import PromptLog
 from muspsy.records import ArcRecord
-from muspsy.runfolder import write_atomic
+from muspsy.runfolder import append_line, read_lines, repair_tail, write_atomic
+
+SessionKey = tuple[str, str, str, int]
 
 RUBRIC_COLUMNS = ("ctrs", "alliance", "miti", "crisis", "persona")
 RUBRIC_LABELS = {
@@ -109,20 +115,32 @@ async def evaluate_source(
     judge_name: str | None,
     on_session: Callable[[], None] = lambda: None,
     prompts: PromptLog | None = None,
+    judged: dict[SessionKey, dict[str, Any]] | None = None,
+    journal: Path | None = None,
 ) -> Evaluation:
-    """Metrics for every session and arc, and judge scores when a judge model is given."""
+    """Metrics for every session and arc, and judge scores when a judge model is given.
+
+    Sessions in `judged` (rows of an earlier evaluation) keep their scores and are not judged
+    again; every session judged now is appended to `journal` as soon as it is done.
+    """
     gate = asyncio.Semaphore(concurrency)
     events = NullEventLog()
+    judged = judged or {}
 
     async def one(arc: ArcRecord, position: int) -> dict[str, Any]:
         session = arc.sessions[position]
         row: dict[str, Any] = {"kind": "session", **_identity(source, arc), "session": session.index}
-        if judge is not None:
+        earlier = judged.get(session_key(row))
+        if judge is not None and earlier is not None:
+            row.update(judge=earlier["judge"], judge_model=judge_name, judge_usage=earlier.get("judge_usage"))
+        elif judge is not None:
             async with gate:
                 scores, usage = await judge_session(
                     judge, arc, session, retries=retries, events=events, prompts=prompts
                 )
             row.update(judge=scores, judge_model=judge_name, judge_usage=usage)
+            if journal is not None:
+                append_line(journal, {**row, "metrics": session_metrics(arc, position)})
         row["metrics"] = session_metrics(arc, position)
         row["instruments"] = _instruments(arc, position)
         on_session()
@@ -147,32 +165,65 @@ async def evaluate_source(
     return Evaluation(source, rows, errors)
 
 
+def session_key(row: dict[str, Any]) -> SessionKey:
+    return (row["source"], row["run_id"], row["arc_id"], row["session"])
+
+
+def output_file(source: Source, out_dir: Path | None) -> Path:
+    return out_dir / "evaluation.jsonl" if out_dir is not None else evaluation_file(source.path)
+
+
+def judged_sessions(path: Path, judge_name: str) -> dict[SessionKey, dict[str, Any]]:
+    """Session rows of an earlier evaluation that `judge_name` scored without an error."""
+    repair_tail(path)  # a line torn by a kill
+    return {
+        session_key(row): row
+        for row in read_lines(path)
+        if row.get("kind") == "session"
+        and row.get("judge_model") == judge_name
+        and row.get("judge")
+        and not any("error" in v for v in row["judge"].values())
+    }
+
+
 async def evaluate_all(
     sources: Sequence[Source],
     config: RunConfig | None,
     *,
     concurrency: int,
     on_session: Callable[[], None] = lambda: None,
+    out_dir: Path | None = None,
+    on_reused: Callable[[int], None] = lambda n: None,
     prompts: PromptLog | None = None,
 ) -> list[Evaluation]:
-    """Evaluate every source; `config` None means metrics only, no judge; `prompts` records
-    every judge call's messages."""
+    """Evaluate every source; `config` None means metrics only, no judge. Sessions already
+    judged in the output file by the same judge model are kept (`on_reused` hears how many);
+    `prompts` records every judge call's messages."""
     async with AsyncExitStack() as stack:
         judge = await open_judge(config, stack) if config is not None else None
-        # Every session of a source is scheduled at once; the semaphore bounds the sessions
-        # being judged (each makes its rubric calls one after another) to `concurrency`.
-        return [
-            await evaluate_source(
-                source,
-                judge,
-                retries=config.structured_retries if config else 0,
-                concurrency=concurrency,
-                judge_name=judge.name if judge else None,
-                on_session=on_session,
-                prompts=prompts,
+        evaluations = []
+        for source in sources:
+            journal = output_file(source, out_dir) if judge is not None else None
+            if journal is not None:
+                journal.parent.mkdir(parents=True, exist_ok=True)
+            judged = judged_sessions(journal, judge.name) if journal is not None and judge is not None else {}
+            on_reused(len(judged))
+            # Every session of a source is scheduled at once; the semaphore bounds the sessions
+            # being judged (each makes its rubric calls one after another) to `concurrency`.
+            evaluations.append(
+                await evaluate_source(
+                    source,
+                    judge,
+                    retries=config.structured_retries if config else 0,
+                    concurrency=concurrency,
+                    judge_name=judge.name if judge else None,
+                    on_session=on_session,
+                    judged=judged,
+                    journal=journal,
+                    prompts=prompts,
+                )
             )
-            for source in sources
-        ]
+        return evaluations
 
 
 def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
@@ -228,7 +279,7 @@ def write_outputs(evaluations: Sequence[Evaluation], out_dir: Path | None) -> li
         out_dir.mkdir(parents=True, exist_ok=True)
         targets = [(out_dir / "evaluation.jsonl", [r for e in evaluations for r in e.rows])]
     else:
-        targets = [(evaluation_file(e.source.path), e.rows) for e in evaluations]
+        targets = [(output_file(e.source, None), e.rows) for e in evaluations]
     for path, rows in targets:
         write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         write_atomic(path.with_suffix(".md"), "# muspsy evaluation\n\n" + summary_table(rows).markdown())

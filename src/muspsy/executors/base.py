@@ -40,6 +40,7 @@ class ArcSink(Protocol):
 
     def started(self, arc: str, worker: str) -> None: ...
     def progressed(self, sessions: int, turns: int, tokens: int) -> None: ...
+    def partial(self, values: dict[str, Any]) -> None: ...
     async def done(self, result: ArcDone) -> None: ...
 
 
@@ -53,8 +54,12 @@ class Executor(Protocol):
 ProgressCallback = Callable[[int, int, int], None]
 
 
-async def run_arc_graph(graph: Any, job: ArcJob, on_session: ProgressCallback) -> ArcDone:
-    """Run (or continue) one arc; an arc's failure is returned, never raised, so the others go on."""
+async def run_arc_graph(
+    graph: Any, job: ArcJob, on_session: ProgressCallback, on_partial: Callable[[dict[str, Any]], None] | None = None
+) -> ArcDone:
+    """Run (or continue) one arc; an arc's failure is returned, never raised, so the others go on.
+
+    `on_partial` hears the arc's state after each session (the driver rewrites its transcript)."""
     thread: Any = {"configurable": {"thread_id": job.thread_id}, "recursion_limit": job.recursion_limit}
     started, clock = now(), time.perf_counter()
     try:
@@ -72,6 +77,8 @@ async def run_arc_graph(graph: Any, job: ArcJob, on_session: ProgressCallback) -
                     tokens = tokens_of(update["memo"]["usage"])
                     on_session(1, len(session["turns"]), tokens - tokens_seen)
                     tokens_seen = tokens
+                    if on_partial is not None:
+                        on_partial(dict((await graph.aget_state(thread)).values))
             snapshot = await graph.aget_state(thread)
         values = dict(snapshot.values)
     except Exception as exc:

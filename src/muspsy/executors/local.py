@@ -27,7 +27,7 @@ class LocalExecutor:
                 if position < self.concurrency:
                     await asyncio.sleep(first_wave_delay(position, self.start_spacing_ms))
                 sink.started(job.arc_id, self.name)
-                await sink.done(await run_arc_graph(self.graphs[job.strategy], job, sink.progressed))
+                await sink.done(await run_arc_graph(self.graphs[job.strategy], job, sink.progressed, sink.partial))
 
         with startup_objects_frozen():
             await asyncio.gather(*(one(position, job) for position, job in enumerate(jobs)))

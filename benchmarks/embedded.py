@@ -1,0 +1,255 @@
+"""The quickstart arc on the embedded model, measured side by side in one run.
+
+    python benchmarks/embedded.py             # before (old server settings) and after, idle
+    python benchmarks/embedded.py --busy      # also: after, with busy loops on every core
+    python benchmarks/embedded.py --only after --busy
+
+Each variant runs in its own process (OpenMP reads its wait policy once per process):
+`muspsy run profiles/hannah-work-anxiety.yaml --sessions-max 2 --turns-max 7` on the embedded
+backend, as the README's first command does. The child records every request the arc sends
+(through a LangChain callback hook, nothing patched) and afterwards sends the very same
+requests bare to a fresh server with the same settings: that is the floor, what llama.cpp
+alone needs for these prompts. Printed per variant: the arc's wall time, per call the prompt
+tokens processed and reused from the server's cache, the generation rate, and the floor.
+
+"before" reproduces the settings before issue 12: two unpinned slots, llama.cpp's own thread
+count, OpenMP's default spin-wait, full-length answers and windows, a 300 s timeout with two
+retries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILE = ROOT / "profiles" / "hannah-work-anxiety.yaml"
+LIMITS = {"sessions_max": 2, "turns_max": 7}
+VARIANTS: dict[str, dict[str, Any]] = {
+    "before": {
+        "config": {
+            "embedded": {"parallel": 2, "threads": 0, "slot_per_role": False, "compact": False},
+            "models": {"default": {"timeout_s": 300, "max_retries": 2}},
+        },
+        # libgomp's default spin count when no wait policy is set: the old behaviour.
+        "env": {"GOMP_SPINCOUNT": "300000"},
+    },
+    "after": {"config": {}, "env": {}},
+}
+
+
+def busy_loop() -> None:
+    while True:
+        pass
+
+
+def run_child(variant: str, busy: bool, floor: bool, work: Path, cap_s: float) -> dict[str, Any]:
+    """One variant in its own process; after `cap_s` it is stopped and reported unfinished."""
+    spec = VARIANTS[variant]
+    env = {**os.environ, **spec["env"]}
+    hogs = [multiprocessing.Process(target=busy_loop, daemon=True) for _ in range(os.cpu_count() or 1)] if busy else []
+    for hog in hogs:
+        hog.start()
+    out, runs = work / "result.json", work / "runs"
+    command = [sys.executable, __file__, "--child", variant, "--out", str(out), "--runs", str(runs)]
+    started = time.perf_counter()
+    process = subprocess.Popen([*command, *(["--floor"] if floor else [])], env=env, cwd=ROOT)
+    try:
+        process.wait(timeout=cap_s)
+        result: dict[str, Any] = json.loads(out.read_text())
+    except subprocess.TimeoutExpired:
+        cpu = cpu_seconds(process.pid)
+        process.kill()
+        process.wait()
+        # The arc may be done and only the floor cut short: the child wrote the arc's figures.
+        result = json.loads(out.read_text()) if out.exists() else {"unfinished": True, "arc_cpu_s": cpu}
+        result.update(load_at_end=os.getloadavg()[0], floor_wall_s=None, floor_calls=[])
+    finally:
+        for hog in hogs:
+            hog.terminate()
+            hog.join()
+    result["process_wall_s"] = time.perf_counter() - started
+    events = [json.loads(line) for path in runs.glob("*/events.jsonl") for line in path.open()]
+    result["calls"] = [e for e in events if e["event"] == "llm_call"]
+    return result
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a running process, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ------------------------------------------------------------------ the child process
+
+
+def child(variant: str, out: Path, runs: Path, with_floor: bool) -> None:
+    from langchain_core.callbacks import AsyncCallbackHandler
+    from langchain_core.messages import BaseMessage
+    from langchain_core.tracers.context import register_configure_hook
+
+    from muspsy.cli.common import config_from
+    from muspsy.profiles import load_profiles
+    from muspsy.runner import start_run
+
+    requests: list[dict[str, Any]] = []
+
+    class Recorder(AsyncCallbackHandler):
+        """Keeps every chat request the arc sends: messages and request parameters."""
+
+        async def on_chat_model_start(
+            self, serialized: dict[str, Any], messages: list[list[BaseMessage]], *, run_id: UUID, **kw: Any
+        ) -> None:
+            params = kw.get("invocation_params", {})
+            roles = {"system": "system", "human": "user", "ai": "assistant"}
+            requests.append(
+                {
+                    "messages": [{"role": roles[m.type], "content": m.content} for m in messages[0]],
+                    "temperature": params.get("temperature"),
+                    "max_tokens": params.get("max_completion_tokens") or params.get("max_tokens"),
+                    **(params.get("extra_body") or {}),
+                }
+            )
+
+    recorder_var: ContextVar[Recorder | None] = ContextVar("benchmark_recorder", default=None)
+    register_configure_hook(recorder_var, inheritable=True)
+    recorder_var.set(Recorder())
+
+    overrides = {"backend": "embedded", "limits": LIMITS, **VARIANTS[variant]["config"]}
+    config = config_from(None, overrides)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    result = asyncio.run(start_run(load_profiles([PROFILE]), config, runs))
+    arc_wall, arc_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    recorder_var.set(None)
+    figures: dict[str, Any] = {
+        "finished": len(result.finished),
+        "failed": result.failed,
+        "arc_wall_s": arc_wall,
+        "arc_cpu_s": arc_cpu,
+        "floor_wall_s": None,
+        "floor_calls": [],
+        "load_at_end": os.getloadavg()[0],
+    }
+    out.write_text(json.dumps(figures))  # the arc's figures hold even if the floor is cut short
+    if with_floor:
+        figures["floor_wall_s"], figures["floor_calls"] = asyncio.run(floor(config, requests))
+        out.write_text(json.dumps(figures))
+
+
+async def floor(config: Any, requests: list[dict[str, Any]]) -> tuple[float, list[dict[str, Any]]]:
+    """The same requests, one after another, bare over HTTP to a fresh server."""
+    import httpx
+
+    from muspsy.backends.embedded import EmbeddedServer
+
+    timings = []
+    with EmbeddedServer(config.embedded) as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=3600) as http:
+            started = time.perf_counter()
+            for body in requests:
+                reply = (await http.post("/chat/completions", json={"model": "local", **body})).json()
+                timings.append(reply.get("timings", {}))
+            return time.perf_counter() - started, timings
+
+
+# ------------------------------------------------------------------ the report
+
+
+def report(r: dict[str, Any]) -> list[str]:
+    calls = r["calls"]
+    if r.get("unfinished"):
+        return [
+            f"== {r['label']}: NOT FINISHED, stopped after {r['process_wall_s']:.0f} s with {len(calls)} calls made "
+            f"and {r['arc_cpu_s']:.0f} CPU s used; load at end {r['load_at_end']:.1f}",
+            *call_table(calls),
+        ]
+    prompt = sum(c["prompt_tokens"] for c in calls)
+    cached = sum(c.get("cached_tokens", 0) for c in calls)
+    completion = sum(c["completion_tokens"] for c in calls)
+    llm_s = sum(c["latency_s"] for c in calls)
+    floor_prompt = sum(t.get("prompt_n", 0) for t in r["floor_calls"])
+    floor_cached = sum(t.get("cache_n", 0) for t in r["floor_calls"])
+    floor_gen = sum(t.get("predicted_n", 0) for t in r["floor_calls"])
+    floor_line = (
+        f"   floor, same {len(r['floor_calls'])} requests bare: {r['floor_wall_s']:7.1f} s "
+        f"(processed {floor_prompt}, reused {floor_cached}, generated {floor_gen})"
+        if r["floor_wall_s"] is not None
+        else "   floor: not measured for this variant (or cut short by --cap-s)"
+    )
+    return [
+        f"== {r['label']}: {r['finished']} arc finished, {len(r['failed'])} failed; load at end {r['load_at_end']:.1f}",
+        *(f"   failed: {error[:300]}" for error in r["failed"].values()),
+        f"   quickstart command (process) {r['process_wall_s']:7.1f} s; arc {r['arc_wall_s']:7.1f} s; "
+        f"LLM calls {llm_s:7.1f} s over {len(calls)} calls; CPU {r.get('arc_cpu_s', 0):7.1f} s (all threads)",
+        f"   prompt tokens {prompt}: processed {prompt - cached}, reused from cache {cached} ({cached / prompt:.0%})"
+        if prompt
+        else "   no prompt tokens",
+        f"   completion tokens {completion}; {completion / llm_s:.1f} tokens/s of LLM time" if llm_s else "",
+        floor_line,
+        *call_table(calls),
+    ]
+
+
+def call_table(calls: list[dict[str, Any]]) -> list[str]:
+    lines = ["   call  role        node               prompt  reused  new  compl  seconds"]
+    for i, c in enumerate(calls, start=1):
+        lines.append(
+            f"   {i:4d}  {c['role']:<10}  {c['node']:<17} {c['prompt_tokens']:7d} {c.get('cached_tokens', 0):7d} "
+            f"{c['prompt_tokens'] - c.get('cached_tokens', 0):5d} {c['completion_tokens']:6d} {c['latency_s']:8.1f}"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--busy", action="store_true", help="also run 'after' with a busy loop on every core")
+    parser.add_argument("--only", choices=[*VARIANTS, "busy"], help="run one variant only (busy: after, busy loops)")
+    parser.add_argument("--cap-s", type=float, default=1800, help="stop a variant after this long (default 1800)")
+    parser.add_argument("--child", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--runs", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.out, args.runs, args.floor)
+        return
+    # The floor is measured once, for the settings that ship.
+    plan = [(v, False, v == "after") for v in VARIANTS if args.only in (None, v)]
+    if args.busy or args.only == "busy":
+        plan.append(("after", True, False))
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, (variant, busy, with_floor) in enumerate(plan):
+            busy_text = " with busy loops" if busy else ""
+            print(f"running {variant}{busy_text} (load {os.getloadavg()[0]:.1f}) ...", flush=True)
+            work = Path(tmp) / str(n)
+            work.mkdir()
+            result = run_child(variant, busy, with_floor, work, args.cap_s)
+            result["label"] = f"{variant}{', busy loops on all cores' if busy else ''}"
+            results.append(result)
+            print("\n".join(report(result)), flush=True)
+    print(f"\ncores {os.cpu_count()}; quickstart arc, {LIMITS['sessions_max']} sessions x {LIMITS['turns_max']} turns")
+    for r in results:
+        if r.get("unfinished"):
+            print(f"   {r['label']:<36} not finished after {r['process_wall_s']:7.1f} s ({len(r['calls'])} calls)")
+            continue
+        floor_text = f"  floor {r['floor_wall_s']:7.1f} s" if r["floor_wall_s"] is not None else ""
+        print(
+            f"   {r['label']:<36} arc {r['arc_wall_s']:7.1f} s  {len(r['calls'])} calls  "
+            f"{r['arc_wall_s'] / max(1, len(r['calls'])):5.1f} s/call  CPU {r['arc_cpu_s']:6.1f} s{floor_text}"
+        )
+
+
+if __name__ == "__main__":
+    main()
