@@ -178,13 +178,16 @@ async def test_a_ray_run_resumes_with_either_executor(tmp_path, reference, postg
         return arcs_of(folders[0]) if folders and (folders[0] / "arcs.jsonl").exists() else []
 
     profiles = load_profiles(PROFILE_FILES)
+    # Few arcs in flight, so an arc is still running when the next one has finished and the
+    # interrupt always finds work left (arcs of one plan finish close together).
+    few_at_once = config_for(endpoint).model_copy(update={"concurrency": 2})
     await interrupt_after_one_more_arc(
-        start_run(profiles, config_for(endpoint), tmp_path, checkpointer=postgres_url, executor=RAY)
+        start_run(profiles, few_at_once, tmp_path, checkpointer=postgres_url, executor=RAY)
     )
     (run_dir,) = tmp_path.iterdir()
     assert RunFolder(run_dir).read_manifest()["status"] == "interrupted"
     # Continued by one local process from the same Postgres, interrupted again, then by Ray.
-    await interrupt_after_one_more_arc(resume_run(run_dir))
+    await interrupt_after_one_more_arc(resume_run(run_dir, overrides={"concurrency": 1}))
     result = await resume_run(run_dir, executor=RAY)
     assert result.already_done >= 2 and not result.failed
     manifest = RunFolder(run_dir).read_manifest()

@@ -35,6 +35,7 @@ from muspsy.profiles import load_profile
 from muspsy.records import Role
 from muspsy.runner import initial_arc_state
 from muspsy.testing import scripted_models
+from muspsy.testing.scripted import preload as preload_scripted
 
 SAMPLE_PROFILE = "hannah-work-anxiety"
 SAMPLE_LIMITS = Limits(sessions_min=2, sessions_max=2, turns_min=5, turns_max=7)
@@ -47,6 +48,8 @@ def studio_config() -> RunConfig:
 
 
 def _compiled_arc(models: dict[Role, RoleModel], config: RunConfig) -> Any:
+    if config.backend == "scripted":
+        preload_scripted()  # here, in the worker thread, not in the first call inside the loop
     return build_arc_graph(models, load_strategy(config.strategies[0])).compile(name="arc")
 
 

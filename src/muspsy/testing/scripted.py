@@ -374,6 +374,12 @@ def _strategies() -> tuple[Strategy, ...]:
     return tuple(load_strategy(name) for name in available_strategies())
 
 
+def preload() -> None:
+    """Read the strategy files the default responder plays from, so its first call does no file
+    I/O (an event loop that forbids blocking calls, as `langgraph dev`'s, would refuse it)."""
+    _strategies()
+
+
 def _play_in(prompt: str) -> ScriptedPlay | None:
     """How to play the strategy whose description the counselor's system prompt holds."""
     return next((s.scripted for s in _strategies() if strategy_text(s) in prompt), None)
