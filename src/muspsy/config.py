@@ -22,6 +22,9 @@ Backend = Literal["openai", "embedded", "scripted"]
 StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
 
 
+MAX_SEED = 2**31 - 1
+
+
 class ConfigError(ValueError):
     """The configuration is invalid; the message names the file (or flag) and field."""
 
@@ -35,17 +38,28 @@ class ModelSettings(Strict):
 
     model: str | None = None
     base_url: str | None = None
-    api_key_env: str | None = Field(default=None, description="Name of the environment variable with the key.")
+    # A name, never the key: a pasted key would otherwise be stored in every manifest.
+    api_key_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        max_length=64,
+        description="Name of the environment variable with the key (letters, digits, underscores).",
+    )
     temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=16)
-    timeout_s: float | None = Field(default=None, gt=0)
-    max_retries: int | None = Field(default=None, ge=0, description="Client retries on transport errors, 429, 5xx.")
+    max_tokens: int | None = Field(default=None, ge=16, le=1_000_000)
+    timeout_s: float | None = Field(default=None, gt=0, le=86_400, description="Seconds per read (client).")
+    deadline_s: float | None = Field(
+        default=None, gt=0, le=86_400, description="Total seconds per LLM call, client retries included."
+    )
+    max_retries: int | None = Field(
+        default=None, ge=0, le=100, description="Client retries on transport errors, 429, 5xx."
+    )
     extra_body: dict[str, Any] | None = None
     structured_method: StructuredMethod | None = None
     max_concurrent_requests: int | None = Field(
-        default=None, ge=1, description="Requests in flight to this role's endpoint (shared by roles on one endpoint)."
+        default=None, ge=1, le=100_000, description="Requests in flight to this role's endpoint (shared by roles on one endpoint)."
     )
-    requests_per_minute: float | None = Field(default=None, gt=0, description="Request rate cap for the endpoint.")
+    requests_per_minute: float | None = Field(default=None, gt=0, le=1e9, description="Request rate cap for the endpoint.")
 
     def over(self, base: ModelSettings) -> ModelSettings:
         """These settings laid over `base`: fields set here win."""
@@ -53,9 +67,9 @@ class ModelSettings(Strict):
 
 
 class Limits(Strict):
-    sessions_min: int = Field(default=2, ge=1)
+    sessions_min: int = Field(default=2, ge=1, le=50)
     sessions_max: int = Field(default=6, ge=1, le=50)
-    turns_min: int = Field(default=8, ge=3, description="Fewest turns (both speakers) before a session may close.")
+    turns_min: int = Field(default=8, ge=3, le=400, description="Fewest turns (both speakers) before a session may close.")
     turns_max: int = Field(default=24, ge=3, le=400, description="Most turns (both speakers) in one session.")
 
     @model_validator(mode="before")
@@ -80,7 +94,7 @@ class Limits(Strict):
 
 
 class EmbeddedSettings(Strict):
-    context_tokens: int = Field(default=8192, ge=1024)
+    context_tokens: int = Field(default=8192, ge=1024, le=1_048_576)
     parallel: int = Field(default=2, ge=1, le=16)
 
 
@@ -111,7 +125,8 @@ class RunConfig(Strict):
         default=True, description="The client fills in PHQ-9 and GAD-7 at each session's start, WAI-SR at its end."
     )
     language: str | None = Field(default=None, description="Dialogue language for every arc; default: the profile's.")
-    seed: int = 0
+    # Bounded so that every seed of a run (seed + replicate) fits the checkpoint store's integers.
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     structured_retries: int = Field(default=2, ge=0, le=10)
     limits: Limits = Field(default_factory=Limits)
     models: dict[Literal["default", "client", "counselor", "supervisor", "judge"], ModelSettings] = Field(
@@ -134,6 +149,7 @@ BACKEND_DEFAULTS: dict[Backend, ModelSettings] = {
         temperature=0.7,
         max_tokens=800,
         timeout_s=120,
+        deadline_s=300,
         max_retries=6,
         structured_method="json_schema",
     ),
@@ -211,7 +227,7 @@ def resolved(config: RunConfig, environ: dict[str, str] | None = None) -> RunCon
 
 # How a run executes, not what it produces: changing these never blocks a resume.
 EXECUTION_ONLY = {"concurrency", "start_spacing_ms", "prices"}
-ROLE_EXECUTION_ONLY = {"timeout_s", "max_retries", "max_concurrent_requests", "requests_per_minute"}
+ROLE_EXECUTION_ONLY = {"timeout_s", "deadline_s", "max_retries", "max_concurrent_requests", "requests_per_minute"}
 
 
 def fingerprint(config: RunConfig, prompt_hashes: dict[str, str] | None = None) -> str:

@@ -19,7 +19,7 @@ import gc
 import hashlib
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,16 +28,20 @@ from typing import Any
 
 from muspsy import __version__
 from muspsy.agents.spec import AgentSpec, Strategy, load_spec, load_strategy
-from muspsy.backends import ResolvedModels, open_models
-from muspsy.checkpointers import check_checkpointer, open_checkpointer, redact_url
+from muspsy.backends import ResolvedModels, open_models, preflight
+from muspsy.checkpointers import check_checkpointer, open_checkpointer
+from muspsy.redact import redact_url
 from muspsy.config import RunConfig, build_config, fingerprint, merge, resolved
 from muspsy.events import JsonlEventLog
 from muspsy.graphs.arc import build_arc_graph, recursion_limit
 from muspsy.graphs.state import ArcState, add_usage
 from muspsy.instruments import instrument_hashes
+from muspsy.preflight import EndpointDown
 from muspsy.progress import ProgressSink, QuietProgress
 from muspsy.records import ROLES, ArcRecord, ClientProfile, Role
+from muspsy.redact import redact
 from muspsy.runfolder import ARCS, EVENTS, RunFolder, RunFolderError, read_lines
+from muspsy.runlock import postgres_run_lock, run_folder_lock
 
 
 class ResumeRefused(RunFolderError):
@@ -211,11 +215,15 @@ async def start_run(
     check_checkpointer(checkpointer)
     async with AsyncExitStack() as stack:
         models = await open_models(config, stack)
+        await preflight(models)
         config_fp = fingerprint(config, hashes)
         runs_dir.mkdir(parents=True, exist_ok=True)
         run_id = new_run_id(runs_dir, config_fp)
+        # Reaching the checkpointer comes before the run folder: a bad URL leaves no orphan.
+        await stack.enter_async_context(postgres_run_lock(checkpointer, run_id))
         folder = RunFolder(runs_dir / run_id)
         folder.create()
+        stack.enter_context(run_folder_lock(folder.root))
         folder.write_profiles(list(profiles))
         manifest: dict[str, Any] = {
             "schema": "muspsy.manifest/1",
@@ -252,9 +260,23 @@ async def resume_run(
     progress: ProgressSink | None = None,
     checkpointer: str | None = None,
 ) -> RunResult:
-    """Continue every unfinished or failed arc of a run from its last checkpoint."""
+    """Continue every unfinished or failed arc of a run from its last checkpoint.
+
+    Raises RunLocked when another process holds the run."""
+    RunFolder(run_dir).read_manifest()  # a run folder, before a lock file is made in it
+    with run_folder_lock(run_dir):
+        return await _resume_locked(run_dir, overrides, force, progress, checkpointer)
+
+
+async def _resume_locked(
+    run_dir: Path,
+    overrides: dict[str, Any] | None,
+    force: bool,
+    progress: ProgressSink | None,
+    checkpointer: str | None,
+) -> RunResult:
     folder = RunFolder(run_dir)
-    manifest = folder.read_manifest()
+    manifest = folder.read_manifest()  # read again: the previous holder may have changed it
     config = config_for_resume(manifest, overrides or {})
     strategies = load_strategies(config)
     specs = {role: load_spec(role) for role in ROLES}
@@ -279,9 +301,12 @@ async def resume_run(
         if "***" in stored:
             raise RunFolderError(f"this run used the checkpointer {stored}: pass --checkpointer with its password")
         checkpointer = stored
-    repaired = folder.repair()
+    check_checkpointer(checkpointer)
     async with AsyncExitStack() as stack:
+        await stack.enter_async_context(postgres_run_lock(checkpointer, manifest["run_id"]))
+        repaired = folder.repair()
         models = await open_models(config, stack)
+        await preflight(models)
         if repaired:
             manifest.setdefault("repairs", []).append({"at": now(), "files": repaired})
         return await _execute(stack, folder, manifest, config, models, strategies, specs, progress, checkpointer)
@@ -346,7 +371,7 @@ async def _execute(
 
     try:
         with startup_objects_frozen():
-            await asyncio.gather(*(one(position, arc) for position, arc in enumerate(todo)))
+            await all_or_none(one(position, arc) for position, arc in enumerate(todo))
         manifest["status"] = "completed" if not run.result.failed else "completed_with_failures"
     except BaseException:
         manifest["status"] = "interrupted"
@@ -359,6 +384,18 @@ async def _execute(
         run.save()
         events.emit("run_finished", status=manifest["status"], **manifest["counts"])
     return run.result
+
+
+async def all_or_none(work: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run all; when one raises (a dead endpoint, an interrupt), cancel the others and wait
+    for them, so none writes after the run has been saved as interrupted."""
+    tasks = [asyncio.ensure_future(w) for w in work]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @contextlib.contextmanager
@@ -416,8 +453,11 @@ async def _run_arc(graph: Any, run: Run, arc: str) -> None:
                     tokens_seen = tokens
             snapshot = await graph.aget_state(thread)
         record = assemble_record(snapshot.values, run.provenance(entry["seed"], started))
-    except Exception as exc:  # one arc's failure must not stop the others
-        message = f"{type(exc).__name__}: {exc}"
+        run.folder.add_arc(record)
+    except EndpointDown:
+        raise  # not this arc's failure: the run stops and the arc stays resumable
+    except Exception as exc:  # one arc's failure, whatever step failed, must not stop the others
+        message = redact(f"{type(exc).__name__}: {exc}")
         run.result.failed[arc] = message
         run.folder.add_failure(arc, profile.id, message)
         run.set_arc(arc, "failed", message)
@@ -425,7 +465,6 @@ async def _run_arc(graph: Any, run: Run, arc: str) -> None:
         tally.failed += 1
         run.progress.note(f"{arc}: FAILED: {message}")
     else:
-        run.folder.add_arc(record)
         run.result.finished.append(arc)
         run.set_arc(arc, "finished")
         seconds = time.perf_counter() - clock

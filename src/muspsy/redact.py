@@ -1,0 +1,97 @@
+"""The one redaction step for everything muspsy writes: errors, events, manifests, failure
+lines, evaluations, record provenance, exports and stderr.
+
+Three kinds of secret are scrubbed:
+- the values of API keys muspsy read from the environment (registered when they are read);
+- URL userinfo passwords and credential-like query parameters (`password`, `key`, `api-key`,
+  `token`, ...) in every URL, wherever it appears in a text;
+- the values of those URL credentials elsewhere, e.g. echoed in a server's error body.
+
+The registry of secret values is per process: a key read once is scrubbed from every later
+write, whichever module writes it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+MASK = "***"
+# Shorter values are not worth masking (and would mask ordinary words).
+MIN_SECRET_LENGTH = 6
+CREDENTIAL_PARAM = re.compile(r"pass|pwd|key|token|secret|auth|sig|credential", re.IGNORECASE)
+URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+# Well-known key shapes (OpenAI-style sk-..., bearer tokens), even if never registered.
+KEY_SHAPE = re.compile(r"\b(sk-[A-Za-z0-9_-]{12,}|Bearer\s+[A-Za-z0-9._~+/=-]{12,})")
+
+_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Scrub `value` from everything written from now on."""
+    if value and len(value) >= MIN_SECRET_LENGTH:
+        _secrets.add(value)
+        _secrets.add(json.dumps(value)[1:-1])  # as it appears inside JSON text
+
+
+def register_url(url: str | None) -> None:
+    """Register the credentials a URL carries (password, credential query values)."""
+    if not url:
+        return
+    try:
+        parts = urlsplit(url)
+        register_secret(parts.password)
+    except ValueError:
+        return
+    for raw in parts.query.split("&"):
+        name, _, value = raw.partition("=")
+        if value and CREDENTIAL_PARAM.search(name):
+            register_secret(value)
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, long bare userinfo or credential query values."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return MASK  # unparseable: nothing of it is worth the risk
+    netloc = parts.netloc
+    if "@" in netloc:
+        user = parts.username or ""
+        if parts.password is not None:
+            user = f"{user}:{MASK}"
+        elif len(user) > 32 or KEY_SHAPE.search(user):  # a key passed as the user name
+            user = MASK
+        netloc = f"{user}@{host}{port}"
+    pairs = []
+    for raw in parts.query.split("&"):
+        name, _, value = raw.partition("=")
+        if raw:
+            pairs.append(f"{name}={MASK}" if value and CREDENTIAL_PARAM.search(name) else raw)
+    query = "&".join(pairs)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def redact(text: str) -> str:
+    """`text` with every registered secret, URL credential and key-shaped token masked."""
+    for secret in sorted(_secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    if "://" in text:
+        text = URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+    return KEY_SHAPE.sub(MASK, text)
+
+
+def redact_data(value: Any) -> Any:
+    """A JSON-like value with `redact` applied to every string in it, keys included."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(k) if isinstance(k, str) else k: redact_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(v) for v in value]
+    return value
