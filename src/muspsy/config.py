@@ -12,11 +12,11 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from muspsy.agents.spec import resolve_strategies
 from muspsy.records import ROLES, Role
+from muspsy.safeyaml import YamlFileError, parse_yaml, read_regular_file
 
 Backend = Literal["openai", "embedded", "scripted"]
 StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
@@ -57,9 +57,14 @@ class ModelSettings(Strict):
     extra_body: dict[str, Any] | None = None
     structured_method: StructuredMethod | None = None
     max_concurrent_requests: int | None = Field(
-        default=None, ge=1, le=100_000, description="Requests in flight to this role's endpoint (shared by roles on one endpoint)."
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Requests in flight to this role's endpoint (shared by roles on one endpoint).",
     )
-    requests_per_minute: float | None = Field(default=None, gt=0, le=1e9, description="Request rate cap for the endpoint.")
+    requests_per_minute: float | None = Field(
+        default=None, gt=0, le=1e9, description="Request rate cap for the endpoint."
+    )
 
     def over(self, base: ModelSettings) -> ModelSettings:
         """These settings laid over `base`: fields set here win."""
@@ -69,7 +74,9 @@ class ModelSettings(Strict):
 class Limits(Strict):
     sessions_min: int = Field(default=2, ge=1, le=50)
     sessions_max: int = Field(default=6, ge=1, le=50)
-    turns_min: int = Field(default=8, ge=3, le=400, description="Fewest turns (both speakers) before a session may close.")
+    turns_min: int = Field(
+        default=8, ge=3, le=400, description="Fewest turns (both speakers) before a session may close."
+    )
     turns_max: int = Field(default=24, ge=3, le=400, description="Most turns (both speakers) in one session.")
 
     @model_validator(mode="before")
@@ -168,11 +175,11 @@ BACKEND_DEFAULTS: dict[Backend, ModelSettings] = {
 
 def load_config_file(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml(read_regular_file(path), path)
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: malformed YAML: {' '.join(str(exc).split())}") from None
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except YamlFileError as exc:
+        raise ConfigError(str(exc)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -99,20 +99,22 @@ def repair_tail(path: Path) -> bool:
 
 
 def read_lines(path: Path, on_torn: Callable[[Path], None] | None = None) -> list[dict[str, Any]]:
-    """The JSON objects of a JSON-lines file. A torn last line (a killed process) is an error,
-    unless `on_torn` is given: then it is reported to it and left out (read-only commands)."""
+    """The JSON objects of a JSON-lines file. A torn last line (no newline, not JSON: a killed
+    process) is an error, unless `on_torn` is given: then it is reported to it and left out
+    (read-only commands)."""
     if not path.exists():
         return []
     try:
-        lines = read_text(path).splitlines()
+        text = read_text(path)
     except UnicodeDecodeError as exc:
         raise RunFolderError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    lines = text.splitlines()
     out = []
     for number, line in enumerate(lines, start=1):
         try:
             row = json.loads(line)
         except ValueError as exc:
-            if number == len(lines) and on_torn is not None:
+            if number == len(lines) and not text.endswith("\n") and on_torn is not None:
                 on_torn(path)
                 break
             raise RunFolderError(f"{path}: line {number}: not JSON ({exc})") from None

@@ -61,6 +61,21 @@ def run_folder_lock(root: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def run_in_use(root: Path) -> bool:
+    """Whether a process holds the run folder's lock (read-only: no lock file is created)."""
+    try:
+        fd = os.open(root / LOCK, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also drops the shared lock if we got it
+    return False
+
+
 def advisory_key(run_id: str) -> int:
     """A signed 64-bit key for `pg_try_advisory_lock`, stable across processes and machines."""
     return int.from_bytes(hashlib.sha256(f"muspsy-run:{run_id}".encode()).digest()[:8], "big", signed=True)

@@ -30,7 +30,6 @@ from muspsy import __version__
 from muspsy.agents.spec import AgentSpec, Strategy, load_spec, load_strategy
 from muspsy.backends import ResolvedModels, open_models, preflight
 from muspsy.checkpointers import check_checkpointer, open_checkpointer
-from muspsy.redact import redact_url
 from muspsy.config import RunConfig, build_config, fingerprint, merge, resolved
 from muspsy.events import JsonlEventLog
 from muspsy.graphs.arc import build_arc_graph, recursion_limit
@@ -39,7 +38,7 @@ from muspsy.instruments import instrument_hashes
 from muspsy.preflight import EndpointDown
 from muspsy.progress import ProgressSink, QuietProgress
 from muspsy.records import ROLES, ArcRecord, ClientProfile, Role
-from muspsy.redact import redact
+from muspsy.redact import redact, redact_url
 from muspsy.runfolder import ARCS, EVENTS, RunFolder, RunFolderError, read_lines
 from muspsy.runlock import postgres_run_lock, run_folder_lock
 

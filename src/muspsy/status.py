@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
 from muspsy.runfolder import RunFolder
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+from muspsy.runlock import run_in_use
 
 
 def run_status(run_dir: Path) -> str:
     folder = RunFolder(run_dir)
     manifest = folder.read_manifest()
-    finished = folder.finished_arc_ids()
+    torn: list[Path] = []
+    finished = folder.finished_arc_ids(on_torn=torn.append)
     attempts = manifest.get("attempts", [])
     last = attempts[-1] if attempts else {}
-    live = manifest["status"] == "running" and _alive(last.get("pid")) and "ended_at" not in last
+    live = manifest["status"] == "running" and "ended_at" not in last and run_in_use(folder.root)
     states: dict[str, str] = {}
     for arc, entry in manifest["arcs"].items():
         # arcs.jsonl is the truth: a manifest that says finished ran ahead of it when the process died.
@@ -54,6 +43,8 @@ def run_status(run_dir: Path) -> str:
             lines.append(f"  failed {arc}: {manifest['arcs'][arc].get('error', '')}")
         elif state in ("running", "interrupted"):
             lines.append(f"  {state} {arc}")
+    if torn:
+        lines.append(f"{torn[0]}: a torn last line was ignored (a killed process); resume repairs it")
     if run_state != "completed" and counts.get("finished", 0) < len(states) and not live:
         lines.append(f"continue with: muspsy resume {run_dir}")
     return "\n".join(lines)

@@ -17,8 +17,8 @@ from muspsy.config import Backend, ConfigError, ModelSettings, RunConfig, role_s
 from muspsy.llm import RoleModel, describe_models
 from muspsy.preflight import PREFLIGHT_TIMEOUT_S, CircuitBreaker, check_endpoint
 from muspsy.ratelimit import EndpointLimiter
-from muspsy.redact import redact_url, register_secret, register_url
 from muspsy.records import Role
+from muspsy.redact import redact_url, register_secret, register_url
 from muspsy.testing import ScriptedChatModel, default_responder
 
 LOCAL_HOSTS = ("://127.0.0.1", "://localhost", "://[::1]")
