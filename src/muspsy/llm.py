@@ -28,6 +28,7 @@ from muspsy.events import EventLog
 from muspsy.preflight import CircuitBreaker
 from muspsy.ratelimit import EndpointLimiter
 from muspsy.records import Role
+from muspsy.redact import scrub_exception
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -201,6 +202,7 @@ async def call_structured(
             parsed = parse_reply(reply, schema, model.structured_method)
         except Exception as exc:
             if not _is_output_failure(exc):
+                scrub_exception(exc)
                 if model.breaker:
                     model.breaker.failed(exc)  # raises EndpointDown when the endpoint looks dead
                 raise

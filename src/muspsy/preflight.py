@@ -9,10 +9,12 @@ naming no URL, and a rejected key failed the arcs one by one.
 from __future__ import annotations
 
 import asyncio
+import base64
 import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from muspsy.redact import redact_url
 
@@ -60,8 +62,20 @@ class CircuitBreaker:
             raise EndpointDown(f"{redact_url(self.url)}: {what} ({type(exc).__name__}: {exc}); the run stopped")
 
 
-def _get_status(url: str, api_key: str, timeout: float) -> int:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {api_key}"})
+def models_request(base_url: str, api_key: str) -> urllib.request.Request:
+    """GET <base>/models with the credentials the chat client would send: the key as a bearer
+    token, or the URL's userinfo as basic auth (which the client then sends instead)."""
+    parts = urlsplit(base_url)
+    auth = f"Bearer {api_key}"
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        auth = "Basic " + base64.b64encode(pair).decode()
+        parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+    url = urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/models"))
+    return urllib.request.Request(url, headers={"Authorization": auth})
+
+
+def _get_status(request: urllib.request.Request, timeout: float) -> int:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return int(response.status)
@@ -69,7 +83,7 @@ def _get_status(url: str, api_key: str, timeout: float) -> int:
         return int(exc.code)
 
 
-async def _status_within(url: str, api_key: str, timeout: float) -> int:
+async def _status_within(request: urllib.request.Request, timeout: float) -> int:
     """The HTTP status of GET `url`, or TimeoutError after `timeout` seconds in all.
 
     A daemon thread, not the loop's executor: a server that trickles bytes would keep an
@@ -80,7 +94,7 @@ async def _status_within(url: str, api_key: str, timeout: float) -> int:
 
     def work() -> None:
         try:
-            result: int | BaseException = _get_status(url, api_key, timeout)
+            result: int | BaseException = _get_status(request, timeout)
         except BaseException as exc:  # handed to the loop, raised there
             result = exc
 
@@ -104,7 +118,7 @@ async def check_endpoint(base_url: str, api_key: str, timeout: float = PREFLIGHT
     even 404 (not every server lists models), shows the endpoint is there."""
     where = redact_url(base_url)
     try:
-        status = await _status_within(base_url.rstrip("/") + "/models", api_key, timeout)
+        status = await _status_within(models_request(base_url, api_key), timeout)
     except TimeoutError:
         raise EndpointDown(f"{where}: no answer within {timeout:g} s; is the server overloaded or hung?") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:

@@ -82,8 +82,26 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     if "://" in text:
-        text = URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+        text = URL_IN_TEXT.sub(_redact_match, text)
     return KEY_SHAPE.sub(MASK, text)
+
+
+def _redact_match(match: re.Match[str]) -> str:
+    # Punctuation after a URL in a sentence ("... at http://host/v1: refused") is not part of it.
+    url = match.group(0)
+    stripped = url.rstrip(".,;:!?)]}")
+    return redact_url(stripped) + url[len(stripped) :]
+
+
+def scrub_exception(exc: BaseException) -> BaseException:
+    """Redact an exception in place (its args and message), keeping its type: LangGraph stores a
+    failed node's exception in the checkpoint as its repr, and an error body may echo a key."""
+    exc.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in exc.args)
+    if isinstance(getattr(exc, "message", None), str):
+        exc.message = redact(exc.message)  # type: ignore[attr-defined]
+    if getattr(exc, "body", None) is not None:
+        exc.body = redact_data(exc.body)  # type: ignore[attr-defined]
+    return exc
 
 
 def redact_data(value: Any) -> Any:
