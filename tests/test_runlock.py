@@ -106,9 +106,9 @@ def test_the_folder_lock_names_its_holder_and_goes_with_the_process(tmp_path):
         )
         other = subprocess.run(["python", "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
         assert f"in use by process {os.getpid()}" in other.stdout
-    with run_folder_lock(tmp_path):  # released: taken again at once
-        with pytest.raises(RunLocked):  # and exclusive within one process too
-            run_folder_lock(tmp_path).__enter__()
+    # Released: taken again at once; and exclusive within one process too.
+    with run_folder_lock(tmp_path), pytest.raises(RunLocked):
+        run_folder_lock(tmp_path).__enter__()
 
 
 postgres = pytest.mark.skipif(server_bin() is None and not os.environ.get("CI"), reason="no Postgres binaries")
