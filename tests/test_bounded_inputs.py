@@ -73,7 +73,9 @@ def test_integers_past_their_bounds_fail_validation_not_the_run(tmp_path):
     path = profile_file(tmp_path, "hannah-work-anxiety.yaml", private_history=[fact])
     line = one_error_line(muspsy("profiles", "validate", str(path)))
     assert "share_from_session" in line
-    big_seed = muspsy("run", str(BASE), "--backend", "scripted", "--seed", str(2**70), "--runs-dir", str(tmp_path / "r"))
+    big_seed = muspsy(
+        "run", str(BASE), "--backend", "scripted", "--seed", str(2**70), "--runs-dir", str(tmp_path / "r")
+    )
     assert "seed" in one_error_line(big_seed)
     assert not (tmp_path / "r").exists()
 

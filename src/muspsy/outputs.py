@@ -42,11 +42,13 @@ def guard_output(
     that will hold these files (checked one by one against the run-folder rule).
     """
     target = _real(out)
+    names = list(writes)
+    # A folder output replaces the folder; an output of named files replaces only those.
+    written = [target / name for name in names] or [target]
     for source in sources:
         real = _real(source)
-        if real == target or target in real.parents:
+        if any(path == real or path in real.parents for path in written):
             raise OutputRefused(f"{out}: is (or holds) the source {source}; choose another output path")
-    names = list(writes)
     run_folder = run_folder_of(target)
     if run_folder is not None:
         inside = [target / name for name in names] if names else [target]
