@@ -22,7 +22,10 @@ class OutputRefused(ValueError):
 
 
 def _real(path: Path) -> Path:
-    return path.expanduser().resolve(strict=False)
+    try:
+        return path.expanduser().resolve(strict=False)
+    except RuntimeError:  # Python 3.11 reports a symlink loop so
+        raise OutputRefused(f"{path}: a symlink loop; choose another path") from None
 
 
 def run_folder_of(path: Path) -> Path | None:
@@ -55,6 +58,11 @@ def guard_output(
         for path in inside:
             if path.parent != run_folder or path.name not in RUN_FOLDER_OUTPUTS:
                 raise OutputRefused(f"{out}: is inside the run folder {run_folder}; write outputs elsewhere")
+    for path in written:
+        if path.exists() and not (path.is_file() or path.is_dir()):
+            raise OutputRefused(f"{path}: exists and is not a regular file or folder; choose another output path")
+    if folder and (target == Path.cwd().resolve() or target in Path.cwd().resolve().parents):
+        raise OutputRefused(f"{out}: is the current folder or holds it; choose a new folder for the output")
     if folder and target.is_dir() and any((child / MANIFEST).is_file() for child in target.iterdir()):
         raise OutputRefused(f"{out}: holds run folders; replacing it would delete them")
     if force:

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from muspsy.records import ArcRecord, ClientProfile
 from muspsy.redact import redact
 from muspsy.transcript import render_transcript
@@ -102,7 +104,7 @@ def read_lines(path: Path, on_torn: Callable[[Path], None] | None = None) -> lis
     """The JSON objects of a JSON-lines file. A torn last line (no newline, not JSON: a killed
     process) is an error, unless `on_torn` is given: then it is reported to it and left out
     (read-only commands)."""
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():  # a symlink is refused below, not taken as absent
         return []
     try:
         text = read_text(path)
@@ -157,7 +159,19 @@ class RunFolder:
         write_atomic(self.path(PROFILES), lines)
 
     def read_profiles(self) -> dict[str, ClientProfile]:
-        return {p["id"]: ClientProfile.model_validate(p) for p in read_lines(self.path(PROFILES))}
+        path = self.path(PROFILES)
+        if not path.is_file():
+            raise RunFolderError(f"{path}: not found: the run folder is damaged (its arcs cannot be resumed)")
+        profiles = {}
+        for number, line in enumerate(read_lines(path), start=1):
+            try:
+                profile = ClientProfile.model_validate(line)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(part) for part in first["loc"]) or "(line)"
+                raise RunFolderError(f"{path}: line {number}: field {field}: {first['msg']}") from None
+            profiles[profile.id] = profile
+        return profiles
 
     def repair(self) -> list[str]:
         """Cut torn tails of the append-only files and remove temporary files left by a killed

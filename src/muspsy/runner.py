@@ -337,11 +337,15 @@ async def _execute(
         for name, strategy in strategies.items()
     }
     finished = folder.finished_arc_ids()
+    profiles = folder.read_profiles()
+    for arc, entry in manifest["arcs"].items():
+        if entry["client_id"] not in profiles:
+            raise RunFolderError(f"{folder.path('profiles.jsonl')}: no profile {entry['client_id']!r} for arc {arc}")
     run = Run(
         config=config,
         folder=folder,
         manifest=manifest,
-        profiles=folder.read_profiles(),
+        profiles=profiles,
         models=models,
         progress=progress or QuietProgress(),
         events=events,

@@ -247,7 +247,7 @@ def graph(
 
 @dev_app.command("fake-llm")
 def fake_llm(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 0,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0: any free port).")] = 0,
     latency_ms: Annotated[float, typer.Option(help="Delay before every answer.")] = 0.0,
     fault_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of requests that get a fault.")] = 0.0,
     faults: Annotated[
@@ -270,7 +270,9 @@ def fake_llm(
         seed=seed,
         port=port,
     )
-    with server:
+    with user_errors():
+        server.__enter__()  # a port in use is one line, not a traceback
+    try:
         typer.echo(server.base_url, err=False)
         err.print(f"fake OpenAI endpoint at {server.base_url}; Ctrl-C to stop")
         stop = threading.Event()
@@ -281,6 +283,8 @@ def fake_llm(
         except KeyboardInterrupt:
             pass
         err.print(f"served {server.requests} request(s); faults injected: {server.faults_injected}")
+    finally:
+        server.__exit__(None, None, None)
 
 
 # ---------------------------------------------------------------- evaluate and compare
