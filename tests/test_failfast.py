@@ -12,12 +12,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from conftest import PROFILES
+from conftest import PROFILES, http_server
 from muspsy.testing import FakeOpenAIServer
 from test_batch import arcs_of, clean_env, muspsy, the_run_dir, wait_until_arcs_run
 
@@ -99,14 +99,8 @@ def test_a_dead_endpoint_and_a_rejected_key_end_the_run_at_once(tmp_path):
         def log_message(self, format: str, *args: object) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    refusing = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    try:
+    with http_server(Refuse) as refusing:
         result = muspsy("run", PROFILE, "--backend", "openai", "--base-url", refusing, "--runs-dir", str(tmp_path))
-    finally:
-        server.shutdown()
-        server.server_close()
     assert "refused the API key (HTTP 401)" in assert_one_line_naming(result, refusing)
 
 

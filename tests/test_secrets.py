@@ -7,16 +7,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from conftest import PROFILES
+from conftest import PROFILES, http_server
 from muspsy.redact import redact, redact_url, register_secret
 from muspsy.testing import FakeOpenAIServer
+from postgres_cluster import postgres_cluster, server_bin
 from test_batch import clean_env
 
 pytestmark = pytest.mark.cli
@@ -64,13 +64,8 @@ def echoing_server() -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(Echo) as url:
+        yield url
 
 
 def with_credentials(base_url: str, query: bool = True) -> str:
@@ -136,20 +131,11 @@ def test_url_credentials_are_masked_wherever_a_url_appears():
     assert redact("short words stay") == "short words stay"
 
 
-postgres = pytest.mark.skipif(
-    subprocess.run(
-        ["sh", "-c", "command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl"], capture_output=True
-    ).returncode
-    != 0
-    and not os.environ.get("CI"),
-    reason="no Postgres binaries",
-)
+postgres = pytest.mark.skipif(server_bin() is None and not os.environ.get("CI"), reason="no Postgres binaries")
 
 
 @postgres
 def test_a_postgres_password_query_parameter_never_reaches_the_run_folder(tmp_path):
-    from postgres_cluster import postgres_cluster
-
     with postgres_cluster() as url:
         secret_url = f"{url}?password={QUERY_KEY}"
         result = muspsy(
