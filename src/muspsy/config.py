@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from muspsy.agents.spec import resolve_strategies
 from muspsy.records import ROLES, Role
+from muspsy.redact import redact
 from muspsy.safeyaml import YamlFileError, parse_yaml, read_regular_file
 
 Backend = Literal["openai", "embedded", "scripted"]
@@ -238,7 +239,10 @@ ROLE_EXECUTION_ONLY = {"timeout_s", "deadline_s", "max_retries", "max_concurrent
 
 
 def fingerprint(config: RunConfig, prompt_hashes: dict[str, str] | None = None) -> str:
-    """Stable hash of everything that changes what a run produces: config and prompts."""
+    """Stable hash of everything that changes what a run produces: config and prompts.
+
+    The hash is taken as the config is stored, credentials in URLs masked (`muspsy.redact`),
+    so a resume from the stored config finds the same fingerprint."""
     backend = config.backend or "embedded"
     payload = {
         **config.model_dump(mode="json", exclude={"models", *EXECUTION_ONLY}),
@@ -248,5 +252,5 @@ def fingerprint(config: RunConfig, prompt_hashes: dict[str, str] | None = None) 
         },
         "prompts": prompt_hashes or {},
     }
-    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    canonical = redact(json.dumps(payload, sort_keys=True, ensure_ascii=False))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
