@@ -125,6 +125,12 @@ def test_symlinked_run_files_are_not_followed_and_stale_temp_files_go_on_resume(
     assert "events.jsonl" in line and "symlink" in line
     assert outside.read_text() == ""
     (run_dir / "events.jsonl").unlink()
+    database = run_dir / "checkpoints.sqlite"
+    database.rename(tmp_path / "elsewhere.sqlite")
+    database.symlink_to(tmp_path / "elsewhere.sqlite")
+    assert "checkpoints.sqlite: is a symlink" in error_line(muspsy("resume", str(run_dir), "--quiet"))
+    database.unlink()
+    (tmp_path / "elsewhere.sqlite").rename(database)
     resumed = muspsy("resume", str(run_dir), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     assert not stale.exists()

@@ -64,7 +64,10 @@ class LoopSqliteSaver(SqliteSaver):
 
 
 def _sqlite_saver(stack: AsyncExitStack, folder: RunFolder) -> LoopSqliteSaver:
-    conn = sqlite3.connect(str(folder.path(CHECKPOINTS)), check_same_thread=False)
+    path = folder.path(CHECKPOINTS)
+    if path.is_symlink():  # the run folder's files are never followed out of it
+        raise CheckpointerError(f"{path}: is a symlink; move the database into the run folder")
+    conn = sqlite3.connect(str(path), check_same_thread=False)
     stack.callback(conn.close)
     # WAL with synchronous=NORMAL: a commit survives the process being killed, which is what
     # resume is for, without an fsync per graph step; a power cut may lose the last steps,

@@ -198,6 +198,8 @@ class RunFolder:
         if arc.arc_id in self._written:
             raise DuplicateArc(f"{self.path(ARCS)}: arc {arc.arc_id} is already there; not written twice")
         transcripts = self.root / "transcripts"
+        if transcripts.is_symlink():
+            raise RunFolderError(f"{transcripts}: is a symlink; muspsy writes only inside the run folder")
         transcripts.mkdir(exist_ok=True)  # recreated if someone deleted it mid-run
         write_atomic(transcripts / f"{arc.arc_id}.md", render_transcript(arc))
         append_line(self.path(ARCS), arc.model_dump(mode="json", by_alias=True))
