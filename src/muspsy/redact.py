@@ -55,18 +55,17 @@ def redact_url(url: str) -> str:
     """The URL without its password, long bare userinfo or credential query values."""
     try:
         parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return MASK  # unparseable: nothing of it is worth the risk
     netloc = parts.netloc
     if "@" in netloc:
-        user = parts.username or ""
-        if parts.password is not None:
+        userinfo, _, host = netloc.rpartition("@")
+        user, has_password, _ = userinfo.partition(":")
+        if has_password:
             user = f"{user}:{MASK}"
         elif len(user) > 32 or KEY_SHAPE.search(user):  # a key passed as the user name
             user = MASK
-        netloc = f"{user}@{host}{port}"
+        netloc = f"{user}@{host}"
     pairs = []
     for raw in parts.query.split("&"):
         name, _, value = raw.partition("=")
