@@ -22,9 +22,13 @@ MASK = "***"
 # Shorter values are not worth masking (and would mask ordinary words).
 MIN_SECRET_LENGTH = 6
 CREDENTIAL_PARAM = re.compile(r"pass|pwd|key|token|secret|auth|sig|credential", re.IGNORECASE)
-URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
-# Well-known key shapes (OpenAI-style sk-..., bearer tokens), even if never registered.
-KEY_SHAPE = re.compile(r"\b(sk-[A-Za-z0-9_-]{12,}|Bearer\s+[A-Za-z0-9._~+/=-]{12,})")
+# From "://" on; the scheme before it is found by hand (a leading character class would make the
+# regex try every word of a long text).
+URL_REST = re.compile(r"://[^\s'\"<>]+")
+SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+# Well-known key shapes (OpenAI-style sk-..., bearer tokens), even if never registered. Each
+# starts with a literal, which keeps the scan fast; a word boundary is checked per match.
+KEY_SHAPES = (re.compile(r"sk-[A-Za-z0-9_-]{12,}"), re.compile(r"Bearer\s+[A-Za-z0-9._~+/=-]{12,}"))
 
 _secrets: set[str] = set()
 
@@ -63,7 +67,7 @@ def redact_url(url: str) -> str:
         user, has_password, _ = userinfo.partition(":")
         if has_password:
             user = f"{user}:{MASK}"
-        elif len(user) > 32 or KEY_SHAPE.search(user):  # a key passed as the user name
+        elif len(user) > 32 or looks_like_key(user):  # a key passed as the user name
             user = MASK
         netloc = f"{user}@{host}"
     pairs = []
@@ -81,15 +85,36 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     if "://" in text:
-        text = URL_IN_TEXT.sub(_redact_match, text)
-    return KEY_SHAPE.sub(MASK, text)
+        text = _redact_urls(text)
+    for shape in KEY_SHAPES:
+        text = shape.sub(_mask_word, text)
+    return text
 
 
-def _redact_match(match: re.Match[str]) -> str:
-    # Punctuation after a URL in a sentence ("... at http://host/v1: refused") is not part of it.
-    url = match.group(0)
-    stripped = url.rstrip(".,;:!?)]}")
-    return redact_url(stripped) + url[len(stripped) :]
+def looks_like_key(text: str) -> bool:
+    return any(shape.fullmatch(text) for shape in KEY_SHAPES)
+
+
+def _mask_word(match: re.Match[str]) -> str:
+    # "task-memory-extraction" holds "sk-..." but is no key: only whole words are masked.
+    start = match.start()
+    return match.group(0) if start and match.string[start - 1].isalnum() else MASK
+
+
+def _redact_urls(text: str) -> str:
+    pieces, done = [], 0
+    for match in URL_REST.finditer(text):
+        start = match.start()
+        while start > done and text[start - 1] in SCHEME_CHARS:
+            start -= 1
+        if start == match.start():
+            continue  # "://" with no scheme before it
+        url = text[start : match.end()]
+        # Punctuation after a URL in a sentence ("... at http://host/v1: refused") is not part of it.
+        bare = url.rstrip(".,;:!?)]}")
+        pieces += [text[done:start], redact_url(bare), url[len(bare) :]]
+        done = match.end()
+    return "".join(pieces) + text[done:]
 
 
 def scrub_exception(exc: BaseException) -> BaseException:
