@@ -86,7 +86,13 @@ def arc_lines(run_dir: Path) -> tuple[list[str], int]:
     return ids, torn
 
 
-def kills(workdir: Path, count: int, checkpointer: str | None) -> None:
+def kills(workdir: Path, count: int, postgres: str | None) -> None:
+    kills_with(workdir, count, None)
+    if postgres:
+        kills_with(workdir, count, postgres)
+
+
+def kills_with(workdir: Path, count: int, checkpointer: str | None) -> None:
     rng = random.Random(11)
     runs = workdir / f"kills-{'pg' if checkpointer else 'sqlite'}"
     extra = ["--checkpointer", checkpointer] if checkpointer else []
@@ -226,7 +232,7 @@ def bad_inputs(workdir: Path) -> None:
     for i, (name, (file, content)) in enumerate(damage.items()):
         cases[f"status: {name}"] = ["status", damaged(f"s{i}", file, content)]
         cases[f"resume: {name}"] = ["resume", damaged(f"r{i}", file, content), "--quiet"]
-        cases[f"export: {name}"] = ["export", damaged(f"e{i}", file, content), "-f", "openai", "-o", f"{runs}.jsonl"]
+        cases[f"export: {name}"] = ["export", damaged(f"e{i}", file, content), "-f", "openai", "-o", f"{runs}{i}.jsonl"]
     outputs = {
         "its own arcs.jsonl": good / "arcs.jsonl",
         "its manifest": good / "manifest.json",
@@ -265,7 +271,7 @@ def bad_inputs(workdir: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         cases["fake-llm port in use"] = ["dev", "fake-llm", "--port", str(taken.getsockname()[1])]
-        clean = tracebacks = 0
+        refused = unharmed = tracebacks = 0
         for name, args in cases.items():
             result = muspsy(*args, timeout=120)
             errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -273,13 +279,17 @@ def bad_inputs(workdir: Path) -> None:
                 tracebacks += 1
                 print(f"    traceback: {name}")
             elif result.returncode == 2 and len(errors) == 1:
-                clean += 1
+                refused += 1
+            elif result.returncode == 0:
+                unharmed += 1  # the command does not need what was damaged (status reads no checkpoints)
+                print(f"    exit 0 (nothing it needs was damaged): {name}")
             else:
-                print(f"    not one line and exit 2: {name}: exit {result.returncode}: {result.stderr.strip()[:200]}")
+                print(f"    neither: {name}: exit {result.returncode}: {result.stderr.strip()[:200]}")
     orphans = list((root / "r").glob("*/manifest.json"))
     print(
-        f"  {len(cases)} bad inputs: {clean} one line and exit 2, {tracebacks} tracebacks, "
-        f"{len(cases) - clean - tracebacks} other; {len(orphans)} orphan run folders"
+        f"  {len(cases)} bad inputs: {refused} refused with one line and exit 2, {unharmed} exit 0, "
+        f"{tracebacks} tracebacks, {len(cases) - refused - unharmed - tracebacks} other; "
+        f"{len(orphans)} orphan run folders"
     )
 
 
@@ -335,19 +345,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="Fewer kills (a smoke check).")
     parser.add_argument("--postgres", help="A postgresql:// URL: also kill and resume on Postgres.")
+    parser.add_argument("--only", choices=["kills", "concurrent", "bad-inputs", "secrets"], help="One part only.")
     options = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="muspsy-redteam-"))
     try:
-        print("1. kill -9 at random moments, then resume")
-        kills(workdir, 3 if options.quick else 12, None)
-        if options.postgres:
-            kills(workdir, 3 if options.quick else 12, options.postgres)
-        print("2. several processes on one run folder")
-        concurrent(workdir)
-        print("3. bad inputs")
-        bad_inputs(workdir)
-        print("4. secrets")
-        secrets(workdir)
+        kill_count = 3 if options.quick else 12
+        parts = {
+            "kills": (
+                "1. kill -9 at random moments, then resume",
+                lambda: kills(workdir, kill_count, options.postgres),
+            ),
+            "concurrent": ("2. several processes on one run folder", lambda: concurrent(workdir)),
+            "bad-inputs": ("3. bad inputs", lambda: bad_inputs(workdir)),
+            "secrets": ("4. secrets", lambda: secrets(workdir)),
+        }
+        for name, (title, part) in parts.items():
+            if options.only in (None, name):
+                print(title, flush=True)
+                part()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     sys.stdout.flush()
