@@ -256,7 +256,9 @@ def export_command(
         float, typer.Option(help="Estimated Jaccard similarity from which a session counts as a duplicate.")
     ] = 0.8,
     license: Annotated[str, typer.Option("--license", help="parquet: licence in the dataset card.")] = DEFAULT_LICENSE,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing, non-empty output folder.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing output file or non-empty output folder.")
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
     """Export arcs to a training or sharing format; every record is checked before anything is written."""
