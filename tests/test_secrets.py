@@ -129,6 +129,8 @@ def test_url_credentials_are_masked_wherever_a_url_appears():
     register_secret("a-registered-secret-value")
     assert redact('{"body": "a-registered-secret-value"}') == '{"body": "***"}'
     assert redact("short words stay") == "short words stay"
+    # A URL with nothing to mask is left as written, even one with no host.
+    assert redact("needs --checkpointer postgresql://... here") == "needs --checkpointer postgresql://... here"
 
 
 postgres = pytest.mark.skipif(server_bin() is None and not os.environ.get("CI"), reason="no Postgres binaries")

@@ -76,6 +76,8 @@ def redact_url(url: str) -> str:
         if raw:
             pairs.append(f"{name}={MASK}" if value and CREDENTIAL_PARAM.search(name) else raw)
     query = "&".join(pairs)
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing to mask: the URL as written (urlunsplit would drop an empty "//")
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
