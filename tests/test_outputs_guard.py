@@ -143,3 +143,17 @@ def test_an_unreachable_checkpointer_leaves_no_run_folder(tmp_path):
     )  # fmt: skip
     assert "cannot connect" in error_line(result)
     assert not list((tmp_path / "runs").glob("*/manifest.json"))
+
+
+def test_importers_and_judge_prompts_never_write_into_a_run_folder(run_dir):
+    arcs = run_dir / "arcs.jsonl"
+    before = arcs.read_bytes()
+    dialogues = sorted((Path(__file__).parent / "fixtures" / "import" / "muspsy").glob("*.txt"))
+    attempts = [
+        ("arcs", "import", "--format", "muspsy", *map(str, dialogues), "-o", str(arcs)),
+        ("profiles", "import", "--format", "muspsy", str(dialogues[-1]), "-o", str(run_dir)),
+        ("evaluate", str(run_dir), "--no-judges", "--record-prompts", str(arcs), "--quiet"),
+    ]
+    for args in attempts:
+        assert "is inside the run folder" in error_line(muspsy(*args)), args
+    assert arcs.read_bytes() == before and not list(run_dir.glob("*.yaml"))

@@ -74,7 +74,9 @@ ExecutorName = Annotated[
         "needs a postgresql:// --checkpointer.",
     ),
 ]
-Workers = Annotated[int | None, typer.Option(help="Ray workers (--executor ray; default: the cluster's CPUs).", min=1)]
+Workers = Annotated[
+    int | None, typer.Option(help="Ray workers (--executor ray; default: the cluster's CPUs).", min=1, max=4096)
+]
 RayAddress = Annotated[
     str | None,
     typer.Option(help="An existing Ray cluster, e.g. ray://head:10001 or auto (default: start a local one)."),
