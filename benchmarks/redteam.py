@@ -69,7 +69,10 @@ def wait_running(runs: Path, process: subprocess.Popen[str], timeout: float = 12
             except ValueError:
                 continue
             ours = data["attempts"] and data["attempts"][-1]["pid"] == process.pid
-            if ours and any(a["status"] == "running" for a in data["arcs"].values()):
+            # Arcs that start running are in the ledger (arc_states.jsonl), not the manifest.
+            ledger = manifest.parent / "arc_states.jsonl"
+            started = ledger.exists() and '"status": "running"' in ledger.read_text(encoding="utf-8")
+            if ours and data["status"] == "running" and started:
                 return manifest.parent
         time.sleep(0.05)
     return None
