@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +44,16 @@ def overriding(**replies: Callable[[Sequence[BaseMessage]], dict[str, Any] | str
 async def arc_of(profile: ClientProfile, responder: Any = default_responder, **limits: int) -> ArcRecord:
     settings = {"sessions_min": 2, "sessions_max": 4, "turns_min": 5, "turns_max": 11, **limits}
     return await simulate_arc(profile, scripted_models(responder), limits=Limits(**settings))
+
+
+@contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A throwaway HTTP server on 127.0.0.1 answering with `handler`; yields its /v1 base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -61,6 +61,9 @@ def test_the_ledger_says_what_runs_between_manifest_writes(tmp_path):
         "run_id": "r",
         "status": "running",
         "backend": "scripted",
+        "config": {},
+        "config_fingerprint": "f",
+        "prompt_hashes": {},
         "attempts": [],
         "arcs": {name: dict(entry) for name in ("a", "b", "c", "d")},
     }

@@ -233,7 +233,7 @@ def test_dedup_through_the_cli_reports_and_leaves_out(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "1 near-duplicate session(s) dropped" in result.stderr and "wrote 2 record(s)" in result.stderr
     assert len(out.read_text(encoding="utf-8").splitlines()) == 2
-    plain = muspsy("export", str(source), "--format", "openai", "-o", str(out))
+    plain = muspsy("export", str(source), "--format", "openai", "-o", str(out), "--force")
     assert plain.returncode == 0 and len(out.read_text(encoding="utf-8").splitlines()) == 3
 
 
@@ -301,15 +301,16 @@ def test_bad_input_names_file_line_and_field(tmp_path):
             "nofield.jsonl: line 2 (arc b): field sessions.0.goal",
         ),
     }
+    # --force: even when replacing is allowed, bad input leaves the existing output alone.
     for name, (text, message) in cases.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
-        result = muspsy("export", str(tmp_path / name), "--format", "openai", "-o", str(out))
+        result = muspsy("export", str(tmp_path / name), "--format", "openai", "-o", str(out), "--force")
         assert result.returncode == 2, result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr
         assert out.read_text(encoding="utf-8") == "keep\n"
-    missing = muspsy("export", str(tmp_path / "nowhere"), "--format", "openai", "-o", str(out))
+    missing = muspsy("export", str(tmp_path / "nowhere"), "--format", "openai", "-o", str(out), "--force")
     assert missing.returncode == 2 and "nowhere: no such file or directory" in missing.stderr
-    folder = muspsy("export", str(tmp_path), "--format", "openai", "-o", str(out))
+    folder = muspsy("export", str(tmp_path), "--format", "openai", "-o", str(out), "--force")
     assert folder.returncode == 2 and "arcs.jsonl: not found (not a muspsy run folder)" in folder.stderr
 
 

@@ -177,7 +177,7 @@ def test_a_bad_record_writes_nothing_and_exits_2(arcs, tmp_path):
     source.write_text(json.dumps(data) + "\n", encoding="utf-8")
     out = tmp_path / "tasks.jsonl"
     out.write_text("previous export\n", encoding="utf-8")
-    result = muspsy("export", str(source), "--format", "muspsy-tasks", "-o", str(out))
+    result = muspsy("export", str(source), "--format", "muspsy-tasks", "-o", str(out), "--force")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"arc {data['arc_id']}, session 2, turn 2" in result.stderr

@@ -130,3 +130,12 @@ def test_play_refuses_two_strategies_in_one_line(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2 and "play follows one strategy" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "play").exists()
+
+
+def test_play_refuses_a_folder_inside_a_run_folder(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text("{}", encoding="utf-8")  # a run folder, by its manifest
+    result = play(run / "play", ["/quit"])
+    assert result.returncode == 2 and "is inside the run folder" in result.stderr
+    assert "Traceback" not in result.stderr and sorted(p.name for p in run.iterdir()) == ["manifest.json"]

@@ -160,6 +160,23 @@ def test_the_static_copy_links_only_to_its_own_files(run_dir, tmp_path):
     assert view(str(run_dir), "--html", str(out), "--force").exit_code == 0
 
 
+def test_the_static_copy_never_replaces_a_run_or_its_sources_and_holds_no_credentials(run_dir, tmp_path):
+    for target in (run_dir, run_dir / "site", run_dir.parent):  # the run, inside it, the folder holding it
+        refused = view(str(run_dir), "--html", str(target), "--force")
+        assert refused.exit_code == 2 and str(target) in refused.stderr, refused.output
+    assert (run_dir / "arcs.jsonl").exists() and not (run_dir / "site").exists()
+    arcs = read_arcs(run_dir)
+    # Arcs from another tool may quote a URL with a password; the copy to share must not.
+    arcs[0]["sessions"][0]["turns"][1]["text"] = "I wrote to http://bob:pw-canary-4711@10.0.0.1/v1 for help."
+    source = tmp_path / "other.jsonl"
+    source.write_text("".join(json.dumps(a) + "\n" for a in arcs), encoding="utf-8")
+    out = tmp_path / "site"
+    assert view(str(source), "--html", str(out)).exit_code == 0
+    pages = [p.read_text(encoding="utf-8") for p in out.iterdir()]
+    assert any("http://bob:***@10.0.0.1/v1" in html for html in pages)
+    assert not any("pw-canary-4711" in html for html in pages)
+
+
 def test_bad_sources_are_one_line_and_exit_2(tmp_path):
     missing = view(str(tmp_path / "nope"))
     assert missing.exit_code == 2 and "nope: no such file or folder" in missing.stderr

@@ -5,12 +5,22 @@ the field."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from muspsy.records import ArcRecord, ClientProfile
+
+log = logging.getLogger(__name__)
+
+
+def torn_tail_warning(path: Path) -> str:
+    return (
+        f"warning: {path}: ignored a torn last line (a process was killed while writing it); "
+        f"`muspsy resume` on the run folder repairs it"
+    )
 
 
 class ArcFileError(ValueError):
@@ -25,18 +35,24 @@ def validation_message(exc: ValidationError) -> str:
 
 
 def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """(line number, object) for every non-blank line of a JSON-lines file."""
+    """(line number, object) for every non-blank line of a JSON-lines file; a torn last line
+    (no newline, not JSON) is left out with a warning on stderr."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ArcFileError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
+            if number == len(lines) and not text.endswith("\n"):
+                # Read-only commands report a torn tail and go on; the next resume cuts it.
+                log.warning(torn_tail_warning(path))
+                break
             raise ArcFileError(f"{path}: line {number}: not JSON ({exc.msg})") from None
         if not isinstance(row, dict):
             raise ArcFileError(f"{path}: line {number}: expected a JSON object, got {type(row).__name__}")

@@ -12,12 +12,13 @@ import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointTuple
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+from muspsy.redact import redact_url, register_url
 from muspsy.runfolder import CHECKPOINTS, RunFolder
 
 POSTGRES_SCHEMES = ("postgres", "postgresql")
@@ -27,15 +28,6 @@ POSTGRES_POOL = 4  # connections per process
 
 class CheckpointerError(ValueError):
     """The checkpointer URL is not usable."""
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password replaced, fit for manifests and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class LoopSqliteSaver(SqliteSaver):
@@ -79,7 +71,10 @@ class LoopSqliteSaver(SqliteSaver):
 
 
 def _sqlite_saver(stack: AsyncExitStack, folder: RunFolder) -> LoopSqliteSaver:
-    conn = sqlite3.connect(str(folder.path(CHECKPOINTS)), check_same_thread=False)
+    path = folder.path(CHECKPOINTS)
+    if path.is_symlink():  # the run folder's files are never followed out of it
+        raise CheckpointerError(f"{path}: is a symlink; move the database into the run folder")
+    conn = sqlite3.connect(str(path), check_same_thread=False)
     stack.callback(conn.close)
     # WAL with synchronous=NORMAL: a commit survives the process being killed, which is what
     # resume is for, without an fsync per graph step; a power cut may lose the last steps,
@@ -100,7 +95,12 @@ def check_checkpointer(url: str | None) -> None:
     """Fail early, before a run folder exists, on a URL that cannot work."""
     if url is None or url == "sqlite":
         return
-    if urlsplit(url).scheme not in POSTGRES_SCHEMES:
+    register_url(url)
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:
+        scheme = ""
+    if scheme not in POSTGRES_SCHEMES:
         raise CheckpointerError(f"--checkpointer: expected sqlite or a postgresql:// URL, got {redact_url(url)}")
     try:
         import langgraph.checkpoint.postgres.aio  # noqa: F401

@@ -12,14 +12,18 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from muspsy.agents.spec import resolve_strategies
 from muspsy.records import ROLES, Role
+from muspsy.redact import redact
+from muspsy.safeyaml import YamlFileError, parse_yaml, read_regular_file
 
 Backend = Literal["openai", "embedded", "scripted"]
 StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
+
+
+MAX_SEED = 2**31 - 1
 
 
 class ConfigError(ValueError):
@@ -35,17 +39,33 @@ class ModelSettings(Strict):
 
     model: str | None = None
     base_url: str | None = None
-    api_key_env: str | None = Field(default=None, description="Name of the environment variable with the key.")
+    # A name, never the key: a pasted key would otherwise be stored in every manifest.
+    api_key_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        max_length=64,
+        description="Name of the environment variable with the key (letters, digits, underscores).",
+    )
     temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=16)
-    timeout_s: float | None = Field(default=None, gt=0)
-    max_retries: int | None = Field(default=None, ge=0, description="Client retries on transport errors, 429, 5xx.")
+    max_tokens: int | None = Field(default=None, ge=16, le=1_000_000)
+    timeout_s: float | None = Field(default=None, gt=0, le=86_400, description="Seconds per read (client).")
+    deadline_s: float | None = Field(
+        default=None, gt=0, le=86_400, description="Total seconds per LLM call, client retries included."
+    )
+    max_retries: int | None = Field(
+        default=None, ge=0, le=100, description="Client retries on transport errors, 429, 5xx."
+    )
     extra_body: dict[str, Any] | None = None
     structured_method: StructuredMethod | None = None
     max_concurrent_requests: int | None = Field(
-        default=None, ge=1, description="Requests in flight to this role's endpoint (shared by roles on one endpoint)."
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Requests in flight to this role's endpoint (shared by roles on one endpoint).",
     )
-    requests_per_minute: float | None = Field(default=None, gt=0, description="Request rate cap for the endpoint.")
+    requests_per_minute: float | None = Field(
+        default=None, gt=0, le=1e9, description="Request rate cap for the endpoint."
+    )
 
     def over(self, base: ModelSettings) -> ModelSettings:
         """These settings laid over `base`: fields set here win."""
@@ -53,9 +73,11 @@ class ModelSettings(Strict):
 
 
 class Limits(Strict):
-    sessions_min: int = Field(default=2, ge=1)
+    sessions_min: int = Field(default=2, ge=1, le=50)
     sessions_max: int = Field(default=6, ge=1, le=50)
-    turns_min: int = Field(default=8, ge=3, description="Fewest turns (both speakers) before a session may close.")
+    turns_min: int = Field(
+        default=8, ge=3, le=400, description="Fewest turns (both speakers) before a session may close."
+    )
     turns_max: int = Field(default=24, ge=3, le=400, description="Most turns (both speakers) in one session.")
 
     @model_validator(mode="before")
@@ -82,7 +104,7 @@ class Limits(Strict):
 class EmbeddedSettings(Strict):
     """The embedded llama.cpp server: how it uses a small, often shared, machine."""
 
-    context_tokens: int = Field(default=8192, ge=1024, description="Context per slot.")
+    context_tokens: int = Field(default=8192, ge=1024, le=1_048_576, description="Context per slot.")
     parallel: int = Field(
         default=3,
         ge=1,
@@ -141,7 +163,8 @@ class RunConfig(Strict):
         default=False, description="Write every LLM call's exact messages to prompts.jsonl in the run folder."
     )
     language: str | None = Field(default=None, description="Dialogue language for every arc; default: the profile's.")
-    seed: int = 0
+    # Bounded so that every seed of a run (seed + replicate) fits the checkpoint store's integers.
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     structured_retries: int = Field(default=2, ge=0, le=10)
     limits: Limits = Field(default_factory=Limits)
     models: dict[Literal["default", "client", "counselor", "supervisor", "director", "judge"], ModelSettings] = Field(
@@ -164,6 +187,7 @@ BACKEND_DEFAULTS: dict[Backend, ModelSettings] = {
         temperature=0.7,
         max_tokens=800,
         timeout_s=120,
+        deadline_s=300,
         max_retries=6,
         structured_method="json_schema",
     ),
@@ -186,11 +210,11 @@ BACKEND_DEFAULTS: dict[Backend, ModelSettings] = {
 
 def load_config_file(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml(read_regular_file(path), path)
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: malformed YAML: {' '.join(str(exc).split())}") from None
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except YamlFileError as exc:
+        raise ConfigError(str(exc)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -268,11 +292,14 @@ def resolved(config: RunConfig, environ: dict[str, str] | None = None) -> RunCon
 # How a run executes, not what it produces: changing these never blocks a resume.
 EXECUTION_ONLY = {"concurrency", "start_spacing_ms", "prices", "record_prompts"}
 EMBEDDED_EXECUTION_ONLY = {"parallel", "threads", "slot_per_role"}
-ROLE_EXECUTION_ONLY = {"timeout_s", "max_retries", "max_concurrent_requests", "requests_per_minute"}
+ROLE_EXECUTION_ONLY = {"timeout_s", "deadline_s", "max_retries", "max_concurrent_requests", "requests_per_minute"}
 
 
 def fingerprint(config: RunConfig, prompt_hashes: dict[str, str] | None = None) -> str:
-    """Stable hash of everything that changes what a run produces: config and prompts."""
+    """Stable hash of everything that changes what a run produces: config and prompts.
+
+    The hash is taken as the config is stored, credentials in URLs masked (`muspsy.redact`),
+    so a resume from the stored config finds the same fingerprint."""
     backend = config.backend or "embedded"
     payload = {
         **config.model_dump(
@@ -285,5 +312,5 @@ def fingerprint(config: RunConfig, prompt_hashes: dict[str, str] | None = None) 
         },
         "prompts": prompt_hashes or {},
     }
-    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    canonical = redact(json.dumps(payload, sort_keys=True, ensure_ascii=False))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]

@@ -7,6 +7,9 @@ from typing import IO, Any, Protocol
 
 import structlog
 
+from muspsy.redact import redact
+from muspsy.runfolder import open_append
+
 
 class EventLog(Protocol):
     def emit(self, event: str, **fields: Any) -> None: ...
@@ -20,15 +23,17 @@ class NullEventLog:
 
 
 class JsonlEventLog:
-    """Appends events as JSON lines; flushed per line so a crash loses at most the last one."""
+    """Appends events as JSON lines (redacted: error texts may echo a key); flushed per line so
+    a crash loses at most the last one."""
 
     def __init__(self, path: Path, **bound: Any) -> None:
-        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._file: IO[str] = open_append(path)
         self._logger = structlog.wrap_logger(
             structlog.WriteLogger(self._file),
             processors=[
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
                 structlog.processors.JSONRenderer(ensure_ascii=False),
+                _redacted,
             ],
         ).bind(**bound)
 
@@ -38,3 +43,7 @@ class JsonlEventLog:
 
     def close(self) -> None:
         self._file.close()
+
+
+def _redacted(logger: Any, name: str, line: Any) -> Any:
+    return redact(line) if isinstance(line, str) else line

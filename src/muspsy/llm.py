@@ -2,11 +2,14 @@
 when recording, the exact messages of every call (`muspsy.promptlog`).
 
 Transport errors, timeouts, 429 and 5xx are retried by the HTTP client itself; this module
-retries what LangGraph and the client do not: malformed or schema-invalid output.
+retries what LangGraph and the client do not: malformed or schema-invalid output. A call,
+client retries included, ends at the role's total deadline (`deadline_s`): the client's own
+timeout is per read, and a server trickling bytes never trips it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import time
@@ -23,15 +26,21 @@ from pydantic import BaseModel, ValidationError
 
 from muspsy.config import StructuredMethod
 from muspsy.events import EventLog
+from muspsy.preflight import CircuitBreaker
 from muspsy.promptlog import PromptLog
 from muspsy.ratelimit import EndpointLimiter
 from muspsy.records import Role
+from muspsy.redact import scrub_exception
 
 T = TypeVar("T", bound=BaseModel)
 
 
 class StructuredOutputError(RuntimeError):
     """The model kept returning output that does not fit the schema."""
+
+
+class CallDeadlineExceeded(TimeoutError):
+    """One LLM call, retries included, took longer than its total deadline."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,10 @@ class RoleModel:
     extra_body: Mapping[str, Any] = field(default_factory=dict)
     # Below 1, the string bounds sent in the schema shrink (the compact tier's shorter answers).
     length_scale: float = 1.0
+    # Total seconds per call, client retries included; None: no deadline (a local server).
+    deadline_s: float | None = None
+    # Shared by the roles on one endpoint: stops the run when the endpoint is down.
+    breaker: CircuitBreaker | None = None
 
 
 def describe_models(models: Mapping[Role, RoleModel]) -> dict[str, dict[str, Any]]:
@@ -212,11 +225,16 @@ async def call_structured(
             prompts.record(context, messages, attempt=attempt + 1, schema=schema.__name__, model=model.name)
         try:
             async with model.limiter or nullcontext():
-                reply = await model.chat.ainvoke(list(messages), extra_body=body)
+                reply = await _within_deadline(model, messages, body)
+            if model.breaker:
+                model.breaker.succeeded()
             p, c, cached = _usage(reply)
             parsed = parse_reply(reply, schema, model.structured_method)
         except Exception as exc:
             if not _is_output_failure(exc):
+                scrub_exception(exc)
+                if model.breaker:
+                    model.breaker.failed(exc)  # raises EndpointDown when the endpoint looks dead
                 raise
             last_error = _short_error(exc)
         prompt_tokens += p
@@ -244,6 +262,19 @@ async def call_structured(
     raise StructuredOutputError(
         f"{context.get('role', 'model')} gave no valid {schema.__name__} after {retries + 1} attempts: {last_error}"
     )
+
+
+async def _within_deadline(model: RoleModel, messages: Sequence[BaseMessage], body: dict[str, Any]) -> Any:
+    try:
+        async with asyncio.timeout(model.deadline_s):
+            return await model.chat.ainvoke(list(messages), extra_body=body)
+    except TimeoutError:
+        if model.deadline_s is None:
+            raise
+        where = f" at {model.breaker.url}" if model.breaker else ""
+        raise CallDeadlineExceeded(
+            f"{model.name}{where}: no complete reply within {model.deadline_s:g} s (deadline_s)"
+        ) from None
 
 
 def _short_error(error: object) -> str:

@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from muspsy.agents.spec import available_strategies, strategy_aliases
 from muspsy.data import profiles_dir
 from muspsy.records import ClientProfile
-
-SUFFIXES = (".yaml", ".yml")
+from muspsy.safeyaml import YamlFileError, is_yaml_name, parse_yaml, read_regular_file
 
 
 class ProfileError(ValueError):
@@ -22,18 +20,14 @@ class ProfileError(ValueError):
 def load_profile(path: Path | str) -> ClientProfile:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: cannot read: {exc}") from None
-    if not text.strip():
-        raise ProfileError(f"{path}: empty file")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid syntax"
-        raise ProfileError(f"{path}: {where}malformed YAML: {problem}") from None
+        text = read_regular_file(path)
+        if not text.strip():
+            raise ProfileError(f"{path}: empty file")
+        data = parse_yaml(text, path)
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except YamlFileError as exc:
+        raise ProfileError(str(exc)) from None
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: expected a mapping of profile fields, got {type(data).__name__}")
     try:
@@ -54,11 +48,12 @@ def load_profile(path: Path | str) -> ClientProfile:
 
 
 def profile_paths(targets: Iterable[Path]) -> list[Path]:
-    """Expand files and directories into profile files; directories contribute their *.yaml."""
+    """Expand files and directories into profile files; directories contribute their *.yaml
+    and *.yml files, in any letter case."""
     paths: list[Path] = []
     for target in targets:
         if target.is_dir():
-            paths += sorted(p for p in target.iterdir() if p.suffix in SUFFIXES)
+            paths += sorted(p for p in target.iterdir() if is_yaml_name(p))
         elif target.exists():
             paths.append(target)
         else:

@@ -3,8 +3,9 @@
 Every role's call goes through `muspsy.llm.call_structured`, which hands its messages and
 context (run, arc, session, turn, role, node) to a `PromptLog`. The role comes from the agent
 spec, so a new role is recorded without changes here. Only the messages are written, never a
-request's headers or keys. Each line is one write call, flushed; a line torn by a kill is cut
-when the run is resumed (`RunFolder.repair`).
+request's headers or keys, and each line is redacted (`muspsy.redact`: a message may quote a
+URL with credentials) and appended without following a symlink. Each line is one write call,
+flushed; a line torn by a kill is cut when the run is resumed (`RunFolder.repair`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from langchain_core.messages import BaseMessage
+
+from muspsy.redact import redact
+from muspsy.runfolder import open_append
 
 PROMPTS = "prompts.jsonl"
 ROLE_OF_MESSAGE = {"system": "system", "human": "user", "ai": "assistant"}
@@ -33,7 +37,7 @@ class JsonlPromptLog:
     """Appends one line per call to `path`; `run` fills in calls whose context has no run id."""
 
     def __init__(self, path: Path, run: str | None = None) -> None:
-        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._file: IO[str] = open_append(path)
         self._run = run
 
     def record(self, context: Mapping[str, Any], messages: Sequence[BaseMessage], **extra: Any) -> None:
@@ -41,7 +45,7 @@ class JsonlPromptLog:
         line["run"] = line["run"] or self._run
         line.update(extra)
         line["messages"] = message_dicts(messages)
-        self._file.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._file.write(redact(json.dumps(line, ensure_ascii=False)) + "\n")
         self._file.flush()
 
     def close(self) -> None:

@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 ARC_SCHEMA = "muspsy.arc/1"
 PROFILE_SCHEMA = "muspsy.profile/1"
 
+# Bounds that keep every id a valid file name and every number a 64-bit integer.
+MAX_ID_LENGTH = 64
+MAX_SESSIONS = 100
+
 RiskLevel = Literal["none", "low", "moderate", "high", "imminent"]
 # Per-turn disclosure labels, ordered by C-SSRS severity (wish to be dead .. plan or intent).
 TurnRisk = Literal["none", "passive_ideation", "active_ideation", "plan_or_intent"]
@@ -90,7 +94,7 @@ class UnlockRule(Record):
     alliance is the client's own felt trust (1-5) in its state at the start of the session.
     """
 
-    share_from_session: int = Field(default=1, ge=1)
+    share_from_session: int = Field(default=1, ge=1, le=MAX_SESSIONS)
     min_alliance: int = Field(default=1, ge=1, le=5)
 
     def unlocked(self, session: int, alliance: float) -> bool:
@@ -104,7 +108,7 @@ class PrivateFact(UnlockRule):
         default=None, pattern=FACT_ID, max_length=40, description="Ledger id; default fact-<position>."
     )
     fact: str
-    share_from_session: int = Field(ge=1)
+    share_from_session: int = Field(ge=1, le=MAX_SESSIONS)
 
 
 class RiskNote(UnlockRule):
@@ -151,7 +155,7 @@ class ClientState(Record):
 class PlannedSession(Record):
     """One planned session of a profile's arc, as in MusPsy's per-session user cards."""
 
-    session: int = Field(ge=1)
+    session: int = Field(ge=1, le=MAX_SESSIONS)
     recent_life_events: list[str] = Field(default_factory=list)
     emotion_state: str
     cognitive_state: str
@@ -173,7 +177,8 @@ class ClientProfile(Record):
     """A client seeded from a case report: static traits, hidden history, state, planned arc."""
 
     schema_: Literal["muspsy.profile/1"] = Field(alias="schema")
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    # Bounded: the id names files (transcripts/<arc id>.md) and database threads.
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=MAX_ID_LENGTH)
     name: str
     age: int = Field(ge=5, le=110)
     gender: str

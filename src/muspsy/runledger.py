@@ -5,16 +5,20 @@ as runs grow (not the disclosure ledger of `muspsy.ledger`).
 attempt starts and ends. In between, each change of an arc's state is one appended line of
 `arc_states.jsonl` (flushed, not fsynced: `arcs.jsonl` and `failed.jsonl` are the durable truth of
 what ended; the ledger says what is running). Writing the manifest folds the ledger into it and
-then empties the ledger, so neither grows beyond one attempt's changes.
+then empties the ledger, so neither grows beyond one attempt's changes. Like every run-folder
+file it is never followed through a symlink, and its lines are redacted (errors may echo a key).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
 from muspsy.planning import now
-from muspsy.runfolder import RunFolder
+from muspsy.redact import redact
+from muspsy.runfolder import RunFolder, open_append, read_text, write_atomic
 
 ARC_STATES = "arc_states.jsonl"
 
@@ -22,9 +26,9 @@ ARC_STATES = "arc_states.jsonl"
 def read_changes(folder: RunFolder) -> list[dict[str, Any]]:
     """The ledger's lines, a torn last one (the process died mid-write) left out."""
     path = folder.path(ARC_STATES)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():  # a symlink is refused by read_text, not taken as absent
         return []
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = read_text(path).splitlines()
     changes = []
     for line in lines:
         try:
@@ -48,12 +52,15 @@ def apply_changes(arcs: dict[str, dict[str, Any]], changes: list[dict[str, Any]]
             entry["worker"] = change["worker"]
 
 
-def current_arcs(folder: RunFolder, manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def current_arcs(
+    folder: RunFolder, manifest: dict[str, Any], on_torn: Callable[[Path], None] | None = None
+) -> dict[str, dict[str, Any]]:
     """Every arc's latest state: the manifest's, then the ledger's changes since it was written,
-    then `arcs.jsonl`, which wins: finished means written there, whatever the others say."""
+    then `arcs.jsonl`, which wins: finished means written there, whatever the others say.
+    `on_torn`: see `runfolder.read_lines` (read-only commands pass it to go past a torn tail)."""
     arcs = {arc: dict(entry) for arc, entry in manifest["arcs"].items()}
     apply_changes(arcs, read_changes(folder))
-    finished = folder.finished_arc_ids()
+    finished = folder.finished_arc_ids(on_torn)
     for arc, entry in arcs.items():
         if arc in finished:
             entry["status"] = "finished"
@@ -85,8 +92,8 @@ class RunLedger:
         if worker:
             line["worker"] = worker
         if self._file is None:
-            self._file = self.folder.path(ARC_STATES).open("a", encoding="utf-8")
-        self._file.write(json.dumps(line, ensure_ascii=False) + "\n")
+            self._file = open_append(self.folder.path(ARC_STATES))
+        self._file.write(redact(json.dumps(line, ensure_ascii=False)) + "\n")
         self._file.flush()
 
     def save(self) -> None:
@@ -94,7 +101,7 @@ class RunLedger:
         self.manifest["updated_at"] = now()
         self.folder.write_manifest(self.manifest)
         self.close()
-        self.folder.path(ARC_STATES).write_text("", encoding="utf-8")
+        write_atomic(self.folder.path(ARC_STATES), "")
 
     def close(self) -> None:
         if self._file is not None:

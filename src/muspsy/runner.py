@@ -30,8 +30,8 @@ from typing import Any
 from muspsy import __version__
 from muspsy.accounting import estimate_cost, totals
 from muspsy.agents.spec import AgentSpec, Strategy, load_specs, load_strategy
-from muspsy.backends import ResolvedModels, open_models
-from muspsy.checkpointers import check_checkpointer, compact, open_checkpointer, redact_url
+from muspsy.backends import ResolvedModels, open_models, preflight
+from muspsy.checkpointers import check_checkpointer, compact, open_checkpointer
 from muspsy.config import RunConfig, build_config, fingerprint, merge, resolved, role_settings
 from muspsy.events import JsonlEventLog
 from muspsy.executors.base import ArcDone, ArcJob, Executor, ExecutorError
@@ -51,8 +51,10 @@ from muspsy.planning import (
 from muspsy.progress import CallTally, Position, ProgressSink, QuietProgress, calls_per_arc
 from muspsy.promptlog import JsonlPromptLog
 from muspsy.records import ROLES, ArcRecord, ClientProfile, Role
-from muspsy.runfolder import EVENTS, PROMPTS, RunFolder, RunFolderError
+from muspsy.redact import redact, redact_url
+from muspsy.runfolder import EVENTS, PROFILES, PROMPTS, RunFolder, RunFolderError
 from muspsy.runledger import RunLedger
+from muspsy.runlock import postgres_run_lock, run_folder_lock
 
 __all__ = [
     "ExecutorOptions",
@@ -206,14 +208,16 @@ class Run:
         if result.values is not None:
             try:
                 record = assemble_record(result.values, self.provenance(entry["seed"], result.started_at))
-            except Exception as exc:  # an arc whose state does not make a record fails alone
-                error = f"{type(exc).__name__}: {exc}"
+                self.folder.add_arc(record)  # its transcript and its line: a failure here is the arc's too
+            except Exception as exc:  # one arc's failure, whatever step failed, must not stop the others
+                record, error = None, f"{type(exc).__name__}: {exc}"
         position = self.progress.tally.positions.get(arc)
         self.events.arc_ended(arc, self.calls_per_arc)
         if record is None:
             message = error or "no result"
             if position:
                 message += f" ({'during' if position.in_flight else 'after'} {position.describe()})"
+            message = redact(message)
             self.result.failed[arc] = message
             self.folder.add_failure(arc, entry["client_id"], message)
             self.ledger.mark(arc, "failed", error=message)
@@ -221,7 +225,6 @@ class Run:
             self.progress.tally.failed += 1
             self.progress.note(f"{arc}: FAILED: {message}; {what_to_do(self, message, position)}")
         else:
-            self.folder.add_arc(record)
             self.result.finished.append(arc)
             self.ledger.mark(arc, "finished")
             self.events.emit(
@@ -266,11 +269,15 @@ async def start_run(
     check_executor(options, checkpointer, config)
     async with AsyncExitStack() as stack:
         models = await open_models(config, stack)
+        await preflight(models)
         config_fp = fingerprint(config, hashes)
         runs_dir.mkdir(parents=True, exist_ok=True)
         run_id = new_run_id(runs_dir, config_fp)
+        # Reaching the checkpointer comes before the run folder: a bad URL leaves no orphan.
+        await stack.enter_async_context(postgres_run_lock(checkpointer, run_id))
         folder = RunFolder(runs_dir / run_id)
         folder.create()
+        stack.enter_context(run_folder_lock(folder.root))
         folder.write_profiles(list(profiles))
         manifest: dict[str, Any] = {
             "schema": "muspsy.manifest/1",
@@ -311,10 +318,24 @@ async def resume_run(
     executor: ExecutorOptions | None = None,
 ) -> RunResult:
     """Continue every unfinished or failed arc of a run from its last checkpoint, with either
-    executor whichever ran it before."""
-    options = executor or ExecutorOptions()
+    executor whichever ran it before.
+
+    Raises RunLocked when another process holds the run."""
+    RunFolder(run_dir).read_manifest()  # a run folder, before a lock file is made in it
+    with run_folder_lock(run_dir):
+        return await _resume_locked(run_dir, overrides, force, progress, checkpointer, executor or ExecutorOptions())
+
+
+async def _resume_locked(
+    run_dir: Path,
+    overrides: dict[str, Any] | None,
+    force: bool,
+    progress: ProgressSink | None,
+    checkpointer: str | None,
+    options: ExecutorOptions,
+) -> RunResult:
     folder = RunFolder(run_dir)
-    manifest = folder.read_manifest()
+    manifest = folder.read_manifest()  # read again: the previous holder may have changed it
     config = config_for_resume(manifest, overrides or {})
     strategies = load_strategies(config)
     specs = load_specs(ROLES, compact=config.backend == "embedded" and config.embedded.compact)
@@ -339,10 +360,13 @@ async def resume_run(
         if "***" in stored:
             raise RunFolderError(f"this run used the checkpointer {stored}: pass --checkpointer with its password")
         checkpointer = stored
+    check_checkpointer(checkpointer)
     check_executor(options, checkpointer, config)
-    repaired = folder.repair()
     async with AsyncExitStack() as stack:
+        await stack.enter_async_context(postgres_run_lock(checkpointer, manifest["run_id"]))
+        repaired = folder.repair()
         models = await open_models(config, stack)
+        await preflight(models)
         if repaired:
             manifest.setdefault("repairs", []).append({"at": now(), "files": repaired})
         return await _execute(
@@ -415,11 +439,15 @@ async def _execute(
     ledger = RunLedger(folder, manifest)
     stack.callback(ledger.close)
     done_before = sum(entry["status"] == "finished" for entry in ledger.arcs.values())
+    profiles = folder.read_profiles()
+    for arc, entry in ledger.arcs.items():
+        if entry["client_id"] not in profiles:
+            raise RunFolderError(f"{folder.path(PROFILES)}: no profile {entry['client_id']!r} for arc {arc}")
     run = Run(
         config=config,
         folder=folder,
         ledger=ledger,
-        profiles=folder.read_profiles(),
+        profiles=profiles,
         models=models,
         progress=sink,
         events=events,

@@ -8,9 +8,12 @@ from pathlib import Path
 
 from muspsy.runfolder import RunFolder
 from muspsy.runledger import current_arcs
+from muspsy.runlock import run_in_use
 
 
 def process_alive(pid: int | None) -> bool:
+    """Whether a process `pid` exists (the viewer's test of a run's writer; `run_status`
+    asks the run folder's lock, which a reused pid cannot fool)."""
     if not pid:
         return False
     try:
@@ -25,10 +28,11 @@ def process_alive(pid: int | None) -> bool:
 def run_status(run_dir: Path) -> str:
     folder = RunFolder(run_dir)
     manifest = folder.read_manifest()
-    arcs = current_arcs(folder, manifest)
+    torn: list[Path] = []
+    arcs = current_arcs(folder, manifest, on_torn=torn.append)
     attempts = manifest.get("attempts", [])
     last = attempts[-1] if attempts else {}
-    live = manifest["status"] == "running" and process_alive(last.get("pid")) and "ended_at" not in last
+    live = manifest["status"] == "running" and "ended_at" not in last and run_in_use(folder.root)
     states: dict[str, str] = {}
     for arc, entry in arcs.items():
         state = entry["status"]
@@ -55,6 +59,8 @@ def run_status(run_dir: Path) -> str:
         elif state in ("running", "interrupted"):
             worker = arcs[arc].get("worker", "local")
             lines.append(f"  {state} {arc}" + (f" (on {worker})" if worker != "local" else ""))
+    if torn:
+        lines.append(f"{torn[0]}: a torn last line was ignored (a killed process); resume repairs it")
     if run_state != "completed" and counts.get("finished", 0) < len(states) and not live:
         lines.append(f"continue with: muspsy resume {run_dir}")
     return "\n".join(lines)

@@ -15,8 +15,10 @@ from muspsy.backends.embedded import EmbeddedServer, slot_of
 from muspsy.backends.openai_chat import openai_chat_model
 from muspsy.config import Backend, ConfigError, ModelSettings, RunConfig, role_settings
 from muspsy.llm import RoleModel, describe_models
+from muspsy.preflight import PREFLIGHT_TIMEOUT_S, CircuitBreaker, check_endpoint
 from muspsy.ratelimit import EndpointLimiter
 from muspsy.records import Role
+from muspsy.redact import redact_url, register_secret, register_url
 from muspsy.testing import ScriptedChatModel, default_responder
 
 LOCAL_HOSTS = ("://127.0.0.1", "://localhost", "://[::1]")
@@ -35,6 +37,7 @@ def _api_key(settings: ModelSettings, role: Role) -> str:
     env_name = settings.api_key_env or "OPENAI_API_KEY"
     key = os.environ.get(env_name)
     if key:
+        register_secret(key)  # scrubbed from everything written, e.g. an error body echoing it
         return key
     base_url = settings.base_url or os.environ.get("OPENAI_BASE_URL", "")
     if any(host in base_url for host in LOCAL_HOSTS):
@@ -45,7 +48,11 @@ def _api_key(settings: ModelSettings, role: Role) -> str:
 
 
 def _public_params(settings: ModelSettings) -> dict[str, Any]:
-    return settings.model_dump(exclude_none=True, exclude={"model"})
+    """What records say about a role's model: its settings, credentials in the URL masked."""
+    params = settings.model_dump(exclude_none=True, exclude={"model"})
+    if "base_url" in params:
+        params["base_url"] = redact_url(params["base_url"])
+    return params
 
 
 async def open_models(config: RunConfig, stack: AsyncExitStack, share: tuple[int, int] = (0, 1)) -> ResolvedModels:
@@ -70,9 +77,11 @@ async def open_models(config: RunConfig, stack: AsyncExitStack, share: tuple[int
         server = stack.enter_context(EmbeddedServer(config.embedded))
         settings = {role: s.model_copy(update={"base_url": server.base_url}) for role, s in settings.items()}
     limiters = _endpoint_limiters(settings, share)
+    breakers: dict[str, CircuitBreaker] = {}
     # Roles with the same settings share one client (one connection pool, one TLS setup).
     clients: dict[tuple[str, str], BaseChatModel] = {}
     for role, s in settings.items():
+        register_url(s.base_url)
         key = "not-needed" if backend == "embedded" else _api_key(s, role)
         signature = (s.model_dump_json(), key)
         if signature not in clients:
@@ -91,6 +100,8 @@ async def open_models(config: RunConfig, stack: AsyncExitStack, share: tuple[int
             limiters.get(_endpoint(s)),
             body,
             COMPACT_LENGTH_SCALE if backend == "embedded" and config.embedded.compact else 1.0,
+            deadline_s=s.deadline_s,
+            breaker=breakers.setdefault(_endpoint(s), CircuitBreaker(_endpoint(s))),
         )
     return ResolvedModels(backend, models)
 
@@ -107,7 +118,22 @@ def embedded_request_fields(role: Role, config: RunConfig) -> dict[str, Any]:
 
 
 def _endpoint(settings: ModelSettings) -> str:
-    return settings.base_url or os.environ.get("OPENAI_BASE_URL") or "openai"
+    return settings.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+
+
+async def preflight(models: ResolvedModels) -> None:
+    """Check each endpoint of an openai-backend run once before arcs start (see muspsy.preflight)."""
+    if models.backend != "openai":
+        return  # scripted: no endpoint; embedded: a server this process just started
+    checked: set[tuple[str, str]] = set()
+    for model in models.models.values():
+        base_url = str(getattr(model.chat, "openai_api_base", None) or (model.breaker.url if model.breaker else ""))
+        secret = getattr(model.chat, "openai_api_key", None)
+        key = secret.get_secret_value() if secret is not None else ""
+        if base_url and (base_url, key) not in checked:
+            checked.add((base_url, key))
+            timeout = min(model.deadline_s or PREFLIGHT_TIMEOUT_S, PREFLIGHT_TIMEOUT_S)
+            await check_endpoint(base_url, key, timeout)
 
 
 def endpoint_limits(settings: dict[Role, ModelSettings]) -> dict[str, tuple[int | None, float | None]]:

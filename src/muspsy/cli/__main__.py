@@ -1,5 +1,5 @@
 """`python -m muspsy.cli ...` runs the command line (the benchmarks start the fake server so)."""
 
-from muspsy.cli import app
+from muspsy.cli import main
 
-app()
+main()

@@ -22,7 +22,11 @@ from muspsy.backends.embedded import EmbeddedModelMissing
 from muspsy.checkpointers import CheckpointerError
 from muspsy.config import ConfigError, RunConfig, build_config, load_config_file, merge, resolved
 from muspsy.executors.base import ExecutorError
+from muspsy.failures import describe_failure
+from muspsy.outputs import OutputRefused
+from muspsy.preflight import EndpointDown
 from muspsy.profiles import ProfileError
+from muspsy.redact import redact
 from muspsy.runfolder import RunFolderError
 
 USER_ERRORS = (
@@ -33,6 +37,8 @@ USER_ERRORS = (
     RunFolderError,
     CheckpointerError,
     ExecutorError,
+    OutputRefused,
+    EndpointDown,
 )
 
 app = typer.Typer(
@@ -52,7 +58,9 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def print_error(message: str) -> None:
     # The message is plain text (paths may hold brackets): never parse it as rich markup.
-    err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
+    # One line: a message with a newline (an echoed server body) would look like two errors.
+    line = " ".join(redact(message).split())
+    err.print(Text.assemble(("error:", "bold red"), " ", line), soft_wrap=True)
 
 
 # Options that several commands share.
@@ -66,7 +74,9 @@ ExecutorName = Annotated[
         "needs a postgresql:// --checkpointer.",
     ),
 ]
-Workers = Annotated[int | None, typer.Option(help="Ray workers (--executor ray; default: the cluster's CPUs).", min=1)]
+Workers = Annotated[
+    int | None, typer.Option(help="Ray workers (--executor ray; default: the cluster's CPUs).", min=1, max=4096)
+]
 RayAddress = Annotated[
     str | None,
     typer.Option(help="An existing Ray cluster, e.g. ray://head:10001 or auto (default: start a local one)."),
@@ -93,6 +103,11 @@ def user_errors() -> Iterator[None]:
         yield
     except USER_ERRORS as exc:
         fail(str(exc))
+    except Exception as exc:
+        message = describe_failure(exc)
+        if message is None:
+            raise
+        fail(message)
     except KeyboardInterrupt:
         # The runner has saved the manifest and said how to resume; no traceback.
         raise typer.Exit(130) from None

@@ -42,6 +42,7 @@ from muspsy.importers import (
     write_arcs,
     write_profiles,
 )
+from muspsy.outputs import guard_output
 from muspsy.profiles import ProfileError, load_profile, load_profiles, profile_paths
 from muspsy.records import ArcRecord
 from muspsy.runfolder import write_atomic
@@ -134,6 +135,8 @@ def import_profiles_command(
     batch = Batch(skip_bad)
     with import_errors():
         profiles = import_profiles(format, files, batch)
+        # Replacing <id>.yaml files is what import does; a source or a run-folder file never.
+        guard_output(out, files, force=True, writes=[f"{p.id}.yaml" for p in profiles])
         paths = write_profiles(profiles, out) if profiles else []
     for path in paths:
         typer.echo(str(path))
@@ -221,6 +224,7 @@ def import_arcs_command(
     with import_errors():
         arcs = import_arcs(format, files, full_length, batch)
         if arcs:
+            guard_output(out, files, force=True)  # e.g. -o RUN/arcs.jsonl would replace a run's records
             write_arcs(arcs, out)
     for arc in arcs:
         typer.echo(f"{arc.arc_id}\t{sessions_summary(arc)}\t{sum(len(s.turns) for s in arc.sessions)} turn(s)")
@@ -256,7 +260,9 @@ def export_command(
         float, typer.Option(help="Estimated Jaccard similarity from which a session counts as a duplicate.")
     ] = 0.8,
     license: Annotated[str, typer.Option("--license", help="parquet: licence in the dataset card.")] = DEFAULT_LICENSE,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing, non-empty output folder.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing output file or non-empty output folder.")
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
     """Export arcs to a training or sharing format; every record is checked before anything is written."""

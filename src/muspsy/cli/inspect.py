@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from muspsy.cli.common import app, fail
+from muspsy.outputs import OutputRefused, guard_output
 from muspsy.viewer.index import SourceError
 from muspsy.viewer.server import Viewer, serve, write_static
 from muspsy.viewer.site import Source
@@ -26,11 +27,14 @@ def view(
     try:
         opened = [Source.open(number, path) for number, path in enumerate(sources)]
         if html is not None:
+            # What --force never allows (a source, a run folder, the current folder); write_static
+            # asks for --force itself before it replaces a non-empty folder.
+            guard_output(html, sources, force=True, folder=True)
             count = write_static(opened, html, force=force)
             typer.echo(f"{count} pages written to {html}; open {html / 'index.html'}", err=True)
             typer.echo(str(html / "index.html"))
             return
-    except SourceError as exc:
+    except (SourceError, OutputRefused) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"{html}: cannot write: {exc.strerror or exc}")

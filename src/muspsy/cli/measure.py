@@ -24,6 +24,7 @@ from muspsy.cli.common import (
     user_errors,
 )
 from muspsy.config import merge
+from muspsy.outputs import guard_output
 from muspsy.promptlog import JsonlPromptLog
 
 
@@ -73,21 +74,26 @@ def evaluate(
     judges: Annotated[
         bool, typer.Option("--judges/--no-judges", help="Score with the LLM judges, or compute the metrics only.")
     ] = True,
-    concurrency: Annotated[int, typer.Option(min=1, help="Sessions judged at once.")] = 4,
+    concurrency: Annotated[int, typer.Option(min=1, max=4096, help="Sessions judged at once.")] = 4,
     record_prompts: Annotated[
         Path | None,
         typer.Option(
             "--record-prompts", help="Append the exact messages of every judge call to this .jsonl file (role judge)."
         ),
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace evaluation files already in --output.")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Score every session: deterministic fidelity metrics and LLM judges (CTRS, alliance, MITI, crisis, persona)."""
     from muspsy.evaluation.evaluate import evaluate_all, session_progress, summary_table, write_outputs
-    from muspsy.evaluation.sources import load_source
+    from muspsy.evaluation.sources import load_source, unique_arcs
 
     with user_errors(), source_errors():
-        loaded = [load_source(path, with_evaluation=False) for path in sources]
+        if output is not None:
+            guard_output(output, sources, force=force, writes=("evaluation.jsonl", "evaluation.md"))
+        if record_prompts is not None:  # appended to by design, so no --force; never a source or run file
+            guard_output(record_prompts, sources, force=True)
+        loaded = unique_arcs([load_source(path, with_evaluation=False) for path in sources])
         cfg = None
         if judges:
             overrides = cli_overrides(backend=backend, model=model, base_url=base_url)
@@ -151,13 +157,17 @@ def compare(
         list[Path] | None,
         typer.Option(help="Extra evaluation.jsonl files (e.g. written with `evaluate -o`), matched on run and arc id."),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into a non-empty --output folder, replacing its comparison.")
+    ] = False,
 ) -> None:
     """Compare groups of arcs: outcomes, fidelity and judge scores, paired differences with bootstrap CIs, plots."""
     from muspsy.evaluation.report import default_grouping, write_comparison
-    from muspsy.evaluation.sources import attach_evaluations, load_source
+    from muspsy.evaluation.sources import attach_evaluations, load_source, unique_arcs
 
     with user_errors(), source_errors():
-        loaded = [load_source(path) for path in sources]
+        guard_output(output, [*sources, *(evaluation or [])], force=force)
+        loaded = unique_arcs([load_source(path) for path in sources])
         attach_evaluations(loaded, evaluation or [])
         table, written = write_comparison(loaded, by or default_grouping(loaded), output)
     Console(highlight=False).print(table.rich())

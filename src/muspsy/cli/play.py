@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from muspsy.cli.common import Backend, app, cli_overrides, config_from, fail, user_errors
+from muspsy.outputs import run_folder_of
 from muspsy.planning import arc_id
 from muspsy.play.game import Play, play
 from muspsy.play.human import StdioTerminal
@@ -51,6 +52,9 @@ def play_command(
             fail(f"--strategy: play follows one strategy, got {', '.join(cfg.strategies)}")
         client = load_profile(profile)
         where = folder or Path("plays") / arc_id(client, cfg.strategies[0], cfg.seed)
+        inside = run_folder_of(where.absolute())
+        if inside is not None:  # the play's arcs, events and checkpoints would mix into the run's
+            fail(f"--dir {where}: is inside the run folder {inside}; choose another play folder")
         terminal = StdioTerminal(
             say=lambda text: print(text, end="", file=sys.stderr, flush=True), read=sys.stdin.readline
         )

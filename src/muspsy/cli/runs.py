@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, Literal
 
 import typer
@@ -33,10 +36,12 @@ from muspsy.cli.common import (
     dev_app,
     err,
     fail,
+    print_error,
     user_errors,
 )
 from muspsy.config import load_config_file, merge
 from muspsy.graphs.export import GRAPH_NAMES, to_mermaid, to_node_link
+from muspsy.preflight import EndpointDown
 from muspsy.profiles import load_profiles
 from muspsy.progress import calls_per_arc, make_progress
 from muspsy.runner import ExecutorOptions, RunResult, check_executor, resume_run, start_run
@@ -151,7 +156,7 @@ def run(
                     f"{limits.turns_min}-{limits.turns_max} turns (short unless --sessions-max, --turns-max or "
                     "limits in a --config file say otherwise)"
                 )
-        result = asyncio.run(
+        result = run_until_stopped(
             start_run(
                 profiles,
                 cfg,
@@ -159,7 +164,8 @@ def run(
                 progress=make_progress(err, quiet),
                 checkpointer=checkpointer,
                 executor=options,
-            )
+            ),
+            lambda: folder_of_this_process(runs_dir),
         )
     finish(result, quiet)
 
@@ -185,7 +191,7 @@ def resume(
     arcs are never redone."""
     with user_errors():
         overrides = merge(load_config_file(config) if config else {}, cli_overrides(concurrency=concurrency))
-        result = asyncio.run(
+        result = run_until_stopped(
             resume_run(
                 run_dir,
                 overrides=overrides,
@@ -193,9 +199,65 @@ def resume(
                 progress=make_progress(err, quiet),
                 checkpointer=checkpointer,
                 executor=ExecutorOptions(executor, workers, ray_address, keep_checkpoints),
-            )
+            ),
+            lambda: run_dir,
         )
     finish(result, quiet)
+
+
+def run_until_stopped(work: Coroutine[Any, Any, RunResult], run_folder: Callable[[], Path | None]) -> RunResult:
+    """Run `work`; on SIGINT, SIGTERM or a dead endpoint, print the run folder as the last
+    stdout line (scripts capture it) and exit 130, 143 or 2. SIGTERM is handled like SIGINT:
+    the runner saves the manifest as interrupted and says how to resume."""
+    with sigterm_as_interrupt() as terminated:
+        try:
+            return asyncio.run(work)
+        except KeyboardInterrupt:
+            folder = run_folder()
+            if folder is not None:
+                typer.echo(str(folder))
+            raise typer.Exit(143 if terminated.is_set() else 130) from None
+        except EndpointDown as exc:
+            folder = run_folder()
+            if folder is None:
+                fail(str(exc))
+            print_error(f"{exc}; every arc is resumable: muspsy resume {folder}")
+            typer.echo(str(folder))
+            raise typer.Exit(2) from None
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[threading.Event]:
+    """While inside, SIGTERM acts as SIGINT (whatever handles SIGINT then, e.g. asyncio's
+    runner, which cancels the run); the event tells the two apart afterwards."""
+    terminated = threading.Event()
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        terminated.set()
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield terminated
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def folder_of_this_process(runs_dir: Path) -> Path | None:
+    """The run folder this process started under `runs_dir` (its pid is in the last attempt)."""
+    candidates = sorted(runs_dir.glob("*/manifest.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in candidates[:20]:
+        try:
+            attempts = json.loads(path.read_text(encoding="utf-8")).get("attempts") or [{}]
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(attempts[-1], dict) and attempts[-1].get("pid") == os.getpid():
+            return path.parent
+    return None
 
 
 def finish(result: RunResult, quiet: bool) -> None:
@@ -257,7 +319,7 @@ def graph(
 
 @dev_app.command("fake-llm")
 def fake_llm(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 0,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0: any free port).")] = 0,
     latency_ms: Annotated[float, typer.Option(help="Delay before every answer.")] = 0.0,
     fault_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of requests that get a fault.")] = 0.0,
     faults: Annotated[
@@ -280,7 +342,9 @@ def fake_llm(
         seed=seed,
         port=port,
     )
-    with server:
+    with user_errors():
+        server.__enter__()  # a port in use is one line, not a traceback
+    try:
         typer.echo(server.base_url, err=False)
         err.print(f"fake OpenAI endpoint at {server.base_url}; Ctrl-C to stop")
         stop = threading.Event()
@@ -291,6 +355,8 @@ def fake_llm(
         except KeyboardInterrupt:
             pass
         err.print(f"served {server.requests} request(s); faults injected: {server.faults_injected}")
+    finally:
+        server.__exit__(None, None, None)
 
 
 # ---------------------------------------------------------------- evaluate and compare

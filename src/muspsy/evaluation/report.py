@@ -11,6 +11,9 @@ from muspsy.evaluation.sources import Source
 from muspsy.evaluation.tables import Table
 from muspsy.runfolder import write_atomic
 
+# Everything a comparison may write; replaced together, so no stale plot survives a rerun.
+COMPARISON_FILES = ("comparison.md", "comparison.csv", "trajectories.png", "sessions.png", "judges.png")
+
 
 def default_grouping(sources: Sequence[Source]) -> GroupBy:
     """Several sources: one group each; one source: its strategies."""
@@ -22,6 +25,8 @@ def write_comparison(sources: Sequence[Source], by: GroupBy, out_dir: Path) -> t
     rows = compare_groups(groups)
     table = comparison_table(groups, rows)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for name in COMPARISON_FILES:  # a plot this comparison does not draw must not linger from the last
+        (out_dir / name).unlink(missing_ok=True)
     if len(groups) < 2:
         table.notes.append(f"Only one group ({groups[0].name}): nothing to compare it with.")
     if not any(s.evaluation for s in sources):

@@ -58,6 +58,21 @@ def load_source(path: Path, with_evaluation: bool = True) -> Source:
     return Source(path, arcs, evaluation)
 
 
+def unique_arcs(sources: list[Source]) -> list[Source]:
+    """`sources` unchanged, or SourceError when one arc (run id, arc id) appears twice: counted
+    twice it would weigh double in every mean, as export refuses too."""
+    seen: dict[tuple[str, str], Path] = {}
+    for source in sources:
+        for arc in source.arcs:
+            key = (arc.run_id, arc.arc_id)
+            if key in seen:
+                raise SourceError(
+                    f"{source.path}: arc {arc.arc_id} of run {arc.run_id} is also in {seen[key]}: give each source once"
+                )
+            seen[key] = source.path
+    return sources
+
+
 def attach_evaluations(sources: list[Source], files: list[Path]) -> None:
     """Add the lines of extra evaluation files to every source; lines are matched to arcs by
     (run_id, arc_id) later, so lines of other sources are harmless."""

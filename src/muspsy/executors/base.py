@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 from muspsy.graphs.state import ArcState
 from muspsy.planning import now
+from muspsy.preflight import EndpointDown
+from muspsy.redact import redact
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,8 @@ ProgressCallback = Callable[[int, int, int], None]
 async def run_arc_graph(
     graph: Any, job: ArcJob, on_session: ProgressCallback, on_partial: Callable[[dict[str, Any]], None] | None = None
 ) -> ArcDone:
-    """Run (or continue) one arc; an arc's failure is returned, never raised, so the others go on.
+    """Run (or continue) one arc; an arc's failure is returned, never raised, so the others go
+    on. A dead endpoint (EndpointDown) is raised: it stops the run, every arc resumable.
 
     `on_partial` hears the arc's state after each session (the driver rewrites its transcript)."""
     thread: Any = {"configurable": {"thread_id": job.thread_id}, "recursion_limit": job.recursion_limit}
@@ -81,8 +84,11 @@ async def run_arc_graph(
                         on_partial(dict((await graph.aget_state(thread)).values))
             snapshot = await graph.aget_state(thread)
         values = dict(snapshot.values)
+    except EndpointDown:
+        raise  # not this arc's failure: the run stops and the arc stays resumable
     except Exception as exc:
-        return ArcDone(job.arc_id, started, time.perf_counter() - clock, error=f"{type(exc).__name__}: {exc}")
+        error = redact(f"{type(exc).__name__}: {exc}")  # an error body may echo the key
+        return ArcDone(job.arc_id, started, time.perf_counter() - clock, error=error)
     return ArcDone(job.arc_id, started, time.perf_counter() - clock, values=values)
 
 

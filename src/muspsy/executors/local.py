@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from typing import Any
 
 from muspsy.executors.base import ArcJob, ArcSink, run_arc_graph
@@ -30,7 +30,19 @@ class LocalExecutor:
                 await sink.done(await run_arc_graph(self.graphs[job.strategy], job, sink.progressed, sink.partial))
 
         with startup_objects_frozen():
-            await asyncio.gather(*(one(position, job) for position, job in enumerate(jobs)))
+            await all_or_none(one(position, job) for position, job in enumerate(jobs))
+
+
+async def all_or_none(work: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run all; when one raises (a dead endpoint, an interrupt), cancel the others and wait
+    for them, so none writes after the run has been saved as interrupted."""
+    tasks = [asyncio.ensure_future(w) for w in work]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def first_wave_delay(position: int, spacing_ms: float) -> float:

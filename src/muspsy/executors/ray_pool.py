@@ -31,6 +31,7 @@ from muspsy.events import EventLog
 from muspsy.executors.base import ArcDone, ArcJob, ArcSink, ExecutorError
 from muspsy.executors.local import first_wave_delay
 from muspsy.executors.ray_worker import ArcWorker
+from muspsy.preflight import EndpointDown
 
 WORKER_DEATHS_PER_ARC = 3
 DRAIN_EVERY_S = 1.0
@@ -169,8 +170,9 @@ class RayExecutor:
                 delay = 0.0
                 worker.arcs += 1
                 await self._finish(sink, result)
-        except Exception as exc:  # a bug or a failed replacement stops the run, as it would locally
-            self.failure = exc
+        except Exception as exc:  # a bug, a dead endpoint or a failed replacement stops the run, as locally
+            cause = getattr(exc, "cause", None)  # a worker's exception arrives wrapped in a RayTaskError
+            self.failure = cause if isinstance(cause, EndpointDown) else exc
             self.all_done.set()
 
     async def _finish(self, sink: ArcSink, result: ArcDone) -> None:

@@ -24,6 +24,7 @@ import yaml
 
 from muspsy.exports.sources import ExportError, Selection, has_crisis
 from muspsy.records import TURN_RISK_SEVERITY, ArcRecord
+from muspsy.redact import redact
 
 DEFAULT_LICENSE = "cc-by-4.0"
 CONFIGS = ("sessions", "arcs", "turns")
@@ -100,7 +101,8 @@ SCHEMAS: dict[str, pa.Schema] = {
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    # Redacted: provenance from older runs or other tools may hold a URL with credentials.
+    return redact(json.dumps(value, ensure_ascii=False, sort_keys=True))
 
 
 def _disclosures(arc: ArcRecord) -> int:

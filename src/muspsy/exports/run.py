@@ -3,7 +3,8 @@
 Nothing is written unless every record passes its format's checker. A JSONL output replaces
 its file in one rename; a folder output (`muspsy-raw`, `parquet`) is written to a temporary
 folder beside it and renamed into place. An existing non-empty output folder is replaced only
-with `force` (a wrong `-o` must not delete someone's folder).
+with `force` (a wrong `-o` must not delete someone's folder), and an existing file likewise; an output
+that is a source, holds one, or lies inside a run folder is refused (`muspsy.outputs`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from muspsy.exports.parquet import CONFIGS, DEFAULT_LICENSE, build_tables, check
 from muspsy.exports.raw import build_raw, check_raw
 from muspsy.exports.sources import ExportError, Selection, load_sources, select
 from muspsy.exports.tasks import build_tasks, check_tasks
+from muspsy.outputs import OutputRefused, guard_output
+from muspsy.redact import redact
 from muspsy.runfolder import write_atomic
 
 Format = Literal["openai", "sharegpt", "muspsy-tasks", "muspsy-raw", "parquet"]
@@ -76,6 +79,10 @@ def export(
         _check_folder_target(out, opts.force)
     elif out.is_dir():
         raise ExportError(f"{out}: is a folder; {fmt} writes one .jsonl file")
+    try:
+        guard_output(out, sources, force=opts.force, folder=fmt in FOLDER_FORMATS)
+    except OutputRefused as exc:
+        raise ExportError(str(exc)) from None
     loaded = load_sources(sources)
     say(
         f"read {len(loaded.arcs)} arc(s) from {len(sources)} source(s)"
@@ -102,7 +109,7 @@ def export(
         _write_folder(
             out,
             opts.force,
-            lambda tmp: [(tmp / name).write_text(text, encoding="utf-8") for name, text in files.items()],
+            lambda tmp: [(tmp / name).write_text(redact(text), encoding="utf-8") for name, text in files.items()],
         )
         arcs = sum(1 for name in files if name.startswith("dialogues_"))
         return ExportResult(out, fmt, arcs, selection, {"arc(s) as file triples": arcs})
@@ -156,7 +163,7 @@ def _write_parquet(folder: Path, tables: dict[str, pa.Table], card: str) -> None
     for name, table in tables.items():
         (folder / name).mkdir()
         pq.write_table(table, folder / name / "train.parquet")
-    (folder / "README.md").write_text(card, encoding="utf-8")
+    (folder / "README.md").write_text(redact(card), encoding="utf-8")
 
 
 def _write_folder(out: Path, force: bool, fill: Any) -> None:

@@ -33,7 +33,7 @@ from muspsy.llm import RoleModel, call_structured, describe_models, format_hint
 from muspsy.planning import arc_id, initial_arc_state, now
 from muspsy.play.human import HumanChatModel, PlayerQuit, Terminal
 from muspsy.records import ArcRecord, ClientProfile, SessionRecord
-from muspsy.runfolder import RunFolder
+from muspsy.runfolder import RunFolder, read_text, write_atomic
 from muspsy.runner import assemble_record
 from muspsy.templates import load_template
 from muspsy.views import language_name
@@ -148,10 +148,10 @@ async def play(game: Play) -> ArcRecord | None:
 def _started_at(folder: Path) -> str:
     """When this play began: kept in the folder, so a resumed arc keeps its first start."""
     path = folder / "play.json"
-    if path.exists():
-        return str(json.loads(path.read_text(encoding="utf-8"))["started_at"])
+    if path.exists() or path.is_symlink():  # a symlink is refused by read_text, not overwritten
+        return str(json.loads(read_text(path))["started_at"])
     started = now()
-    path.write_text(json.dumps({"started_at": started}) + "\n", encoding="utf-8")
+    write_atomic(path, json.dumps({"started_at": started}) + "\n")
     return started
 
 

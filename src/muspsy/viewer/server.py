@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from muspsy.redact import redact
 from muspsy.viewer.arc_page import arc_body
 from muspsy.viewer.html import LIVE_JS, esc, page
 from muspsy.viewer.index import SourceError
@@ -155,7 +156,8 @@ def write_static(sources: list[Source], out: Path, *, force: bool) -> int:
     count = 0
     try:
         for name, body in static_pages(sources):
-            (building / name).write_text(body, encoding="utf-8")
+            # Redacted: arcs from older runs or other tools may hold a URL with credentials.
+            (building / name).write_text(redact(body), encoding="utf-8")
             count += 1
             if count % 500 == 0:
                 print(f"{count} pages written", file=sys.stderr)
