@@ -43,6 +43,33 @@ def test_finished_arcs_leave_no_checkpoints_unless_kept(tmp_path):
 
 
 @pytest.mark.cli
+def test_an_arc_stopped_between_its_record_and_its_mark_has_its_checkpoints_swept_on_resume(tmp_path):
+    # Checkpoints are deleted before an arc is marked finished; a process stopped in between
+    # leaves the record in arcs.jsonl, the arc unmarked and its checkpoints: the next attempt
+    # deletes them. Made here with --keep-checkpoints, then one arc's mark taken back.
+    kept = muspsy("run", *TWO, "--backend", "scripted", *SMALL, "--runs-dir", str(tmp_path), "--keep-checkpoints", "-q")
+    assert kept.returncode == 0, kept.stderr
+    run_dir = Path(kept.stdout.strip())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    first, second = sorted(manifest["arcs"])
+    manifest["arcs"][first]["status"] = "running"
+    manifest["status"] = "interrupted"
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+
+    def threads() -> set[str]:
+        with sqlite3.connect(run_dir / "checkpoints.sqlite") as db:
+            return {row[0].rsplit("/", 1)[-1] for row in db.execute("SELECT DISTINCT thread_id FROM checkpoints")}
+
+    assert threads() == {first, second}
+    resumed = muspsy("resume", str(run_dir), "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    assert threads() == {second}  # the unmarked arc's swept; the marked one's kept, as asked
+    assert len(arcs_of(run_dir)) == 2  # nothing run twice
+    statuses = {e["status"] for e in json.loads((run_dir / "manifest.json").read_text())["arcs"].values()}
+    assert statuses == {"finished"}
+
+
+@pytest.mark.cli
 def test_the_ray_executor_without_postgres_is_refused_before_anything_is_written(tmp_path):
     result = muspsy("run", *TWO, "--backend", "scripted", "--executor", "ray", "--runs-dir", str(tmp_path / "runs"))
     assert result.returncode == 2

@@ -76,7 +76,16 @@ class RunLedger:
     def __init__(self, folder: RunFolder, manifest: dict[str, Any]) -> None:
         self.folder = folder
         self.manifest = manifest
+        marked = {arc: dict(entry) for arc, entry in manifest["arcs"].items()}
+        apply_changes(marked, read_changes(folder))
         manifest["arcs"] = current_arcs(folder, manifest)
+        # In arcs.jsonl but never marked finished: the process stopped after writing the record
+        # and before its checkpoints were deleted (the mark comes last); the next attempt sweeps.
+        self.unswept = [
+            arc
+            for arc, entry in manifest["arcs"].items()
+            if entry["status"] == "finished" and marked.get(arc, {}).get("status") != "finished"
+        ]
         self._file: IO[str] | None = None
 
     @property

@@ -226,6 +226,10 @@ class Run:
             self.progress.note(f"{arc}: FAILED: {message}; {what_to_do(self, message, position)}")
         else:
             self.result.finished.append(arc)
+            # Checkpoints first, then the mark: an arc stopped in between is in arcs.jsonl but
+            # not marked, and the next attempt deletes its checkpoints (`RunLedger.unswept`).
+            if not self.keep_checkpoints:
+                await self._forget(arc)
             self.ledger.mark(arc, "finished")
             self.events.emit(
                 "arc_finished",
@@ -235,8 +239,6 @@ class Run:
                 end_reason=record.outcome.end_reason,
             )
             self.progress.tally.finished += 1
-            if not self.keep_checkpoints:
-                await self._forget(arc)
         self.progress.update()
 
     async def _forget(self, arc: str) -> None:
@@ -455,6 +457,10 @@ async def _execute(
         keep_checkpoints=options.keep_checkpoints,
         result=RunResult(run_dir=folder.root, already_done=done_before),
     )
+    for arc in ledger.unswept:
+        if not options.keep_checkpoints:
+            await run._forget(arc)
+        ledger.mark(arc, "finished")
     todo = [arc for arc, entry in ledger.arcs.items() if entry["status"] != "finished"]
     executor = _make_executor(run, options, strategies, specs, checkpointer, prompts)
     manifest["status"] = "running"
