@@ -52,14 +52,23 @@ def apply_changes(arcs: dict[str, dict[str, Any]], changes: list[dict[str, Any]]
             entry["worker"] = change["worker"]
 
 
-def current_arcs(
-    folder: RunFolder, manifest: dict[str, Any], on_torn: Callable[[Path], None] | None = None
-) -> dict[str, dict[str, Any]]:
-    """Every arc's latest state: the manifest's, then the ledger's changes since it was written,
-    then `arcs.jsonl`, which wins: finished means written there, whatever the others say.
-    `on_torn`: see `runfolder.read_lines` (read-only commands pass it to go past a torn tail)."""
+def marked_arcs(folder: RunFolder, manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every arc's state as marked: the manifest's, then the ledger's changes since it was written."""
     arcs = {arc: dict(entry) for arc, entry in manifest["arcs"].items()}
     apply_changes(arcs, read_changes(folder))
+    return arcs
+
+
+def current_arcs(
+    folder: RunFolder,
+    manifest: dict[str, Any],
+    on_torn: Callable[[Path], None] | None = None,
+    marked: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every arc's latest state: as marked (`marked_arcs`, read unless given), then `arcs.jsonl`,
+    which wins: finished means written there, whatever the others say.
+    `on_torn`: see `runfolder.read_lines` (read-only commands pass it to go past a torn tail)."""
+    arcs = {arc: dict(entry) for arc, entry in (marked or marked_arcs(folder, manifest)).items()}
     finished = folder.finished_arc_ids(on_torn)
     for arc, entry in arcs.items():
         if arc in finished:
@@ -76,15 +85,14 @@ class RunLedger:
     def __init__(self, folder: RunFolder, manifest: dict[str, Any]) -> None:
         self.folder = folder
         self.manifest = manifest
-        marked = {arc: dict(entry) for arc, entry in manifest["arcs"].items()}
-        apply_changes(marked, read_changes(folder))
-        manifest["arcs"] = current_arcs(folder, manifest)
+        marked = marked_arcs(folder, manifest)
+        manifest["arcs"] = current_arcs(folder, manifest, marked=marked)
         # In arcs.jsonl but never marked finished: the process stopped after writing the record
         # and before its checkpoints were deleted (the mark comes last); the next attempt sweeps.
         self.unswept = [
             arc
             for arc, entry in manifest["arcs"].items()
-            if entry["status"] == "finished" and marked.get(arc, {}).get("status") != "finished"
+            if entry["status"] == "finished" and marked[arc]["status"] != "finished"
         ]
         self._file: IO[str] | None = None
 
