@@ -157,3 +157,27 @@ def test_importers_and_judge_prompts_never_write_into_a_run_folder(run_dir):
     for args in attempts:
         assert "is inside the run folder" in error_line(muspsy(*args)), args
     assert arcs.read_bytes() == before and not list(run_dir.glob("*.yaml"))
+
+
+def test_imports_and_extraction_replace_existing_outputs_only_with_force(tmp_path):
+    fixtures = Path(__file__).parent / "fixtures" / "import"
+    dialogues = sorted((fixtures / "muspsy").glob("dialogues_*.txt"))
+    cards = sorted((fixtures / "muspsy").glob("usercards_*.txt"))
+    report = fixtures / "reports" / "ines-exam-panic.md"
+    folder, arcs = tmp_path / "profiles", tmp_path / "arcs.jsonl"
+    folder.mkdir()
+    (folder / "ines-exam-panic.yaml").write_text("mine\n")
+    arcs.write_text("mine\n")
+    first = ("profiles", "import", "--format", "muspsy", str(cards[0]), "-o", str(folder))
+    assert muspsy(*first).returncode == 0
+    written = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert "already holds" in error_line(muspsy(*first))
+    # The unreachable endpoint shows the refusal comes before any extraction call is made.
+    extract = ("profiles", "extract", str(report), "-o", str(folder), "--backend", "openai",
+               "--model", "m", "--base-url", "http://127.0.0.1:1/v1")  # fmt: skip
+    assert "ines-exam-panic.yaml" in error_line(muspsy(*extract))
+    imported = ("arcs", "import", "--format", "muspsy", *map(str, dialogues), "-o", str(arcs))
+    assert "file exists" in error_line(muspsy(*imported))
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == written and arcs.read_text() == "mine\n"
+    assert muspsy(*first, "--force").returncode == 0
+    assert muspsy(*imported, "--force").returncode == 0 and arcs.read_text() != "mine\n"

@@ -355,3 +355,15 @@ def test_a_told_fact_stays_in_the_client_prompt_when_trust_drops() -> None:
     state["client_state"]["alliance"] = 1
     state["disclosures"] = [{"fact": "fact-1", "session": 2, "turn": 6}]
     assert FACTS[0][0] in client_view(state)
+
+
+def test_recent_events_read_as_sentences() -> None:
+    state = ClientState(
+        emotion_state="tired",
+        cognitive_state="doubting",
+        recent_life_events=["A row with her sister on the school grounds.", "The deadline moved ", "  "],
+    )
+    assert "Recent events: A row with her sister on the school grounds. The deadline moved.\n" in views.state_text(
+        state
+    )
+    assert "Recent events: nothing notable" in views.state_text(state.model_copy(update={"recent_life_events": []}))

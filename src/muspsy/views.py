@@ -87,8 +87,15 @@ def level(value: float) -> str:
     return f"{round(value, 1):g}"
 
 
+def sentences(items: list[str]) -> str:
+    """Items as one line of sentences: events are often full sentences, and "; " between them
+    read "grounds.; The". Chinese full stops count as sentence ends too."""
+    parts = [item.strip() for item in items if item.strip()]
+    return " ".join(part if part[-1] in ".!?\u3002\uff01\uff1f" else f"{part}." for part in parts)
+
+
 def state_text(state: ClientState) -> str:
-    events = "; ".join(state.recent_life_events) or "nothing notable"
+    events = sentences(state.recent_life_events) or "nothing notable"
     return (
         f"Emotion: {state.emotion_state}\nThinking: {state.cognitive_state}\n"
         f"Recent events: {events}\nDistress (0-10): {level(state.symptom_severity)}\n"
@@ -429,7 +436,7 @@ def director_week(state: ArcState, plan: WeekPlan) -> dict[str, str]:
     current = ClientState.model_validate(state["client_state"])
     planned = profile.planned(last["index"] + 1)
     planned_text = (
-        f"Recent events: {'; '.join(planned.recent_life_events)}\nEmotion: {planned.emotion_state}\n"
+        f"Recent events: {sentences(planned.recent_life_events)}\nEmotion: {planned.emotion_state}\n"
         f"Thinking: {planned.cognitive_state}"
         if planned
         else "(no planned state: invent a plausible one)"

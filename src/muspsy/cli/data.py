@@ -31,7 +31,7 @@ from muspsy.cli.common import (
 from muspsy.exports import ExportOptions, export
 from muspsy.exports.parquet import DEFAULT_LICENSE
 from muspsy.exports.run import Format
-from muspsy.extract import ExtractionFailed, extract_profiles
+from muspsy.extract import ExtractionFailed, extract_profiles, profile_ids
 from muspsy.importers import (
     ARC_FORMATS,
     PROFILE_FORMATS,
@@ -46,6 +46,8 @@ from muspsy.outputs import guard_output
 from muspsy.profiles import ProfileError, load_profile, load_profiles, profile_paths
 from muspsy.records import ArcRecord
 from muspsy.runfolder import write_atomic
+
+Force = Annotated[bool, typer.Option("--force", help="Replace output files that already exist.")]
 
 
 @profiles_app.command("validate")
@@ -126,6 +128,7 @@ def import_profiles_command(
     format: Annotated[str, typer.Option("--format", "-f", help="Source format: " + ", ".join(PROFILE_FORMATS) + ".")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the profile files (<id>.yaml).")],
     skip_bad: SkipBad = False,
+    force: Force = False,
 ) -> None:
     """Convert other projects' client data into profile files, deterministically (no LLM).
 
@@ -135,8 +138,7 @@ def import_profiles_command(
     batch = Batch(skip_bad)
     with import_errors():
         profiles = import_profiles(format, files, batch)
-        # Replacing <id>.yaml files is what import does; a source or a run-folder file never.
-        guard_output(out, files, force=True, writes=[f"{p.id}.yaml" for p in profiles])
+        guard_output(out, files, force=force, writes=[f"{p.id}.yaml" for p in profiles])
         paths = write_profiles(profiles, out) if profiles else []
     for path in paths:
         typer.echo(str(path))
@@ -162,9 +164,12 @@ def extract_command(
         Path | None, typer.Option("--config", help="YAML config file; the supervisor's model extracts.")
     ] = None,
     quiet: Quiet = False,
+    force: Force = False,
 ) -> None:
     """Turn free-text case reports into validated profile files with one LLM call per report."""
     with import_errors():
+        # Checked before the first LLM call: a refusal after paid extractions would waste them.
+        guard_output(out, reports, force=force, writes=[f"{i}.yaml" for i in profile_ids(reports)])
         cfg = config_from(config, cli_overrides(backend=backend, model=model, base_url=base_url))
 
         def report_progress(n: int, path: Path) -> None:
@@ -213,6 +218,7 @@ def import_arcs_command(
         ),
     ] = False,
     skip_bad: SkipBad = False,
+    force: Force = False,
 ) -> None:
     """Convert published multi-session dialogues into canonical arc records (arcs.jsonl), no LLM.
 
@@ -224,7 +230,7 @@ def import_arcs_command(
     with import_errors():
         arcs = import_arcs(format, files, full_length, batch)
         if arcs:
-            guard_output(out, files, force=True)  # e.g. -o RUN/arcs.jsonl would replace a run's records
+            guard_output(out, files, force=force)
             write_arcs(arcs, out)
     for arc in arcs:
         typer.echo(f"{arc.arc_id}\t{sessions_summary(arc)}\t{sum(len(s.turns) for s in arc.sessions)} turn(s)")
