@@ -40,10 +40,10 @@ from postgres_cluster import postgres_cluster
 SMALL_ARC = {"sessions_min": 2, "sessions_max": 2, "turns_min": 7, "turns_max": 7}
 
 
-def config(backend: str, arcs: int, base_url: str | None = None) -> RunConfig:
+def config(backend: str, arcs: int, base_url: str | None = None, concurrency: int | None = None) -> RunConfig:
     data: dict[str, object] = {
         "backend": backend,
-        "concurrency": arcs,
+        "concurrency": concurrency or arcs,
         "arcs_per_profile": arcs,
         "limits": SMALL_ARC,
     }
@@ -112,7 +112,7 @@ def written_bytes() -> int:
 async def bookkeeping(arcs: int) -> tuple[float, float, int]:
     """(seconds per arc, bytes written per arc, checkpoint database bytes at the end)."""
     with tempfile.TemporaryDirectory() as runs:
-        cfg = config("scripted", arcs).model_copy(update={"concurrency": 16})
+        cfg = config("scripted", arcs, concurrency=16)
         wall, written = time.perf_counter(), written_bytes()
         result = await start_run(load_profiles()[:1], cfg, Path(runs))
         wall, written = time.perf_counter() - wall, written_bytes() - written
