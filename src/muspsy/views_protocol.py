@@ -26,9 +26,15 @@ def _phase_line(phase: Phase) -> str:
     return f"{phase.name} - {phase.description}"
 
 
-def _homework_block(session: CurrentSession, strategy: Strategy, phases: list[Phase]) -> str:
-    """The homework to review, when one of `phases` is where the protocol reviews it."""
-    if not session["homework_reviewed"] or not any(p.reviews_homework for p in phases):
+def _homework_block(session: CurrentSession, strategy: Strategy, current: Phase) -> str:
+    """The homework to review, while the dialogue phase that reviews it is current or ahead (an
+    opening that reviews it has done so already)."""
+    ahead = (
+        strategy.dialogue_phases[max(strategy.dialogue_phases.index(current), 0) :]
+        if current in strategy.dialogue_phases
+        else strategy.dialogue_phases
+    )
+    if not session["homework_reviewed"] or not any(p.reviews_homework for p in ahead):
         return ""
     return f"\nHomework to review:\n{bullets(session['homework_reviewed'])}"
 
@@ -51,7 +57,7 @@ def opening(session: CurrentSession, strategy: Strategy) -> dict[str, str]:
 
 def dialogue_turn(session: CurrentSession, strategy: Strategy) -> dict[str, str]:
     """Where the session is in the protocol: the current and next phase, the techniques that
-    fit them, and the homework to review when a reviewing phase is current or next."""
+    fit them, and the homework to review while its phase is current or ahead."""
     current = current_phase(session, strategy)
     upcoming = next_phase(session, strategy)
     shown = [current, upcoming] if upcoming else [current]
@@ -65,7 +71,7 @@ def dialogue_turn(session: CurrentSession, strategy: Strategy) -> dict[str, str]
         lines.append("This is the last phase before the close.")
     names = ", ".join(t.name for t in strategy.techniques_for(*(p.name for p in shown)))
     lines.append(f"Techniques that fit: {names}")
-    return {"protocol": "\n".join(lines) + _homework_block(session, strategy, shown)}
+    return {"protocol": "\n".join(lines) + _homework_block(session, strategy, current)}
 
 
 def closing(strategy: Strategy) -> dict[str, str]:

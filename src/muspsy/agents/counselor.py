@@ -21,7 +21,6 @@ from muspsy.agents.outputs import CrisisTurnOutput
 from muspsy.agents.session_ops import with_counselor_turn, with_turn
 from muspsy.agents.spec import Strategy
 from muspsy.graphs.state import ArcState, CurrentSession
-from muspsy.records import Memo
 
 
 @dataclass(frozen=True)
@@ -38,8 +37,8 @@ class Counselor:
     async def open(self, state: ArcState) -> dict[str, Any]:
         """Start a new session and say its first words."""
         history = state.get("history", [])
-        assigned = Memo.model_validate(history[-1]["memo"]).counseling_assignments if history else []
-        reviewed = protocol.homework_to_review(assigned, self.strategy)
+        # The homework the counselor gave at the last close, where the protocol reviews homework.
+        reviewed = protocol.homework_to_review(history[-1].get("homework_given", []) if history else [], self.strategy)
         session: CurrentSession = {
             "index": len(history) + 1,
             "goal": state["next_goal"],
@@ -62,7 +61,9 @@ class Counselor:
     async def turn(self, state: ArcState) -> dict[str, Any]:
         task = {**self._task(state), **views_protocol.dialogue_turn(state["session"], self.strategy)}
         out: Any
-        out, usage = await self.agent.ask(protocol.schema(self.strategy, "turn"), "turn", task, state, self._system(state))
+        out, usage = await self.agent.ask(
+            protocol.schema(self.strategy, "turn"), "turn", task, state, self._system(state)
+        )
         phase = protocol.forward_phase(state["session"], self.strategy, out.phase)
         session = with_counselor_turn(
             state["session"], out.text, "dialogue", out.assessed_risk, ready_to_close=out.ready_to_close
@@ -87,7 +88,9 @@ class Counselor:
         )
         task.update(views_protocol.closing(self.strategy))
         out: Any
-        out, usage = await self.agent.ask(protocol.schema(self.strategy, "close"), "close", task, state, self._system(state))
+        out, usage = await self.agent.ask(
+            protocol.schema(self.strategy, "close"), "close", task, state, self._system(state)
+        )
         homework = list(getattr(out, "homework", []))  # a protocol without homework has no field for it
         session = with_counselor_turn(state["session"], out.text, "close", out.assessed_risk, homework_given=homework)
         return {"session": protocol.labelled(session, self.strategy.closing.name, out.technique), "usage": usage}
