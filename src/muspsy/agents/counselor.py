@@ -21,6 +21,7 @@ from muspsy.agents.outputs import CrisisTurnOutput
 from muspsy.agents.session_ops import with_counselor_turn, with_turn
 from muspsy.agents.spec import Strategy
 from muspsy.graphs.state import ArcState, CurrentSession
+from muspsy.records import Memo
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,10 @@ class Counselor:
     async def open(self, state: ArcState) -> dict[str, Any]:
         """Start a new session and say its first words."""
         history = state.get("history", [])
-        # The homework the counselor gave at the last close, where the protocol reviews homework.
-        reviewed = protocol.homework_to_review(history[-1].get("homework_given", []) if history else [], self.strategy)
+        # The memo's assignments, when the last close gave homework and the protocol reviews it.
+        gave = bool(history and history[-1].get("homework_given"))
+        assigned = Memo.model_validate(history[-1]["memo"]).counseling_assignments if gave else []
+        reviewed = protocol.homework_to_review(assigned, self.strategy)
         session: CurrentSession = {
             "index": len(history) + 1,
             "goal": state["next_goal"],
