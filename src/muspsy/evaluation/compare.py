@@ -23,6 +23,7 @@ import numpy as np
 from muspsy.evaluation.metrics import arc_metrics
 from muspsy.evaluation.sources import Source, seed_of
 from muspsy.evaluation.tables import Table
+from muspsy.evaluation.techniques import SHARE_PREFIX
 from muspsy.records import ArcRecord
 
 RESAMPLES = 2000
@@ -52,6 +53,10 @@ MEASURES: list[tuple[str, str]] = [
     ("risk_specificity", "risk detection specificity"),
     ("risk_detection_latency", "risk detection latency (turns)"),
     ("client_len_mean", "client turn length (mean)"),
+    ("labelled_turn_share", "counselor turns with a technique label"),
+    ("distinct_techniques", "distinct techniques per arc"),
+    ("technique_entropy", "technique entropy (bits)"),
+    ("protocol_phase_coverage", "share of the protocol's phases reached per session"),
     ("judge_ctrs", "judge: CTRS total (0-66)"),
     ("judge_alliance", "judge: observer alliance (1-7)"),
     ("judge_miti", "judge: MITI globals (1-5)"),
@@ -90,7 +95,19 @@ def arc_measures(arc: ArcRecord, judged: dict[str, Any] | None) -> dict[str, flo
     for rubric in ("ctrs", "alliance", "miti", "crisis", "persona"):
         entry = (judged or {}).get(rubric)
         out[f"judge_{rubric}"] = float(entry["summary"]) if entry else None
+    out.update({f"{SHARE_PREFIX}{name}": share for name, share in m["technique_shares"].items()})
     return out
+
+
+def technique_rows(groups: Sequence[Group]) -> list[tuple[str, str]]:
+    """One measure per technique any arc used (its share of the arc's labelled counselor
+    turns), after filling in 0 for the arcs that never used it (None for unlabelled arcs)."""
+    keys = sorted({k for g in groups for m in g.measures for k in m if k.startswith(SHARE_PREFIX)})
+    for measures in (m for g in groups for m in g.measures):
+        labelled = bool(measures.get("labelled_turn_share"))
+        for key in keys:
+            measures.setdefault(key, 0.0 if labelled else None)
+    return [(key, f"technique share: {key.removeprefix(SHARE_PREFIX)}") for key in keys]
 
 
 def run_strategies(source: Source) -> list[str]:
@@ -212,7 +229,7 @@ class Row:
 
 def compare_groups(groups: Sequence[Group]) -> list[Row]:
     rows = []
-    for key, label in MEASURES:
+    for key, label in [*MEASURES, *technique_rows(groups)]:
         values = [[v for m in g.measures if (v := m[key]) is not None] for g in groups]
         if not any(values):
             continue
