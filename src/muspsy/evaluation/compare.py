@@ -20,7 +20,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from muspsy.evaluation.judges import matched_fidelity
 from muspsy.evaluation.metrics import arc_metrics
+from muspsy.evaluation.rubrics import RUBRICS
 from muspsy.evaluation.sources import Source, seed_of
 from muspsy.evaluation.tables import Table
 from muspsy.evaluation.techniques import SHARE_PREFIX
@@ -57,9 +59,13 @@ MEASURES: list[tuple[str, str]] = [
     ("distinct_techniques", "distinct techniques per arc"),
     ("technique_entropy", "technique entropy (bits)"),
     ("protocol_phase_coverage", "share of the protocol's phases reached per session"),
+    ("judge_fidelity", "judge: strategy-matched fidelity (0-1)"),
     ("judge_ctrs", "judge: CTRS total (0-66)"),
-    ("judge_alliance", "judge: observer alliance (1-7)"),
     ("judge_miti", "judge: MITI globals (1-5)"),
+    ("judge_miti_behaviours", "judge: MITI reflections per question"),
+    ("judge_pceps", "judge: person-centred process (1-6)"),
+    ("judge_sfbt", "judge: SFBT fidelity (1-5)"),
+    ("judge_alliance", "judge: observer alliance (1-7)"),
     ("judge_crisis", "judge: crisis handling (1-5)"),
     ("judge_persona", "judge: persona consistency (1-5)"),
 ]
@@ -92,9 +98,10 @@ def arc_measures(arc: ArcRecord, judged: dict[str, Any] | None) -> dict[str, flo
         if key in m:
             value = m[key]
             out[key] = None if value is None else float(value)
-    for rubric in ("ctrs", "alliance", "miti", "crisis", "persona"):
+    for rubric in RUBRICS:
         entry = (judged or {}).get(rubric)
         out[f"judge_{rubric}"] = float(entry["summary"]) if entry else None
+    out["judge_fidelity"] = matched_fidelity(arc.strategy, judged) if judged else None
     out.update({f"{SHARE_PREFIX}{name}": share for name, share in m["technique_shares"].items()})
     return out
 
