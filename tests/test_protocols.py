@@ -172,3 +172,28 @@ def test_a_bad_protocol_names_the_file_and_field(tmp_path, change, message):
     with pytest.raises(SpecError, match=message) as info:
         load_strategy("cbt", root)
     assert "cbt.yaml" in str(info.value)
+
+
+@pytest.mark.graph
+async def test_exports_carry_the_phase_and_technique_of_counselor_turns(profile):
+    from muspsy.exports.parquet import build_tables, check_tables
+    from muspsy.exports.sources import Selection
+    from muspsy.exports.tasks import build_tasks, check_tasks
+
+    record, _ = await _arc(profile, "solution_focused")
+    selection = Selection(arcs=[record])
+    tables = build_tables(selection)
+    check_tables(tables)
+    turns = tables["turns"].to_pylist()
+    counselor = [t for t in turns if t["speaker"] == "counselor"]
+    assert counselor and all(t["phase"] and t["technique"] for t in counselor)
+    assert all(t["phase"] is None and t["technique"] is None for t in turns if t["speaker"] == "client")
+    nested = tables["sessions"].to_pylist()[0]["turns"]
+    assert nested[0]["phase"] == "whats_better" and nested[0]["technique"] == "eliciting_whats_better"
+    tasks = build_tasks(selection)
+    check_tasks(tasks, [record])
+    generation = [t for t in tasks if t["task"] == "counseling_generation"]
+    by_turn = {t.index: t for s in record.sessions for t in s.turns if s.index == 1}
+    first = next(t for t in generation if t["session"] == 1)
+    assert (first["phase"], first["technique"]) == (by_turn[first["turn"]].phase, by_turn[first["turn"]].technique)
+    assert all(t["technique"] is None for t in tasks if t["task"] != "counseling_generation")
