@@ -197,3 +197,13 @@ async def test_exports_carry_the_phase_and_technique_of_counselor_turns(profile)
     first = next(t for t in generation if t["session"] == 1)
     assert (first["phase"], first["technique"]) == (by_turn[first["turn"]].phase, by_turn[first["turn"]].technique)
     assert all(t["technique"] is None for t in tasks if t["task"] != "counseling_generation")
+
+
+@pytest.mark.graph
+async def test_transcripts_show_each_counselor_turns_phase_and_technique(profile):
+    from muspsy.transcript import render_transcript
+
+    record, _ = await _arc(profile, "cbt")
+    text = render_transcript(record)
+    assert "**Counselor:** _[agenda / agenda_setting]_ Let's set an agenda" in text
+    assert "**Client:** _[" not in text
