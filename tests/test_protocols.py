@@ -163,7 +163,7 @@ def _strategy_file(tmp_path: Path, change: dict[str, Any]) -> Path:
         ({"phases": [{"name": "check_in", "description": "Hello."}]}, r"field phases: List should have at least 3"),
         (
             {"techniques": [{"name": "mood_check", "description": "How are you?", "phases": ["nowhere"]}]},
-            r"'mood_check' names unknown phase 'nowhere'",
+            r"cbt.yaml: field techniques: 'mood_check' names unknown phase 'nowhere'$",
         ),
     ],
 )

@@ -192,6 +192,8 @@ def load_strategy(name: str, root: Path | None = None) -> Strategy:
         strategy = Strategy.model_validate(_read_yaml(path))
     except ValidationError as exc:
         first = exc.errors()[0]
+        if not first["loc"]:  # a rule across fields (the protocol's names): its message names the field
+            raise SpecError(f"{path}: field {first['msg'].removeprefix('Value error, ')}") from None
         raise SpecError(f"{path}: field {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
     if strategy.name != name:
         raise SpecError(f"{path}: field name: {strategy.name!r} does not match the file name")
