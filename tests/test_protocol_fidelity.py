@@ -134,3 +134,12 @@ def test_a_paired_cbt_pc_run_compares_techniques_and_matched_fidelity(tmp_path):
         assert 0 <= float(measures[("judge_fidelity", group)]["mean"]) <= 1
     assert measures[("judge_ctrs", "cbt")]["mean"] and not measures[("judge_ctrs", "person_centred")]["mean"]
     assert "technique share: agenda_setting" in (tmp_path / "cmp" / "comparison.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.graph
+async def test_a_strategy_without_homework_has_no_homework_follow_up_rate(profile):
+    pc = await simulate_arc(profile("hannah-work-anxiety"), scripted_models(), strategy="pc", limits=LIMITS)
+    assert all(s.memo.counseling_assignments for s in pc.sessions)  # the memo still notes something
+    assert arc_metrics(pc)["homework_follow_up_rate"] is None
+    cbt = await simulate_arc(profile("hannah-work-anxiety"), scripted_models(), strategy="cbt", limits=LIMITS)
+    assert arc_metrics(cbt)["homework_follow_up_rate"] == 1.0  # reviewed in its homework_review phase

@@ -202,9 +202,12 @@ def turn_lengths(turns: Sequence[Turn], cjk: bool) -> dict[str, Any]:
 
 def assignments(session: SessionRecord) -> list[str]:
     """What the client was asked to do after this session: the counselor's homework and the
-    memo's counseling assignments (imported arcs often only have the latter)."""
+    memo's counseling assignments (imported arcs often only have the latter). A session whose
+    turns carry protocol labels recorded what its close assigned, by the strategy's homework
+    policy: only that counts (a memo may note that no task was agreed)."""
+    labelled = any(t.technique for t in session.turns)
     seen: dict[str, None] = {}
-    for item in [*session.homework_given, *session.memo.counseling_assignments]:
+    for item in session.homework_given if labelled else [*session.homework_given, *session.memo.counseling_assignments]:
         if item.strip() and not is_placeholder(item):
             seen.setdefault(item.strip(), None)
     return list(seen)
