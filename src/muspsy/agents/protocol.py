@@ -52,7 +52,10 @@ def _technique_field(names: list[str]) -> tuple[Any, FieldInfo]:
 def _schemas(strategy_json: str) -> dict[str, type[Output]]:
     strategy = Strategy.model_validate_json(strategy_json)
     dialogue = [p.name for p in strategy.dialogue_phases]
-    technique_names = lambda *phases: [t.name for t in strategy.techniques_for(*phases)]  # noqa: E731
+
+    def technique_names(*phases: str) -> list[str]:
+        return [t.name for t in strategy.techniques_for(*phases)]
+
     closing_extra: dict[str, tuple[Any, FieldInfo]] = {
         "technique": _technique_field(technique_names(strategy.closing.name))
     }

@@ -165,13 +165,12 @@ class CountJudgement(Judgement):
         return {"counts": self.counts_rationale}
 
 
+_COUNT_FIELDS: dict[str, Any] = {
+    code: (int, Field(ge=0, le=MAX_COUNT, description=f"How many times the counselor {meaning}."))
+    for code, meaning in MITI_BEHAVIOURS.items()
+}
 MitiBehaviourJudgement: type[Judgement] = create_model(
-    "MitiBehaviourJudgement",
-    __base__=CountJudgement,
-    **{
-        code: (int, Field(ge=0, le=MAX_COUNT, description=f"How many times the counselor {meaning}."))
-        for code, meaning in MITI_BEHAVIOURS.items()
-    },
+    "MitiBehaviourJudgement", __base__=CountJudgement, **_COUNT_FIELDS
 )
 
 
