@@ -29,11 +29,8 @@ def _phase_line(phase: Phase) -> str:
 def _homework_block(session: CurrentSession, strategy: Strategy, current: Phase) -> str:
     """The homework to review, while the dialogue phase that reviews it is current or ahead (an
     opening that reviews it has done so already)."""
-    ahead = (
-        strategy.dialogue_phases[max(strategy.dialogue_phases.index(current), 0) :]
-        if current in strategy.dialogue_phases
-        else strategy.dialogue_phases
-    )
+    dialogue = strategy.dialogue_phases
+    ahead = dialogue[dialogue.index(current) :] if current in dialogue else dialogue
     if not session["homework_reviewed"] or not any(p.reviews_homework for p in ahead):
         return ""
     return f"\nHomework to review:\n{bullets(session['homework_reviewed'])}"

@@ -281,6 +281,9 @@ def _client_turn(prompt: str, session: int, turn: int) -> dict[str, Any]:
     return {"text": CLIENT_LINES[(turn // 2 + session) % len(CLIENT_LINES)], "risk": "none", "disclosed": []}
 
 
+COUNSELOR_SCHEMAS = frozenset({"OpeningOutput", "CounselorTurnOutput", "ClosingOutput"})
+
+
 def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str, Any]:
     """Play any muspsy role deterministically from the prompt alone."""
     judged = judge_reply(schema, messages)  # the evaluation judges' rubrics
@@ -299,7 +302,8 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             ],
             "first_session_goal": "Build rapport and agree on what the client wants from counseling.",
         }
-    strategy = strategy_in(prompt)
+    # The counselor's calls follow the protocol of the strategy its system prompt describes.
+    strategy = strategy_in(prompt) if schema in COUNSELOR_SCHEMAS else None
     if schema == "CounselorTurnOutput":
         noticed = assess_risk(messages)
         step = scripted_protocol.dialogue(strategy, messages, session, turn) if strategy else {"text": None}
@@ -324,8 +328,7 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
     if schema == "ClosingOutput" and strategy:
         return {**scripted_protocol.closing(strategy, session), "assessed_risk": assess_risk(messages)}
     if schema == "ClosingOutput":
-        tasks = HOMEWORK
-        task = tasks[(session - 1) % len(tasks)]
+        task = HOMEWORK[(session - 1) % len(HOMEWORK)]
         return {
             "assessed_risk": assess_risk(messages),
             "text": f"We are nearly at time. Before we meet again, could you {task.lower()}?",
