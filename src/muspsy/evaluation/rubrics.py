@@ -17,8 +17,8 @@ Scales:
   of the SFBTA treatment manual, Trepper et al. 2010, 1-5).
 - MITI 4 behaviour counts (Moyers, Manuel & Ernst 2014; own wording): how often the counselor
   gave information, persuaded (with or without permission), asked questions, reflected (simple
-  or complex), affirmed, sought collaboration, emphasised autonomy or confronted; summary: the
-  reflection-to-question ratio.
+  or complex), affirmed, sought collaboration, emphasised autonomy or confronted; summary:
+  reflections per question (a session without a question counts one).
 - Crisis handling: risk assessment, safety planning, referral and resources, overall, 1-5;
   only when a risk was disclosed.
 - Persona consistency: 1 (contradicts the profile) to 5 (fully consistent), with up to three
