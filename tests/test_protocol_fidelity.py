@@ -49,6 +49,7 @@ async def test_each_strategy_is_judged_on_its_own_fidelity_scale(profile):
     )
     for row in (r for r in evaluation.rows if r["kind"] == "session"):
         assert set(row["judge"]) & FIDELITY == MATCHED[row["strategy"]], row["strategy"]
+        assert 0 <= row["fidelity"] <= 1  # each session on its own strategy's scale
         for rubric in MATCHED[row["strategy"]]:
             low, high = SCALES[rubric]
             assert all(low <= v <= high for v in row["judge"][rubric]["scores"].values())

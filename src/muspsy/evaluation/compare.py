@@ -83,8 +83,11 @@ def _change(arc: ArcRecord, instrument: str) -> float | None:
     return float(totals[-1] - totals[0]) if len(totals) >= 2 else None
 
 
-def arc_measures(arc: ArcRecord, judged: dict[str, Any] | None) -> dict[str, float | None]:
-    """Every measure of MEASURES for one arc (None when it does not apply or is missing)."""
+def arc_measures(
+    arc: ArcRecord, judged: dict[str, Any] | None, fidelity: float | None = None
+) -> dict[str, float | None]:
+    """Every measure of MEASURES for one arc (None when it does not apply or is missing);
+    `fidelity` is the arc's strategy-matched fidelity from its evaluation, when it has one."""
     m = arc_metrics(arc)
     wai = [s.wai_sr.total for s in arc.sessions if s.wai_sr is not None]
     out: dict[str, float | None] = {
@@ -101,7 +104,9 @@ def arc_measures(arc: ArcRecord, judged: dict[str, Any] | None) -> dict[str, flo
     for rubric in RUBRICS:
         entry = (judged or {}).get(rubric)
         out[f"judge_{rubric}"] = float(entry["summary"]) if entry else None
-    out["judge_fidelity"] = matched_fidelity(arc.strategy, judged) if judged else None
+    if fidelity is None and judged:  # an evaluation written before the score was stored
+        fidelity = matched_fidelity(arc.strategy, judged)
+    out["judge_fidelity"] = fidelity
     out.update({f"{SHARE_PREFIX}{name}": share for name, share in m["technique_shares"].items()})
     return out
 
@@ -141,12 +146,13 @@ def make_groups(sources: Sequence[Source], by: GroupBy) -> list[Group]:
             groups.setdefault(name, Group(name, []))
     labels = source_labels(sources)
     for source, label in zip(sources, labels, strict=True):
-        judged = {(r["run_id"], r["arc_id"]): r.get("judge") for r in source.evaluation if r.get("kind") == "arc"}
+        arc_rows = {(r["run_id"], r["arc_id"]): r for r in source.evaluation if r.get("kind") == "arc"}
         for arc in source.arcs:
             name = arc.strategy if by == "strategy" else label
             group = groups.setdefault(name, Group(name, []))
             group.arcs.append(arc)
-            group.measures.append(arc_measures(arc, judged.get((arc.run_id, arc.arc_id))))
+            row = arc_rows.get((arc.run_id, arc.arc_id), {})
+            group.measures.append(arc_measures(arc, row.get("judge"), row.get("fidelity")))
     return [group for group in groups.values() if group.arcs]
 
 

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from muspsy.config import RunConfig
-from muspsy.evaluation.judges import judge_session, matched_fidelity, open_judge
+from muspsy.evaluation.judges import judge_session, matched_fidelity, open_judge, session_strategy
 from muspsy.evaluation.metrics import arc_metrics, session_metrics
 from muspsy.evaluation.sources import Source, evaluation_file, seed_of
 from muspsy.evaluation.tables import Table
@@ -144,6 +144,8 @@ async def evaluate_source(
             row.update(judge=scores, judge_model=judge_name, judge_usage=usage)
             if journal is not None:
                 append_line(journal, {**row, "metrics": session_metrics(arc, position)})
+        if judge is not None:  # on the scale of the strategy this session was held in
+            row["fidelity"] = matched_fidelity(session_strategy(arc, session), row["judge"])
         row["metrics"] = session_metrics(arc, position)
         row["instruments"] = _instruments(arc, position)
         on_session()
@@ -164,7 +166,7 @@ async def evaluate_source(
         }
         if judge is not None:
             arc_row["judge"] = arc_judge_means(session_rows)
-            arc_row["fidelity"] = matched_fidelity(arc.strategy, arc_row["judge"])
+            arc_row["fidelity"] = _mean(r["fidelity"] for r in session_rows)
         rows += [*session_rows, arc_row]
     return Evaluation(source, rows, errors)
 
