@@ -70,7 +70,8 @@ async def test_sessions_max_holds_when_the_supervisor_never_stops(profile):
 
 async def test_turn_cap_holds_when_the_counselor_never_closes(profile):
     def keep_talking(messages):
-        return {"assessed_risk": "none", "text": "Tell me more about that.", "ready_to_close": False}
+        reply = default_responder("CounselorTurnOutput", messages)  # its phase and technique
+        return {**reply, "assessed_risk": "none", "text": "Tell me more about that.", "ready_to_close": False}
 
     record = await arc_of(profile("mateo-social-anxiety"), overriding(CounselorTurnOutput=keep_talking), turns_max=9)
     for session in record.sessions:
@@ -80,7 +81,8 @@ async def test_turn_cap_holds_when_the_counselor_never_closes(profile):
 
 async def test_minimum_length_holds_when_the_counselor_wants_to_close_at_once(profile):
     def close_now(messages):
-        return {"assessed_risk": "none", "text": "I think we can wrap up.", "ready_to_close": True}
+        reply = default_responder("CounselorTurnOutput", messages)  # its phase and technique
+        return {**reply, "assessed_risk": "none", "text": "I think we can wrap up.", "ready_to_close": True}
 
     record = await arc_of(profile("mateo-social-anxiety"), overriding(CounselorTurnOutput=close_now), turns_min=7)
     for session in record.sessions:
@@ -88,17 +90,23 @@ async def test_minimum_length_holds_when_the_counselor_wants_to_close_at_once(pr
         assert session.end_reason == "counselor_closed"
 
 
-async def test_session_two_opens_by_following_up_the_homework(profile):
+async def test_session_two_follows_up_the_homework_in_the_protocols_review_phase(profile):
+    # CBT reviews the homework after the agenda (its homework_review phase), not in the opening.
     models = scripted_models()
     record = await simulate_arc(profile("hannah-work-anxiety"), models, limits=Limits(turns_min=5, turns_max=9))
     first_memo = record.sessions[0].memo
     second = record.sessions[1]
     assert second.homework_reviewed == first_memo.counseling_assignments
     assert second.turns[0].kind == "open"
-    assert first_memo.counseling_assignments[0] in second.turns[0].text
+    [review] = [t for t in second.turns if t.phase == "homework_review"]
+    assert first_memo.counseling_assignments[0].lower() in review.text.lower()
     openings = [msgs for schema, msgs in models["counselor"].chat.calls if schema == "OpeningOutput"]
-    assert first_memo.counseling_assignments[0] in str(openings[1][-1].content)
+    assert "not now: your approach reviews it in the homework_review phase" in str(openings[1][-1].content)
     assert "none: this is the first session" in str(openings[0][-1].content)
+    turns = [
+        str(msgs[-1].content) for schema, msgs in models["counselor"].chat.calls if schema == "CounselorTurnOutput"
+    ]
+    assert any(first_memo.counseling_assignments[0] in prompt for prompt in turns)
 
 
 async def test_a_disclosure_the_counselor_notices_takes_the_crisis_path(profile):

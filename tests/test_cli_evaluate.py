@@ -80,7 +80,9 @@ def test_evaluate_writes_every_field_in_range(evaluated):
         for row in sessions:
             assert set(row) >= SESSION_FIELDS and row["strategy"] == strategy and row["judge_model"] == "scripted"
             assert set(row["metrics"]) >= METRIC_FIELDS
-            assert {"ctrs", "alliance", "persona"} <= set(row["judge"]) and "miti" not in row["judge"]
+            fidelity = {"cbt": "ctrs", "person_centred": "pceps"}[strategy]
+            assert {fidelity, "alliance", "persona"} <= set(row["judge"]) and "miti" not in row["judge"]
+            assert not {"ctrs", "pceps"} - {fidelity} & set(row["judge"])  # only the strategy's own scale
             check_judge(row["judge"])
             assert row["judge_usage"]["calls"] == len(row["judge"])
             if row["metrics"]["crisis"]:
@@ -88,7 +90,7 @@ def test_evaluate_writes_every_field_in_range(evaluated):
         # A risk is disclosed in the bundled high-risk profile's first session: crisis is judged there.
         assert any("crisis" in r["judge"] for r in sessions)
         # Different sessions get different, content-derived scores.
-        assert len({json.dumps(r["judge"]["ctrs"]["scores"], sort_keys=True) for r in sessions}) > 1
+        assert len({json.dumps(r["judge"]["alliance"]["scores"], sort_keys=True) for r in sessions}) > 1
         assert (run_dir / "evaluation.md").read_text().startswith("# muspsy evaluation")
 
 

@@ -22,10 +22,14 @@ def test_rubrics_apply_by_strategy_and_disclosed_risk():
     settings, _ = load_judge()
     risky = session(2, [*CLEAN_S2[:3], ("client", "I wish I was not here.")], risks={4: "passive_ideation"})
     mi = arc([session(1, CLEAN_S1), risky], strategy="motivational_interviewing")
-    assert applicable(mi, mi.sessions[0], settings) == ["ctrs", "alliance", "miti", "persona"]
-    assert applicable(mi, mi.sessions[1], settings) == ["ctrs", "alliance", "miti", "crisis", "persona"]
-    cbt = arc([session(1, CLEAN_S1)], strategy="cbt")
-    assert applicable(cbt, cbt.sessions[0], settings) == ["ctrs", "alliance", "persona"]
+    assert applicable(mi, mi.sessions[0], settings) == ["miti", "miti_behaviours", "alliance", "persona"]
+    assert applicable(mi, mi.sessions[1], settings) == ["miti", "miti_behaviours", "alliance", "crisis", "persona"]
+    # Strategy-matched fidelity: CTRS only for CBT, each other strategy its own scale.
+    for strategy, fidelity in (("cbt", "ctrs"), ("person_centred", "pceps"), ("solution_focused", "sfbt")):
+        one = arc([session(1, CLEAN_S1)], strategy=strategy)
+        assert applicable(one, one.sessions[0], settings) == [fidelity, "alliance", "persona"]
+    imported = arc([session(1, CLEAN_S1)], strategy="unknown")
+    assert applicable(imported, imported.sessions[0], settings) == ["alliance", "persona"]
 
 
 def test_every_judge_template_renders_with_the_transcript_and_format():

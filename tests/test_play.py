@@ -22,37 +22,52 @@ from muspsy.viewer.site import ServerLinks, Source
 pytestmark = pytest.mark.cli
 
 OPTIONS = ["--backend", "scripted", "--sessions", "2", "--turns-min", "5", "--turns-max", "9"]
+# After each utterance the person is asked for the protocol labels: an empty line takes the
+# first choice (the technique listed first; for the phase, staying in the current one).
+TECHNIQUE = PHASE = ""
 FIRST_SITTING = [
     "hi",  # too short for a turn: asked again
     "Hello Hannah, thank you for coming in today.",
+    TECHNIQUE,
     "What has been weighing on you most this week?",
+    PHASE,
+    "weighing_evidence",  # a technique named by the person
     "/close That sounds exhausting; let us start to wrap up.",
+    PHASE,
+    TECHNIQUE,
     "You named the worry clearly today, well done.",
+    TECHNIQUE,
     "Write down one worry each evening",
     "",
     "/see",
     "/hint",
     "/dance",
     "Welcome back. How did writing the worries down go?",
+    TECHNIQUE,
     "/quit",
 ]
 SECOND_SITTING = [
     "What did you notice when you wrote them down?",
+    "homework_review",  # the phase
+    "homework_review",  # the technique
     "/close Let us pull together what we learned today.",
+    PHASE,
+    "summarising",
     "Thank you; keep the diary and we will review it.",
+    TECHNIQUE,
     "Keep the worry diary",
     "Take a ten-minute walk after work",
     "",
 ]
 SAID = [
     FIRST_SITTING[1],
-    FIRST_SITTING[2],
-    FIRST_SITTING[3].removeprefix("/close "),
-    FIRST_SITTING[4],
-    FIRST_SITTING[10],
+    FIRST_SITTING[3],
+    FIRST_SITTING[6].removeprefix("/close "),
+    FIRST_SITTING[9],
+    FIRST_SITTING[16],
     SECOND_SITTING[0],
-    SECOND_SITTING[1].removeprefix("/close "),
-    SECOND_SITTING[2],
+    SECOND_SITTING[3].removeprefix("/close "),
+    SECOND_SITTING[6],
 ]
 
 
@@ -78,7 +93,7 @@ def test_a_person_plays_two_sessions_quits_and_resumes(tmp_path):
     second = play(folder, SECOND_SITTING)
     assert second.returncode == 0, second.stderr
     assert "resuming hannah-work-anxiety--cbt--seed0" in second.stderr
-    assert f"you: {FIRST_SITTING[10]}" in second.stderr  # where the person left off
+    assert f"you: {FIRST_SITTING[16]}" in second.stderr  # where the person left off
     assert "The arc ended: max_sessions after 2 session(s)" in second.stderr
     lines = (folder / "arcs.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1
@@ -90,6 +105,14 @@ def test_a_person_plays_two_sessions_quits_and_resumes(tmp_path):
         ["Keep the worry diary", "Take a ten-minute walk after work"],
     ]
     assert [t.kind for t in record.sessions[0].turns][::6] == ["open", "close"]
+    labels = [(t.phase, t.technique) for s in record.sessions for t in s.turns if t.speaker == "counselor"]
+    assert labels[:4] == [
+        ("check_in", "mood_check"),
+        ("agenda", "weighing_evidence"),
+        ("agenda", "agenda_setting"),
+        ("homework", "summarising"),
+    ]
+    assert labels[5:7] == [("homework_review", "homework_review"), ("homework_review", "summarising")]
     assert record.provenance["counselor"] == "human" and record.provenance["models"]["counselor"]["name"] == "human"
     assert record.provenance["models"]["client"]["name"] == "scripted"
     assert (folder / "transcripts" / f"{record.arc_id}.md").exists()
@@ -110,7 +133,7 @@ def test_ctrl_c_stops_at_once_and_the_play_resumes(tmp_path):
     shown: list[str] = []
     reader = threading.Thread(target=lambda: shown.extend(iter(process.stderr.readline, "")), daemon=True)
     reader.start()
-    process.stdin.write(FIRST_SITTING[1] + "\n")
+    process.stdin.write(FIRST_SITTING[1] + "\n" + TECHNIQUE + "\n")
     process.stdin.flush()
     deadline = time.monotonic() + 120
     while not any("client: " in line for line in shown):  # the opening is checkpointed
@@ -118,7 +141,7 @@ def test_ctrl_c_stops_at_once_and_the_play_resumes(tmp_path):
         time.sleep(0.1)
     process.send_signal(signal.SIGINT)  # waiting for the next line: Ctrl-C must not wait for Enter
     assert process.wait(timeout=20) == 130
-    resumed = play(folder, [*SECOND_SITTING[:1], "/quit"])
+    resumed = play(folder, [*SECOND_SITTING[:3], "/quit"])
     assert resumed.returncode == 3 and f"you: {FIRST_SITTING[1]}" in resumed.stderr
 
 

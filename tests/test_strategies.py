@@ -26,7 +26,7 @@ async def test_each_strategy_reaches_the_counselor(profile, name):
     )
     assert record.strategy == name
     system_prompt = str(models["counselor"].chat.calls[0][1][0].content)
-    assert strategy.title in system_prompt and strategy.techniques[0] in system_prompt
+    assert strategy.title in system_prompt and strategy.techniques[0].description in system_prompt
 
 
 def test_unknown_strategy_lists_the_known_ones():

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from muspsy import views
+from muspsy import views, views_protocol
 from muspsy.agents.base import Agent
 from muspsy.agents.client import Client
 from muspsy.agents.counselor import Counselor
@@ -152,6 +152,14 @@ def _counselor_task(state: ArcState) -> dict[str, str]:
     return views.counselor_task(state, _settings("counselor").recent_turns)
 
 
+def _counselor_turn(state: ArcState) -> dict[str, str]:
+    return {**_counselor_task(state), **views_protocol.dialogue_turn(state["session"], _strategy())}
+
+
+def _counselor_open(state: ArcState) -> dict[str, str]:
+    return {**views.counselor_open(state), **views_protocol.opening(state["session"], _strategy())}
+
+
 def _counselor_crisis(state: ArcState) -> dict[str, str]:
     return views.counselor_crisis(state, _settings("counselor").recent_turns)
 
@@ -160,7 +168,7 @@ def _counselor_close(state: ArcState) -> dict[str, str]:
     task = _counselor_task(state)
     del task["turns_left"]
     task["safety_note"] = "Make sure the safety plan is clear."
-    return task
+    return {**task, **views_protocol.closing(_strategy())}
 
 
 def _preferences(state: ArcState) -> str:
@@ -180,8 +188,8 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
         lambda s: views.client_appraisal(s, "WAI-SR ...", _settings("client").recent_turns, _preferences(s))
     ),
     ("counselor", "system"): lambda s: views.counselor_system(s, _strategy(), _settings("counselor").earlier_memos),
-    ("counselor", "open"): _with_format(views.counselor_open),
-    ("counselor", "turn"): _with_format(_counselor_task),
+    ("counselor", "open"): _with_format(_counselor_open),
+    ("counselor", "turn"): _with_format(_counselor_turn),
     ("counselor", "crisis"): _with_format(_counselor_crisis),
     ("counselor", "close"): _with_format(_counselor_close),
     ("supervisor", "system"): lambda s: views.supervisor_system(s, _strategy()),

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from muspsy import views
+from muspsy import views, views_protocol
 from muspsy.agents.base import Agent
 from muspsy.agents.counselor import Counselor
 from muspsy.agents.spec import load_spec, load_strategy
@@ -151,8 +151,17 @@ def counselor_views(state: ArcState) -> dict[str, str]:
     strategy = load_strategy("cbt")
     return {
         "system": _render("counselor", "system", views.counselor_system(state, strategy, spec.settings.earlier_memos)),
-        "task": _render("counselor", "turn", views.counselor_task(state, spec.settings.recent_turns)),
-        "open": _render("counselor", "open", views.counselor_open(state)),
+        "task": _render(
+            "counselor",
+            "turn",
+            {
+                **views.counselor_task(state, spec.settings.recent_turns),
+                **views_protocol.dialogue_turn(state["session"], strategy),
+            },
+        ),
+        "open": _render(
+            "counselor", "open", {**views.counselor_open(state), **views_protocol.opening(state["session"], strategy)}
+        ),
     }
 
 
@@ -244,7 +253,7 @@ def test_counselor_sees_intake_plan_and_last_memo() -> None:
     assert MEMO["next_session_goal"] in rendered["task"]  # the session goal is the memo's next goal
     for assignment in MEMO["counseling_assignments"]:
         assert assignment in rendered["system"]
-        assert assignment in rendered["open"]
+        assert assignment in rendered["task"]  # CBT reviews homework after the agenda, not in the opening
 
 
 def test_counselor_first_session_has_no_homework_to_review() -> None:
@@ -255,12 +264,14 @@ def test_counselor_first_session_has_no_homework_to_review() -> None:
 
 
 async def test_counselor_open_reviews_the_last_memo_assignments() -> None:
-    """The real Counselor.open takes the homework to review from the last memo."""
+    """The real Counselor.open takes the homework to review from the last memo (in a strategy
+    whose opening phase reviews homework)."""
     state = arc_state(2)
     del state["session"]
-    chat = ScriptedChatModel.from_replies([{"text": "Welcome back. How did the week go?"}])
+    reply = {"technique": "eliciting_whats_better", "text": "Welcome back. How did the week go?"}
+    chat = ScriptedChatModel.from_replies([reply])
     agent = Agent(load_spec("counselor"), RoleModel(chat, "scripted", "function_calling"), NullEventLog(), 0)
-    update = await Counselor(agent, load_strategy("cbt")).open(state)
+    update = await Counselor(agent, load_strategy("solution_focused")).open(state)
     assert update["session"]["index"] == 2
     assert update["session"]["homework_reviewed"] == MEMO["counseling_assignments"]
     [(_, messages)] = chat.calls

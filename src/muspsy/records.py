@@ -247,6 +247,10 @@ class Turn(Record):
         default=None, description="Counselor turns: the risk the counselor noticed in the client's last words."
     )
     kind: Literal["open", "dialogue", "crisis", "close"] = "dialogue"
+    # Counselor turns: where in the strategy's protocol the turn was and which technique of its
+    # repertoire it used (None in records written before protocols, and in imported arcs).
+    phase: str | None = Field(default=None, description="Counselor turns: the protocol phase of the turn.")
+    technique: str | None = Field(default=None, description="Counselor turns: the technique the turn used.")
 
 
 class Memo(Record):

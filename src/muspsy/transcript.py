@@ -76,7 +76,9 @@ def _turn_lines(turns: Sequence[Turn]) -> list[str]:
         risk = f" _(risk: {turn.risk})_" if turn.risk and turn.risk != "none" else ""
         if turn.assessed_risk and turn.assessed_risk != "none":
             risk = f" _(noticed risk: {turn.assessed_risk})_"
-        lines += [f"**{turn.speaker.capitalize()}:**{risk} {md(turn.text)}", ""]
+        # The protocol labels of a counselor turn: which phase it was in, which technique it used.
+        labels = f" _[{md(turn.phase or '-')} / {md(turn.technique)}]_" if turn.technique else ""
+        lines += [f"**{turn.speaker.capitalize()}:**{labels}{risk} {md(turn.text)}", ""]
     return lines
 
 

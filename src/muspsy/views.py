@@ -162,10 +162,22 @@ def last_memo_block(memos: list[Memo], earlier_memos: int) -> str:
     )
 
 
+HOMEWORK_POLICY = {
+    "required": "always agree one to three between-session assignments at the close.",
+    "optional": "agree a between-session assignment only when the client wants one.",
+    "none": "no between-session assignments.",
+}
+
+
 def strategy_text(strategy: Strategy) -> str:
+    """The strategy as a protocol: stance, the phases of a session, techniques, homework policy."""
+    phases = "\n".join(f"{n}. {p.name}: {p.description}" for n, p in enumerate(strategy.phases, start=1))
+    techniques = bullets(f"{t.name}: {t.description}" for t in strategy.techniques)
     return (
-        f"{strategy.title}\nStance: {strategy.stance}\nTechniques:\n{bullets(strategy.techniques)}\n"
-        f"Session structure: {strategy.session_structure}\nHomework style: {strategy.homework_style}"
+        f"{strategy.title}\nStance: {strategy.stance}\n"
+        f"Session phases, in order (the first opens the session, the last closes it):\n{phases}\n"
+        f"Techniques:\n{techniques}\n"
+        f"Homework: {HOMEWORK_POLICY[strategy.homework]} {strategy.homework_style}"
     )
 
 
@@ -297,7 +309,6 @@ def counselor_open(state: ArcState) -> dict[str, str]:
     return {
         "position": position(session),
         "goal": session["goal"],
-        "homework": bullets(session["homework_reviewed"], empty="(none: this is the first session)"),
     }
 
 

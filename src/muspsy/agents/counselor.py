@@ -1,5 +1,7 @@
-"""The counselor: opens each session (following up the homework), talks, and closes with
-homework. It sees only what a counselor would have (see `muspsy.views`).
+"""The counselor: opens each session, talks, and closes it, following its strategy's protocol
+(`muspsy.agents.protocol`): every turn names its phase and technique, the homework is reviewed
+only where the protocol reviews it, and the close sets homework by the protocol's policy. It
+sees only what a counselor would have (see `muspsy.views`).
 
 Risk is noticed, not announced: every turn that answers the client (dialogue, crisis and
 close) carries the counselor's own `assessed_risk` of the client's last words. The session
@@ -12,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from muspsy import views
+from muspsy import views, views_protocol
+from muspsy.agents import protocol
 from muspsy.agents.base import Agent
-from muspsy.agents.outputs import ClosingOutput, CounselorTurnOutput, CrisisTurnOutput, OpeningOutput
+from muspsy.agents.outputs import CrisisTurnOutput
 from muspsy.agents.session_ops import with_counselor_turn, with_turn
 from muspsy.agents.spec import Strategy
 from muspsy.graphs.state import ArcState, CurrentSession
@@ -35,7 +38,10 @@ class Counselor:
     async def open(self, state: ArcState) -> dict[str, Any]:
         """Start a new session and say its first words."""
         history = state.get("history", [])
-        reviewed = Memo.model_validate(history[-1]["memo"]).counseling_assignments if history else []
+        # The memo's assignments, when the last close gave homework and the protocol reviews it.
+        gave = bool(history and history[-1].get("homework_given"))
+        assigned = Memo.model_validate(history[-1]["memo"]).counseling_assignments if gave else []
+        reviewed = protocol.homework_to_review(assigned, self.strategy)
         session: CurrentSession = {
             "index": len(history) + 1,
             "goal": state["next_goal"],
@@ -48,17 +54,24 @@ class Counselor:
             "homework_given": [],
         }
         state = {**state, "session": session}
-        out, usage = await self.agent.ask(
-            OpeningOutput, "open", views.counselor_open(state), state, self._system(state)
-        )
-        return {"session": with_turn(session, "counselor", out.text, "open"), "usage": usage}
+        task = {**views.counselor_open(state), **views_protocol.opening(session, self.strategy)}
+        schema = protocol.schema(self.strategy, "open")
+        out: Any
+        out, usage = await self.agent.ask(schema, "open", task, state, self._system(state))
+        opened = with_turn(session, "counselor", out.text, "open")
+        return {"session": protocol.labelled(opened, self.strategy.opening.name, out.technique), "usage": usage}
 
     async def turn(self, state: ArcState) -> dict[str, Any]:
-        out, usage = await self.agent.ask(CounselorTurnOutput, "turn", self._task(state), state, self._system(state))
+        task = {**self._task(state), **views_protocol.dialogue_turn(state["session"], self.strategy)}
+        out: Any
+        out, usage = await self.agent.ask(
+            protocol.schema(self.strategy, "turn"), "turn", task, state, self._system(state)
+        )
+        phase = protocol.forward_phase(state["session"], self.strategy, out.phase)
         session = with_counselor_turn(
             state["session"], out.text, "dialogue", out.assessed_risk, ready_to_close=out.ready_to_close
         )
-        return {"session": session, "usage": usage}
+        return {"session": protocol.labelled(session, phase, out.technique), "usage": usage}
 
     async def crisis(self, state: ArcState) -> dict[str, Any]:
         """The crisis protocol, entered because the counselor noticed risk in its last turn."""
@@ -76,8 +89,11 @@ class Counselor:
             if state["session"]["crisis"]
             else ""
         )
-        out, usage = await self.agent.ask(ClosingOutput, "close", task, state, self._system(state))
-        session = with_counselor_turn(
-            state["session"], out.text, "close", out.assessed_risk, homework_given=list(out.homework)
+        task.update(views_protocol.closing(self.strategy))
+        out: Any
+        out, usage = await self.agent.ask(
+            protocol.schema(self.strategy, "close"), "close", task, state, self._system(state)
         )
-        return {"session": session, "usage": usage}
+        homework = list(getattr(out, "homework", []))  # a protocol without homework has no field for it
+        session = with_counselor_turn(state["session"], out.text, "close", out.assessed_risk, homework_given=homework)
+        return {"session": protocol.labelled(session, self.strategy.closing.name, out.technique), "usage": usage}

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from muspsy.data import agents_dir
 from muspsy.records import Role
@@ -40,18 +41,45 @@ class RoleSettings(BaseModel):
 
 
 class ScriptedPlay(BaseModel):
-    """How the scripted backend plays this strategy: the counselor's lines and homework, and the
-    phrases by which the scripted client recognises the strategy's techniques in a transcript."""
+    """How the scripted backend plays this strategy: one line per technique it uses, the
+    homework it gives, and the phrases by which the scripted client recognises the strategy's
+    techniques in a transcript."""
 
     model_config = ConfigDict(extra="forbid")
 
-    turns: list[str] = Field(min_length=1)
-    homework: list[str] = Field(min_length=1)
+    lines: dict[str, str] = Field(min_length=1, description="Technique name -> what the scripted counselor says.")
+    homework: list[str] = Field(default_factory=list)
     markers: list[str] = Field(min_length=1, description="Lower-case phrases that show this strategy's techniques.")
 
 
+HomeworkPolicy = Literal["required", "optional", "none"]
+NAME = r"^[a-z][a-z0-9_]*$"
+
+
+class Phase(BaseModel):
+    """One step of a session. The first phase is the opening turn, the last the closing turn,
+    the ones between are the dialogue phases the counselor moves through, forward only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME, max_length=40)
+    description: str = Field(min_length=2, max_length=300)
+    reviews_homework: bool = Field(default=False, description="The last session's homework is reviewed here.")
+
+
+class Technique(BaseModel):
+    """One technique of the repertoire; `phases` names where it fits (empty: anywhere)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME, max_length=40)
+    description: str = Field(min_length=2, max_length=200)
+    phases: list[str] = Field(default_factory=list)
+
+
 class Strategy(BaseModel):
-    """A counselor strategy: how this kind of counselor thinks, works and sets homework."""
+    """A counselor strategy as a protocol: its stance, the phases of a session, its homework
+    policy and its repertoire of techniques."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -59,11 +87,53 @@ class Strategy(BaseModel):
     title: str
     aliases: list[str] = Field(default_factory=list, description="Short names --strategy also accepts.")
     stance: str
-    techniques: list[str] = Field(min_length=1)
-    session_structure: str
+    phases: list[Phase] = Field(min_length=3, max_length=10)
+    homework: HomeworkPolicy
     homework_style: str
+    techniques: list[Technique] = Field(min_length=1, max_length=24)
     client_view: str = Field(default="", description="What a client notices of this approach, in lay words.")
     scripted: ScriptedPlay | None = Field(default=None, description="How the scripted backend plays it.")
+
+    @model_validator(mode="after")
+    def _names_agree(self) -> Strategy:
+        phases = [p.name for p in self.phases]
+        techniques = [t.name for t in self.techniques]
+        for kind, names in (("phases", phases), ("techniques", techniques)):
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(f"{kind}: {repeated[0]!r} is named twice")
+        for technique in self.techniques:
+            unknown = [p for p in technique.phases if p not in phases]
+            if unknown:
+                raise ValueError(f"techniques: {technique.name!r} names unknown phase {unknown[0]!r}")
+        for phase in phases:
+            if not self.techniques_for(phase):
+                raise ValueError(f"phases: no technique fits phase {phase!r}")
+        unknown = sorted(set(self.scripted.lines) - set(techniques)) if self.scripted else []
+        if unknown:
+            raise ValueError(f"scripted.lines: {unknown[0]!r} is not a technique of this strategy")
+        if self.scripted and self.homework != "none" and not self.scripted.homework:
+            raise ValueError(f"scripted.homework: homework is {self.homework}, so the scripted counselor needs some")
+        return self
+
+    @property
+    def opening(self) -> Phase:
+        return self.phases[0]
+
+    @property
+    def closing(self) -> Phase:
+        return self.phases[-1]
+
+    @property
+    def dialogue_phases(self) -> list[Phase]:
+        return self.phases[1:-1]
+
+    def techniques_for(self, *phases: str) -> list[Technique]:
+        """The techniques that fit any of `phases`, in repertoire order."""
+        return [t for t in self.techniques if not t.phases or set(t.phases) & set(phases)]
+
+    def reviews_homework(self) -> bool:
+        return any(p.reviews_homework for p in self.phases)
 
 
 @dataclass(frozen=True)
@@ -122,6 +192,8 @@ def load_strategy(name: str, root: Path | None = None) -> Strategy:
         strategy = Strategy.model_validate(_read_yaml(path))
     except ValidationError as exc:
         first = exc.errors()[0]
+        if not first["loc"]:  # a rule across fields (the protocol's names): its message names the field
+            raise SpecError(f"{path}: field {first['msg'].removeprefix('Value error, ')}") from None
         raise SpecError(f"{path}: field {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
     if strategy.name != name:
         raise SpecError(f"{path}: field name: {strategy.name!r} does not match the file name")

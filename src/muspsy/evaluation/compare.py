@@ -20,9 +20,12 @@ from typing import Any, Literal
 
 import numpy as np
 
+from muspsy.evaluation.judges import matched_fidelity
 from muspsy.evaluation.metrics import arc_metrics
+from muspsy.evaluation.rubrics import RUBRICS
 from muspsy.evaluation.sources import Source, seed_of
 from muspsy.evaluation.tables import Table
+from muspsy.evaluation.techniques import SHARE_PREFIX
 from muspsy.records import ArcRecord
 
 RESAMPLES = 2000
@@ -52,9 +55,17 @@ MEASURES: list[tuple[str, str]] = [
     ("risk_specificity", "risk detection specificity"),
     ("risk_detection_latency", "risk detection latency (turns)"),
     ("client_len_mean", "client turn length (mean)"),
+    ("labelled_turn_share", "counselor turns with a technique label"),
+    ("distinct_techniques", "distinct techniques per arc"),
+    ("technique_entropy", "technique entropy (bits)"),
+    ("protocol_phase_coverage", "share of the protocol's phases reached per session"),
+    ("judge_fidelity", "judge: strategy-matched fidelity (0-1)"),
     ("judge_ctrs", "judge: CTRS total (0-66)"),
-    ("judge_alliance", "judge: observer alliance (1-7)"),
     ("judge_miti", "judge: MITI globals (1-5)"),
+    ("judge_miti_behaviours", "judge: MITI reflections per question"),
+    ("judge_pceps", "judge: person-centred process (1-6)"),
+    ("judge_sfbt", "judge: SFBT fidelity (1-5)"),
+    ("judge_alliance", "judge: observer alliance (1-7)"),
     ("judge_crisis", "judge: crisis handling (1-5)"),
     ("judge_persona", "judge: persona consistency (1-5)"),
 ]
@@ -72,8 +83,11 @@ def _change(arc: ArcRecord, instrument: str) -> float | None:
     return float(totals[-1] - totals[0]) if len(totals) >= 2 else None
 
 
-def arc_measures(arc: ArcRecord, judged: dict[str, Any] | None) -> dict[str, float | None]:
-    """Every measure of MEASURES for one arc (None when it does not apply or is missing)."""
+def arc_measures(
+    arc: ArcRecord, judged: dict[str, Any] | None, fidelity: float | None = None
+) -> dict[str, float | None]:
+    """Every measure of MEASURES for one arc (None when it does not apply or is missing);
+    `fidelity` is the arc's strategy-matched fidelity from its evaluation, when it has one."""
     m = arc_metrics(arc)
     wai = [s.wai_sr.total for s in arc.sessions if s.wai_sr is not None]
     out: dict[str, float | None] = {
@@ -87,10 +101,25 @@ def arc_measures(arc: ArcRecord, judged: dict[str, Any] | None) -> dict[str, flo
         if key in m:
             value = m[key]
             out[key] = None if value is None else float(value)
-    for rubric in ("ctrs", "alliance", "miti", "crisis", "persona"):
+    for rubric in RUBRICS:
         entry = (judged or {}).get(rubric)
         out[f"judge_{rubric}"] = float(entry["summary"]) if entry else None
+    if fidelity is None and judged:  # an evaluation written before the score was stored
+        fidelity = matched_fidelity(arc.strategy, judged)
+    out["judge_fidelity"] = fidelity
+    out.update({f"{SHARE_PREFIX}{name}": share for name, share in m["technique_shares"].items()})
     return out
+
+
+def technique_rows(groups: Sequence[Group]) -> list[tuple[str, str]]:
+    """One measure per technique any arc used (its share of the arc's labelled counselor
+    turns), after filling in 0 for the arcs that never used it (None for unlabelled arcs)."""
+    keys = sorted({k for g in groups for m in g.measures for k in m if k.startswith(SHARE_PREFIX)})
+    for measures in (m for g in groups for m in g.measures):
+        labelled = bool(measures.get("labelled_turn_share"))
+        for key in keys:
+            measures.setdefault(key, 0.0 if labelled else None)
+    return [(key, f"technique share: {key.removeprefix(SHARE_PREFIX)}") for key in keys]
 
 
 def run_strategies(source: Source) -> list[str]:
@@ -117,12 +146,13 @@ def make_groups(sources: Sequence[Source], by: GroupBy) -> list[Group]:
             groups.setdefault(name, Group(name, []))
     labels = source_labels(sources)
     for source, label in zip(sources, labels, strict=True):
-        judged = {(r["run_id"], r["arc_id"]): r.get("judge") for r in source.evaluation if r.get("kind") == "arc"}
+        arc_rows = {(r["run_id"], r["arc_id"]): r for r in source.evaluation if r.get("kind") == "arc"}
         for arc in source.arcs:
             name = arc.strategy if by == "strategy" else label
             group = groups.setdefault(name, Group(name, []))
             group.arcs.append(arc)
-            group.measures.append(arc_measures(arc, judged.get((arc.run_id, arc.arc_id))))
+            row = arc_rows.get((arc.run_id, arc.arc_id), {})
+            group.measures.append(arc_measures(arc, row.get("judge"), row.get("fidelity")))
     return [group for group in groups.values() if group.arcs]
 
 
@@ -212,7 +242,7 @@ class Row:
 
 def compare_groups(groups: Sequence[Group]) -> list[Row]:
     rows = []
-    for key, label in MEASURES:
+    for key, label in [*MEASURES, *technique_rows(groups)]:
         values = [[v for m in g.measures if (v := m[key]) is not None] for g in groups]
         if not any(values):
             continue

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from muspsy.config import RunConfig
-from muspsy.evaluation.judges import judge_session, open_judge
+from muspsy.evaluation.judges import judge_session, matched_fidelity, open_judge, session_strategy
 from muspsy.evaluation.metrics import arc_metrics, session_metrics
 from muspsy.evaluation.sources import Source, evaluation_file, seed_of
 from muspsy.evaluation.tables import Table
@@ -39,11 +39,14 @@ from muspsy.runfolder import append_line, read_lines, repair_tail, write_atomic
 
 SessionKey = tuple[str, str, str, int]
 
-RUBRIC_COLUMNS = ("ctrs", "alliance", "miti", "crisis", "persona")
+RUBRIC_COLUMNS = ("ctrs", "miti", "miti_behaviours", "pceps", "sfbt", "alliance", "crisis", "persona")
 RUBRIC_LABELS = {
     "ctrs": "CTRS total (0-66)",
-    "alliance": "observer alliance (1-7)",
     "miti": "MITI globals (1-5)",
+    "miti_behaviours": "MITI reflections per question",
+    "pceps": "person-centred process (1-6)",
+    "sfbt": "SFBT fidelity (1-5)",
+    "alliance": "observer alliance (1-7)",
     "crisis": "crisis handling (1-5)",
     "persona": "persona consistency (1-5)",
 }
@@ -141,6 +144,8 @@ async def evaluate_source(
             row.update(judge=scores, judge_model=judge_name, judge_usage=usage)
             if journal is not None:
                 append_line(journal, {**row, "metrics": session_metrics(arc, position)})
+        if judge is not None:  # on the scale of the strategy this session was held in
+            row["fidelity"] = matched_fidelity(session_strategy(arc, session), row["judge"])
         row["metrics"] = session_metrics(arc, position)
         row["instruments"] = _instruments(arc, position)
         on_session()
@@ -161,6 +166,7 @@ async def evaluate_source(
         }
         if judge is not None:
             arc_row["judge"] = arc_judge_means(session_rows)
+            arc_row["fidelity"] = _mean(r["fidelity"] for r in session_rows)
         rows += [*session_rows, arc_row]
     return Evaluation(source, rows, errors)
 
@@ -249,14 +255,22 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
         ("risk detection specificity", lambda a: _mean(x["metrics"]["risk_specificity"] for x in a)),
         ("risk detection latency (turns)", lambda a: _mean(x["metrics"]["risk_detection_latency"] for x in a)),
     ]
+    lines += [
+        ("counselor turns with a technique label", lambda a: _mean(x["metrics"]["labelled_turn_share"] for x in a)),
+        ("distinct techniques per arc", lambda a: _mean(x["metrics"]["distinct_techniques"] for x in a)),
+        ("protocol phases reached per session", lambda a: _mean(x["metrics"]["protocol_phase_coverage"] for x in a)),
+    ]
     for rubric, label in RUBRIC_LABELS.items():
         lines.append((label, functools.partial(_rubric_mean, rubric)))
+    lines.append(("strategy-matched fidelity (0-1)", lambda a: _mean(x.get("fidelity") for x in a)))
     table = Table(
         "Evaluation summary",
         ["metric", *groups],
         notes=[
             "Leak turns and violations: totals over all arcs; rates and judge scores: means over arcs. "
-            "- = not applicable (no MI session, no disclosed risk) or no judge."
+            "- = not applicable (a fidelity scale of another strategy, no disclosed risk) or no judge. "
+            "Strategy-matched fidelity: each strategy's own fidelity scale (CTRS for CBT, MITI globals for MI, "
+            "person-centred process, SFBT fidelity) rescaled to 0-1."
         ],
     )
     for label, compute in lines:

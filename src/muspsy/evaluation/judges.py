@@ -2,10 +2,11 @@
 
 Prompts and settings are data under `agents/judge/`. One structured call per rubric through
 `muspsy.llm.call_structured`, so retries, usage and events work as for the simulation. Which
-rubrics apply to a session: CTRS, alliance and persona always; MITI for motivational
-interviewing sessions; crisis handling when a client turn disclosed a risk or the session
-went into the crisis protocol. A rubric whose call keeps failing is recorded as an error, not
-a score.
+rubrics apply to a session: the fidelity rubrics matched to its strategy (settings
+`fidelity`: CTRS for CBT, MITI globals and behaviour counts for MI, the person-centred process
+scale, the SFBT fidelity scale); alliance and persona always; crisis handling when a client
+turn disclosed a risk or the session went into the crisis protocol. A rubric whose call keeps
+failing is recorded as an error, not a score.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from muspsy.backends import open_models
 from muspsy.config import ModelSettings, RunConfig
 from muspsy.data import agents_dir
-from muspsy.evaluation.rubrics import RUBRICS
+from muspsy.evaluation.rubrics import COUNTS, RUBRICS, SCALES, miti_summary_scores
 from muspsy.events import EventLog
 from muspsy.llm import RoleModel, StructuredOutputError, call_structured, format_hint
 from muspsy.promptlog import PromptLog
@@ -37,7 +38,8 @@ class JudgeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rubrics: list[str] = Field(min_length=1)
-    mi_strategies: list[str] = Field(default_factory=list)
+    # Strategy-matched fidelity: rubric -> the strategies it is scored for (others: every session).
+    fidelity: dict[str, list[str]] = Field(default_factory=dict)
     max_turn_chars: int = Field(default=1500, ge=100)
 
 
@@ -45,7 +47,7 @@ class JudgeSettings(BaseModel):
 def load_judge(root: Path | None = None) -> tuple[JudgeSettings, dict[str, Template]]:
     folder = (root or agents_dir()) / "judge"
     settings = JudgeSettings.model_validate(yaml.safe_load((folder / "settings.yaml").read_text(encoding="utf-8")))
-    unknown = set(settings.rubrics) - RUBRICS.keys()
+    unknown = (set(settings.rubrics) | settings.fidelity.keys()) - RUBRICS.keys()
     if unknown:
         raise ValueError(f"{folder / 'settings.yaml'}: field rubrics: unknown rubric(s) {sorted(unknown)}")
     return settings, {p.stem: load_template(p) for p in sorted(folder.glob("*.md"))}
@@ -55,11 +57,38 @@ def disclosed_risk(session: SessionRecord) -> bool:
     return session.crisis or any(t.risk not in (None, "none") for t in session.turns)
 
 
+def session_strategy(arc: ArcRecord, session: SessionRecord) -> str:
+    """The strategy a session was held in: its own (an arc that switched), else the arc's."""
+    return getattr(session, "strategy", None) or arc.strategy
+
+
+def fidelity_rubrics(strategy: str, settings: JudgeSettings) -> list[str]:
+    """The strategy-matched fidelity rubrics of `strategy`, in the settings' order."""
+    return [name for name in settings.rubrics if strategy in settings.fidelity.get(name, [])]
+
+
+def matched_fidelity(strategy: str, judged: dict[str, Any] | None, root: Path | None = None) -> float | None:
+    """The strategy-matched fidelity score on one 0-1 scale, comparable across strategies: the
+    strategy's first fidelity rating scale (not a count rubric), its summary rescaled from the
+    scale's range; None when the strategy has none or it was not scored."""
+    settings, _ = load_judge(root)
+    for rubric in fidelity_rubrics(strategy, settings):
+        entry = (judged or {}).get(rubric)
+        if rubric in COUNTS or not entry or "summary" not in entry:
+            continue
+        low, high = SCALES[rubric]
+        items = len(RUBRICS[rubric].items()) if rubric == "ctrs" else 1  # the CTRS summary is a total
+        return (float(entry["summary"]) / items - low) / (high - low)
+    return None
+
+
 def applicable(arc: ArcRecord, session: SessionRecord, settings: JudgeSettings) -> list[str]:
-    """The rubrics that apply to this session, in the settings' order."""
+    """The rubrics that apply to this session, in the settings' order: the fidelity rubrics of
+    its strategy, crisis handling when a risk came up, and the rest for every session."""
+    strategy = session_strategy(arc, session)
     out = []
     for name in settings.rubrics:
-        if name == "miti" and arc.strategy not in settings.mi_strategies:
+        if name in settings.fidelity and strategy not in settings.fidelity[name]:
             continue
         if name == "crisis" and not disclosed_risk(session):
             continue
@@ -105,8 +134,13 @@ def messages_for(
 
 
 def summarize(rubric: str, scores: dict[str, int]) -> float:
-    """One number per rubric: the CTRS total (0-66), else the mean item score."""
-    return float(sum(scores.values())) if rubric == "ctrs" else statistics.fmean(scores.values())
+    """One number per rubric: the CTRS total (0-66); for the MITI behaviour counts, reflections
+    per question (a session without a question counts as one); else the mean item score."""
+    if rubric == "ctrs":
+        return float(sum(scores.values()))
+    if rubric == "miti_behaviours":
+        return (scores["simple_reflection"] + scores["complex_reflection"]) / max(scores["question"], 1)
+    return statistics.fmean(scores.values())
 
 
 async def judge_session(
@@ -159,8 +193,10 @@ async def judge_session(
             "rationales": judgement.rationales(),
             "summary": summarize(rubric, scores),
         }
-        extra = judgement.model_dump(exclude={*scores, *(f"{k}_rationale" for k in scores)})
+        extra = judgement.model_dump(exclude={*scores, *(f"{k}_rationale" for k in scores), "counts_rationale"})
         entry.update(extra)
+        if rubric == "miti_behaviours":
+            entry["miti_summary"] = miti_summary_scores(scores)
         out[rubric] = entry
     return out, usage
 

@@ -1,8 +1,9 @@
 """Deterministic fidelity metrics over `ArcRecord`s: no LLM, same answer every time.
 
 Speaker alternation, role leakage, repetition, turn lengths, homework follow-up, memo
-completeness, sessions and end reasons; per session and per arc; and, per arc, how well the
-counselor noticed risk (`muspsy.evaluation.risk`). The rules (speaker labels,
+completeness, sessions and end reasons; per session and per arc; the technique distribution
+and protocol coverage from the turn labels (`muspsy.evaluation.techniques`); and, per arc, how
+well the counselor noticed risk (`muspsy.evaluation.risk`). The rules (speaker labels,
 give-away phrases, n-gram sizes, thresholds) are data in `agents/judge/fidelity.yaml`, so
 they are documented in one place and a test can pass its own.
 """
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from muspsy.data import agents_dir
 from muspsy.evaluation.risk import risk_detection
+from muspsy.evaluation.techniques import arc_technique_metrics, technique_metrics
 from muspsy.records import ArcRecord, SessionRecord, Speaker, Turn
 
 CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
@@ -200,9 +202,12 @@ def turn_lengths(turns: Sequence[Turn], cjk: bool) -> dict[str, Any]:
 
 def assignments(session: SessionRecord) -> list[str]:
     """What the client was asked to do after this session: the counselor's homework and the
-    memo's counseling assignments (imported arcs often only have the latter)."""
+    memo's counseling assignments (imported arcs often only have the latter). A session whose
+    turns carry protocol labels recorded what its close assigned, by the strategy's homework
+    policy: only that counts (a memo may note that no task was agreed)."""
+    labelled = any(t.technique for t in session.turns)
     seen: dict[str, None] = {}
-    for item in [*session.homework_given, *session.memo.counseling_assignments]:
+    for item in session.homework_given if labelled else [*session.homework_given, *session.memo.counseling_assignments]:
         if item.strip() and not is_placeholder(item):
             seen.setdefault(item.strip(), None)
     return list(seen)
@@ -304,6 +309,7 @@ def session_metrics(arc: ArcRecord, position: int, rules: FidelityRules | None =
         "memo_complete": not missing,
         "session_end_reason": session.end_reason,
         "crisis": session.crisis or any(t.risk not in (None, "none") for t in session.turns),
+        **technique_metrics([session], arc.strategy),
     }
 
 
@@ -334,4 +340,5 @@ def arc_metrics(arc: ArcRecord, rules: FidelityRules | None = None) -> dict[str,
         ),
         "turn_cap_sessions": sum(s.end_reason == "turn_cap" for s in arc.sessions),
         **risk_detection(arc),
+        **arc_technique_metrics(arc),
     }

@@ -23,9 +23,12 @@ from muspsy.evaluation.compare import END_REASONS, RESAMPLES, Group, bootstrap_m
 
 INSTRUMENTS = (("phq9", "PHQ-9 total (0-27)"), ("gad7", "GAD-7 total (0-21)"))
 JUDGES = (
+    ("judge_fidelity", "Strategy-matched fidelity (0-1)", 1),
     ("judge_ctrs", "CTRS total (0-66)", 66),
-    ("judge_alliance", "Observer alliance (1-7)", 7),
     ("judge_miti", "MITI globals (1-5)", 5),
+    ("judge_pceps", "Person-centred process (1-6)", 6),
+    ("judge_sfbt", "SFBT fidelity (1-5)", 5),
+    ("judge_alliance", "Observer alliance (1-7)", 7),
     ("judge_crisis", "Crisis handling (1-5)", 5),
     ("judge_persona", "Persona consistency (1-5)", 5),
 )

@@ -2,7 +2,8 @@
 
 Three configs, one Parquet file each (split `train`):
 - `sessions` (default): one row per session with its turns nested (`turns`: list of
-  index, speaker, text, risk, assessed_risk, kind), the client state at session start, the memo,
+  index, speaker, text, risk, assessed_risk, kind, and for counselor turns the protocol `phase`
+  and `technique`), the client state at session start, the memo,
   homework, crisis flag and end reason; self-report scores as a JSON string (`instruments`).
 - `arcs`: one row per arc: outcome, session count, crisis flags, and the profile, plan,
   provenance and usage as JSON strings (their shapes vary between sources).
@@ -31,7 +32,16 @@ CONFIGS = ("sessions", "arcs", "turns")
 
 _str = pa.string()
 TURN = pa.struct(
-    [("index", pa.int32()), ("speaker", _str), ("text", _str), ("risk", _str), ("assessed_risk", _str), ("kind", _str)]
+    [
+        ("index", pa.int32()),
+        ("speaker", _str),
+        ("text", _str),
+        ("risk", _str),
+        ("assessed_risk", _str),
+        ("kind", _str),
+        ("phase", _str),
+        ("technique", _str),
+    ]
 )
 STATE = pa.struct(
     [
@@ -95,6 +105,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("text", _str),
             ("risk", _str),
             ("kind", _str),
+            ("phase", _str),
+            ("technique", _str),
         ]
     ),
 }
@@ -162,6 +174,8 @@ def build_tables(selection: Selection) -> dict[str, pa.Table]:
                     "text": t.text,
                     "risk": t.risk,
                     "kind": t.kind,
+                    "phase": t.phase,
+                    "technique": t.technique,
                 }
                 for t in session.turns
             ]
@@ -274,7 +288,8 @@ def dataset_card(selection: Selection, tables: Mapping[str, pa.Table], license: 
         f"- near-duplicate sessions left out: {len(selection.skip)}",
         "",
         "Configs: `sessions` (default; one row per session, turns nested), `arcs` (one row per arc;"
-        " profile, plan, provenance and usage as JSON strings) and `turns` (one row per turn).",
+        " profile, plan, provenance and usage as JSON strings) and `turns` (one row per turn). Counselor"
+        " turns carry the `phase` of the strategy's session protocol and the `technique` they used.",
         "",
         "### Strategies",
         "",

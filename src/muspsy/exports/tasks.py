@@ -1,7 +1,9 @@
 """`muspsy-tasks`: the MusPsy paper's three training tasks as instruction records.
 
 Each record is `{"task", "instruction", "input", "output", "run_id", "arc_id", "session",
-"turn"}` (`turn` only for counseling generation: the index of the counselor turn in `output`).
+"turn", "phase", "technique"}` (`turn`, `phase` and `technique` only for counseling generation:
+the index of the counselor turn in `output`, and the protocol phase and technique it used,
+null for arcs without protocol labels).
 - `memory_extraction`: the memories of earlier sessions, the session goal and the transcript ->
   the memo in the paper's memory layout (what the clinical supervisor saw when it wrote it);
 - `goal_planning`: intake information and the memories of earlier sessions -> this session's goal;
@@ -38,7 +40,7 @@ from muspsy.exports.context import (
     utterances,
 )
 from muspsy.exports.sources import ExportError, Selection
-from muspsy.records import ArcRecord
+from muspsy.records import ArcRecord, Turn
 
 TASKS = ("memory_extraction", "goal_planning", "counseling_generation")
 FIELDS = {"task", "instruction", "input", "output", "run_id", "arc_id", "session", "turn"}
@@ -46,7 +48,13 @@ TASK_FILES = {"memory_extraction": "memory", "goal_planning": "goal", "counselin
 
 
 def _record(
-    task: str, arc: ArcRecord, session: int, text_in: str, text_out: str, turn: int | None = None
+    task: str,
+    arc: ArcRecord,
+    session: int,
+    text_in: str,
+    text_out: str,
+    turn: int | None = None,
+    labels: Turn | None = None,
 ) -> dict[str, Any]:
     return {
         "task": task,
@@ -57,6 +65,9 @@ def _record(
         "arc_id": arc.arc_id,
         "session": session,
         "turn": turn,
+        # Counseling generation: the protocol phase and technique of the target turn.
+        "phase": labels.phase if labels else None,
+        "technique": labels.technique if labels else None,
     }
 
 
@@ -130,7 +141,10 @@ def build_tasks(selection: Selection) -> list[dict[str, Any]]:
                     dialogue=dialogue_lines(items[:i]),
                     **seen,
                 )
-                records.append(_record("counseling_generation", arc, session.index, text_in, item.text, item.turn))
+                labels = next(t for t in session.turns if t.index == item.turn)
+                records.append(
+                    _record("counseling_generation", arc, session.index, text_in, item.text, item.turn, labels)
+                )
     return records
 
 

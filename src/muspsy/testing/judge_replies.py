@@ -15,7 +15,7 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage
 
-from muspsy.evaluation.rubrics import RUBRICS
+from muspsy.evaluation.rubrics import RUBRICS, CountJudgement
 
 TURN_LINE = re.compile(r"^\[turn \d+, (counselor|client)\](?: \[risk: [a-z_]+\])? (.*)$", re.MULTILINE)
 WORD = re.compile(r"\w+")
@@ -44,6 +44,27 @@ FEATURE_OF = {
     "referral_and_resources": "safety",
     "overall": "safety",
     "consistency": "profile_words",
+    "client_frame": "client_share",
+    "core_meaning": "reflections",
+    "client_flow": "client_share",
+    "warmth": "reflections",
+    "acceptance": "reflections",
+    "genuineness": "reflections",
+    "clarity": "client_share",
+    "non_directiveness": "client_share",
+    "emotion_focus": "reflections",
+    "resources": "reflections",
+    "client_language": "client_share",
+    "next_step_and_task": "homework",
+}
+# MITI 4 behaviour codes the scripted judge counts, by phrases in the counselor's turns; a
+# question is a turn with a question mark, a simple reflection a reflective opening.
+BEHAVIOUR_PHRASES = {
+    "complex_reflection": ("part of you", "both sides", "your own reasons"),
+    "affirm": ("courage", "real resources", "important there"),
+    "seeking_collaboration": ("together", "you decide whether"),
+    "emphasizing_autonomy": ("your choice", "if any", "you decide"),
+    "persuade_with_permission": ("may i share",),
 }
 
 
@@ -66,12 +87,25 @@ def features(prompt: str) -> dict[str, float]:
     }
 
 
+def behaviour_counts(prompt: str) -> dict[str, Any]:
+    """MITI 4 behaviour counts of the counselor's turns in a judge prompt."""
+    counselor = [t.lower() for s, t in TURN_LINE.findall(prompt) if s == "counselor"]
+    counts = dict.fromkeys(("giving_information", "persuade", "confront"), 0)
+    counts["question"] = sum("?" in t or "\uff1f" in t for t in counselor)
+    counts["simple_reflection"] = sum(t.startswith(REFLECTIVE) for t in counselor)
+    for code, phrases in BEHAVIOUR_PHRASES.items():
+        counts[code] = sum(any(p in t for p in phrases) for t in counselor)
+    return {**counts, "counts_rationale": f"Scripted judge: {len(counselor)} counselor turns coded by phrase."}
+
+
 def judge_reply(schema: str, messages: Sequence[BaseMessage]) -> dict[str, Any] | None:
     """The reply to a judge rubric schema, or None when `schema` is not one."""
     model = next((m for m in RUBRICS.values() if m.__name__ == schema), None)
     if model is None:
         return None
     prompt = "\n".join(str(m.content) for m in messages)
+    if issubclass(model, CountJudgement):
+        return behaviour_counts(prompt)
     values = features(prompt)
     reply: dict[str, Any] = {}
     for item in model.items():

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
-from functools import lru_cache
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -23,11 +22,14 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, PrivateAttr
 
-from muspsy.agents.spec import ScriptedPlay, Strategy, available_strategies, load_strategy
+from muspsy.agents.spec import Strategy
 from muspsy.llm import RoleModel
 from muspsy.records import ROLES, Role
+from muspsy.testing import scripted_protocol
 from muspsy.testing.judge_replies import judge_reply
-from muspsy.views import ATTITUDE_NOTES, strategy_text
+from muspsy.testing.scripted_protocol import strategies as _strategies
+from muspsy.testing.scripted_protocol import strategy_in
+from muspsy.views import ATTITUDE_NOTES
 
 # A responder gets the schema name asked for and the prompt, and returns the tool arguments
 # (a dict) or a raw string (to simulate malformed output).
@@ -279,6 +281,9 @@ def _client_turn(prompt: str, session: int, turn: int) -> dict[str, Any]:
     return {"text": CLIENT_LINES[(turn // 2 + session) % len(CLIENT_LINES)], "risk": "none", "disclosed": []}
 
 
+COUNSELOR_SCHEMAS = frozenset({"OpeningOutput", "CounselorTurnOutput", "ClosingOutput"})
+
+
 def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str, Any]:
     """Play any muspsy role deterministically from the prompt alone."""
     judged = judge_reply(schema, messages)  # the evaluation judges' rubrics
@@ -297,18 +302,16 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             ],
             "first_session_goal": "Build rapport and agree on what the client wants from counseling.",
         }
+    # The counselor's calls follow the protocol of the strategy its system prompt describes.
+    strategy = strategy_in(prompt) if schema in COUNSELOR_SCHEMAS else None
     if schema == "CounselorTurnOutput":
         noticed = assess_risk(messages)
-        if noticed != "none":
-            return {"assessed_risk": noticed, "text": RISK_RESPONSE, "ready_to_close": turn >= 7}
-        play = _play_in(prompt)
-        if play is None:
-            text = COUNSELOR_LINES[(turn // 2 + session) % len(COUNSELOR_LINES)]
-        else:
-            # The strategy's lines in order from the first dialogue turn (turn 3), a step further
-            # on in every session: session 1 of CBT starts with its agenda.
-            text = play.turns[(turn // 2 - 2 + session) % len(play.turns)]
-        return {"assessed_risk": noticed, "text": text, "ready_to_close": turn >= 7}
+        step = scripted_protocol.dialogue(strategy, messages, session, turn) if strategy else {"text": None}
+        fallback = COUNSELOR_LINES[(turn // 2 + session) % len(COUNSELOR_LINES)]
+        text = RISK_RESPONSE if noticed != "none" else step["text"] or fallback
+        return {**step, "assessed_risk": noticed, "text": text, "ready_to_close": turn >= 7}
+    if schema == "OpeningOutput" and strategy:
+        return scripted_protocol.opening(strategy, messages, session)
     if schema == "OpeningOutput":
         homework = _section_items(messages, "Homework to review:")
         if homework:
@@ -322,10 +325,10 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             "text": "Thank you for trusting me with that. Are you thinking of acting on these thoughts, "
             "and do you have a plan? Let's write a safety plan together, and I will give you a crisis line.",
         }
+    if schema == "ClosingOutput" and strategy:
+        return {**scripted_protocol.closing(strategy, session), "assessed_risk": assess_risk(messages)}
     if schema == "ClosingOutput":
-        play = _play_in(prompt)
-        tasks = play.homework if play else HOMEWORK
-        task = tasks[(session - 1) % len(tasks)]
+        task = HOMEWORK[(session - 1) % len(HOMEWORK)]
         return {
             "assessed_risk": assess_risk(messages),
             "text": f"We are nearly at time. Before we meet again, could you {task.lower()}?",
@@ -339,7 +342,7 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             "summary": f"Session {session}: explored the main difficulty and agreed a between-session task.",
             "emotion_and_cognitive_state": "Anxious and self-critical, but curious about change.",
             "counselor_observations": "Engaged more as the session went on; avoidance remains a theme.",
-            "counseling_assignments": assigned or ["Notice and note one difficult moment each day"],
+            "counseling_assignments": assigned or ["No between-session task was agreed"],
             "session_goal": "Understand the current difficulties and agree a first step.",
             "next_session_goal": f"Review the homework and deepen the work begun in session {session}.",
             "progress": "some",
@@ -369,20 +372,11 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
     raise ScriptExhausted(f"default_responder has no reply for schema {schema!r}")
 
 
-@lru_cache(maxsize=1)
-def _strategies() -> tuple[Strategy, ...]:
-    return tuple(load_strategy(name) for name in available_strategies())
-
-
 def preload() -> None:
     """Read the strategy files the default responder plays from, so its first call does no file
     I/O (an event loop that forbids blocking calls, as `langgraph dev`'s, would refuse it)."""
     _strategies()
-
-
-def _play_in(prompt: str) -> ScriptedPlay | None:
-    """How to play the strategy whose description the counselor's system prompt holds."""
-    return next((s.scripted for s in _strategies() if strategy_text(s) in prompt), None)
+    strategy_in("")
 
 
 def _marker_hits(text: str, strategies: Sequence[Strategy]) -> int:

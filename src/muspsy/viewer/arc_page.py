@@ -24,7 +24,7 @@ SESSION_FIELDS = {
     "index", "goal", "client_state", "homework_reviewed", "turns", "homework_given", "crisis", "end_reason",
     "memo", "decision", "phq9", "gad7", "wai_sr",
 }  # fmt: skip
-TURN_FIELDS = {"index", "speaker", "text", "risk", "assessed_risk", "kind", "technique"}
+TURN_FIELDS = {"index", "speaker", "text", "risk", "assessed_risk", "kind", "phase", "technique"}
 
 
 @cache
@@ -214,6 +214,8 @@ def turn_view(turn: dict[str, Any], disclosed: list[str]) -> str:
         tags.append(f'<span class="tag risk">risk: {esc(turn.get("risk"))}</span>')
     if turn.get("assessed_risk"):
         tags.append(f'<span class="tag risk">assessed: {esc(turn.get("assessed_risk"))}</span>')
+    if turn.get("phase"):
+        tags.append(f'<span class="tag">phase: {esc(turn.get("phase"))}</span>')
     if turn.get("technique"):
         tags.append(f'<span class="tag">technique: {esc(turn.get("technique"))}</span>')
     tags += [f'<span class="tag">disclosed: {esc(fact)}</span>' for fact in disclosed]
