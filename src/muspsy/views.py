@@ -291,7 +291,14 @@ def counselor_open(state: ArcState) -> dict[str, str]:
         "position": position(session),
         "goal": session["goal"],
         "homework": bullets(session["homework_reviewed"], empty="(none: this is the first session)"),
+        "ending_note": ENDING_NOTE if session.get("termination") else "",
     }
+
+
+ENDING_NOTE = (
+    "This is the last session of the course, as agreed: after greeting the client, say so, and invite them to look "
+    "back together at what has changed since the start."
+)
 
 
 # --- supervisor (the clinical supervisor: counselor side) ---------------------------------

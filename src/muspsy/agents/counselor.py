@@ -1,5 +1,8 @@
 """The counselor: opens each session (following up the homework), talks, and closes with
-homework. It sees only what a counselor would have (see `muspsy.views`).
+homework, or, in the termination session of a scheduled ending, with a progress review and a
+relapse-prevention plan instead. It sees only what a counselor would have (see `muspsy.views`).
+Its strategy is the arc state's current one, looked up in the graph's catalog, so a switch the
+clinical supervisor made after a session holds from the next session on.
 
 Risk is noticed, not announced: every turn that answers the client (dialogue, crisis and
 close) carries the counselor's own `assessed_risk` of the client's last words. The session
@@ -9,12 +12,19 @@ used only to measure detection (`muspsy.evaluation.risk`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from muspsy import views
 from muspsy.agents.base import Agent
-from muspsy.agents.outputs import ClosingOutput, CounselorTurnOutput, CrisisTurnOutput, OpeningOutput
+from muspsy.agents.outputs import (
+    ClosingOutput,
+    CounselorTurnOutput,
+    CrisisTurnOutput,
+    OpeningOutput,
+    TerminationOutput,
+)
 from muspsy.agents.session_ops import with_counselor_turn, with_turn
 from muspsy.agents.spec import Strategy
 from muspsy.graphs.state import ArcState, CurrentSession
@@ -24,10 +34,13 @@ from muspsy.records import Memo
 @dataclass(frozen=True)
 class Counselor:
     agent: Agent
-    strategy: Strategy
+    strategies: Mapping[str, Strategy]  # the catalog; `state["strategy"]` names the current one
+
+    def strategy_for(self, state: ArcState) -> Strategy:
+        return self.strategies[state["strategy"]]
 
     def _system(self, state: ArcState) -> dict[str, str]:
-        return views.counselor_system(state, self.strategy, self.agent.spec.settings.earlier_memos)
+        return views.counselor_system(state, self.strategy_for(state), self.agent.spec.settings.earlier_memos)
 
     def _task(self, state: ArcState) -> dict[str, str]:
         return views.counselor_task(state, self.agent.spec.settings.recent_turns)
@@ -46,6 +59,9 @@ class Counselor:
             "crisis": False,
             "imminent": False,
             "homework_given": [],
+            "strategy": state["strategy"],
+            "termination": is_termination(state, len(history) + 1),
+            "relapse_prevention": [],
         }
         state = {**state, "session": session}
         out, usage = await self.agent.ask(
@@ -76,8 +92,24 @@ class Counselor:
             if state["session"]["crisis"]
             else ""
         )
+        if state["session"].get("termination"):
+            return await self._terminate(state, task)
         out, usage = await self.agent.ask(ClosingOutput, "close", task, state, self._system(state))
         session = with_counselor_turn(
             state["session"], out.text, "close", out.assessed_risk, homework_given=list(out.homework)
         )
         return {"session": session, "usage": usage}
+
+    async def _terminate(self, state: ArcState, task: dict[str, str]) -> dict[str, Any]:
+        """The last close of the course: progress review and relapse prevention, no homework."""
+        out, usage = await self.agent.ask(TerminationOutput, "terminate", task, state, self._system(state))
+        session = with_counselor_turn(
+            state["session"], out.text, "close", out.assessed_risk, relapse_prevention=list(out.relapse_prevention)
+        )
+        return {"session": session, "usage": usage}
+
+
+def is_termination(state: ArcState, index: int) -> bool:
+    """Whether session `index` is the termination session of the arc's scheduled ending."""
+    return (state.get("ending") or {}).get("at") == index
+

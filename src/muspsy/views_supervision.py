@@ -1,0 +1,67 @@
+"""What the clinical supervisor sees when it reviews the course after a session and when it
+revises the plan (counselor side of the one-way mirror, like `muspsy.views`): the plan with
+numbered goals, its own memories with their ratings, the risk the counselor noticed, the
+questionnaire scores only with measurement-based care, the current strategy, the strategies it
+may switch to when the run is adaptive, and the scheduled ending."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from muspsy.agents.plan_rules import stage_of
+from muspsy.graphs.state import ArcState
+from muspsy.records import TreatmentPlan
+from muspsy.views import _memos, memories_text, plan_text, supervisor_decide
+
+
+def numbered_goals(plan: TreatmentPlan) -> str:
+    return "\n".join(f"{n}. {goal}" for n, goal in enumerate(plan.goals, start=1))
+
+
+def _ending_text(state: ArcState) -> str:
+    completed = len(state["sessions"])
+    at = (state.get("ending") or {}).get("at")
+    if at is None:
+        return "No ending is scheduled yet."
+    if at <= completed:
+        return f"Session {at} was the termination session: the course ends now whatever you propose."
+    return f"The ending is scheduled: session {at} will be the termination session."
+
+
+def _switch_text(state: ArcState, catalog: Sequence[str]) -> str:
+    others = [name for name in catalog if name != state["strategy"]]
+    if not state.get("adaptive") or not others:
+        return "Switching approach is not possible in this course: do not propose switch_strategy."
+    return "Approaches you may switch to (use the name): " + ", ".join(others) + "."
+
+
+def _next_stage(state: ArcState, plan: TreatmentPlan) -> str:
+    upcoming = len(state["sessions"]) + 1
+    stage = stage_of(plan, upcoming)
+    if stage is None:
+        return f"Session {upcoming} falls in no stage of the plan."
+    return f"Session {upcoming} falls in the plan's stage {stage.name!r}: {stage.focus}"
+
+
+def supervisor_review(state: ArcState, catalog: Sequence[str]) -> dict[str, str]:
+    plan = TreatmentPlan.model_validate(state["plan"])
+    return {
+        **supervisor_decide(state),
+        "goals": numbered_goals(plan),
+        "strategy": state["strategy"],
+        "switch": _switch_text(state, catalog),
+        "ending": _ending_text(state),
+        "next_stage": _next_stage(state, plan),
+    }
+
+
+def supervisor_revise(state: ArcState) -> dict[str, str]:
+    decision = state["sessions"][-1].get("decision") or {}
+    limits = state["limits"]
+    return {
+        "plan": plan_text(TreatmentPlan.model_validate(state["plan"])),
+        "memos": memories_text(_memos(state), ratings=True),
+        "completed": str(len(state["sessions"])),
+        "sessions": f"between {limits['sessions_min']} and {limits['sessions_max']}",
+        "reason": decision.get("rationale", ""),
+    }
