@@ -236,7 +236,9 @@ def next_alliance(alliance: float, appraisal: SessionAppraisal, params: Dynamics
     return round(clip(value, 1.0, 5.0), 2)
 
 
-def untreated_severity(severity: float, *, event: tuple[Valence, float] | None, noise: float, params: SymptomParams) -> float:
+def untreated_severity(
+    severity: float, *, event: tuple[Valence, float] | None, noise: float, params: SymptomParams
+) -> float:
     """Distress after a week without counseling (the weeks to a follow-up): no session pulls it
     toward the floor; life events and noise still move it."""
     change = params.noise_sd * noise

@@ -43,12 +43,22 @@ def _next_stage(state: ArcState, plan: TreatmentPlan) -> str:
     return f"Session {upcoming} falls in the plan's stage {stage.name!r}: {stage.focus}"
 
 
+def _since(state: ArcState) -> int:
+    """The first session of the current strategy's run of sessions."""
+    since = len(state["sessions"]) + 1
+    for session in reversed(state["sessions"]):
+        if session.get("strategy", state["strategy"]) != state["strategy"]:
+            break
+        since = session["index"]
+    return since
+
+
 def supervisor_review(state: ArcState, catalog: Sequence[str]) -> dict[str, str]:
     plan = TreatmentPlan.model_validate(state["plan"])
     return {
         **supervisor_decide(state),
         "goals": numbered_goals(plan),
-        "strategy": state["strategy"],
+        "strategy": f"{state['strategy']}, since session {_since(state)}",
         "switch": _switch_text(state, catalog),
         "ending": _ending_text(state),
         "next_stage": _next_stage(state, plan),

@@ -112,4 +112,3 @@ class Counselor:
 def is_termination(state: ArcState, index: int) -> bool:
     """Whether session `index` is the termination session of the arc's scheduled ending."""
     return (state.get("ending") or {}).get("at") == index
-

@@ -8,7 +8,7 @@ from typing import Any
 
 from muspsy.records import PlanStage, PlanVersion, TreatmentPlan
 
-RANGE = re.compile(r"^\s*(\d+)\s*(?:(?:-|–|to)\s*(\d+))?\s*$")
+RANGE = re.compile(r"^\s*(\d+)\s*(?:(?:-|\u2013|to)\s*(\d+))?\s*$")  # 1-2, 1\u20132 (en dash), 1 to 2
 
 
 def fit_stages(plan: TreatmentPlan, sessions_max: int) -> tuple[TreatmentPlan, list[str]]:
@@ -34,7 +34,9 @@ def fit_stages(plan: TreatmentPlan, sessions_max: int) -> tuple[TreatmentPlan, l
         first, last = min(first, sessions_max), min(last, sessions_max)
         fitted = f"{first}-{last}" if last > first else str(first)
         if last < int(match.group(2) or match.group(1)):
-            notes.append(f"stage {stage.name!r}: sessions {stage.sessions} cut to {fitted} (sessions_max {sessions_max})")
+            notes.append(
+                f"stage {stage.name!r}: sessions {stage.sessions} cut to {fitted} (sessions_max {sessions_max})"
+            )
         stages.append(stage.model_copy(update={"sessions": fitted}))
     return plan.model_copy(update={"stages": stages}), notes
 

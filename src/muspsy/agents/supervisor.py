@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from muspsy import views, views_supervision
 from muspsy.agents.base import Agent
@@ -25,7 +25,16 @@ from muspsy.agents.outputs import DecisionOutput, MemoOutput, PlanOutput
 from muspsy.agents.plan_rules import fit_stages, plan_version
 from muspsy.agents.spec import Strategy
 from muspsy.graphs.state import ArcState, Limits
-from muspsy.records import ArcDecision, ClientProfile, EndReason, GoalReview, Memo, SessionRecord, TreatmentPlan
+from muspsy.records import (
+    ArcDecision,
+    ClientProfile,
+    EndReason,
+    GoalReview,
+    Memo,
+    Proposal,
+    SessionRecord,
+    TreatmentPlan,
+)
 
 TERMINATION_GOAL = (
     "Termination session: review the progress made on the plan's goals, consolidate what helped, and agree a "
@@ -50,7 +59,9 @@ def enforce(
     """Apply the rules no model may break: crisis first, then the proposal within the limits."""
     course = course or Course()
     notes: list[str] = []
-    action, reason, applied = "continue", None, proposal.action
+    action: Literal["continue", "end"] = "continue"
+    reason: EndReason | None = None
+    applied: Proposal = proposal.action
     strategy, ending = None, dict(course.ending) if course.ending else None
     proposed_strategy = proposal.strategy.strip() or None if proposal.action == "switch_strategy" else None
     if imminent:
@@ -83,11 +94,11 @@ def enforce(
     return ArcDecision(
         proposed_action=proposal.action,
         proposed_end_reason="referral" if proposal.action == "refer" else None,
-        action=action,  # type: ignore[arg-type]
+        action=action,
         end_reason=reason,
         rationale=proposal.rationale,
         overridden_by="; ".join(notes) or None,
-        applied=applied,  # type: ignore[arg-type]
+        applied=applied,
         goal_review=_goal_review(proposal, course.goals),
         score_trend=proposal.score_trend,
         proposed_strategy=proposed_strategy,
@@ -233,7 +244,9 @@ class Supervisor:
         )
         plan, notes = fit_stages(TreatmentPlan.model_validate(out.model_dump()), state["limits"]["sessions_max"])
         reason = "; ".join([last["decision"]["rationale"], *notes])
-        versions = state.get("plan_versions") or [plan_version(TreatmentPlan.model_validate(state["plan"]), 0, "intake plan")]
+        # Arcs checkpointed before plan versions existed start their list with the plan in force.
+        intake = plan_version(TreatmentPlan.model_validate(state["plan"]), 0, "intake plan")
+        versions = state.get("plan_versions") or [intake]
         update: dict[str, Any] = {
             "plan": plan.model_dump(),
             "plan_versions": [*versions, plan_version(plan, last["index"], reason)],

@@ -81,6 +81,18 @@ def run(
             help="The clinical supervisor sees the questionnaire scores in its memos and decisions (default: off).",
         ),
     ] = None,
+    adaptive: Annotated[
+        bool | None,
+        typer.Option(
+            "--adaptive/--no-adaptive",
+            help="The clinical supervisor may switch the counselor's strategy between sessions (default: off, so "
+            "paired arcs keep their strategy).",
+        ),
+    ] = None,
+    follow_up_weeks: Annotated[
+        int | None,
+        typer.Option(help="A follow-up PHQ-9 and GAD-7 this many weeks after the exit measurement (default 0: none)."),
+    ] = None,
     record_prompts: Annotated[
         bool | None,
         typer.Option(
@@ -121,6 +133,8 @@ def run(
             strategy=strategy,
             outcomes=outcomes,
             measurement_based_care=measurement_based_care,
+            adaptive=adaptive,
+            follow_up_weeks=follow_up_weeks,
             record_prompts=record_prompts,
             seed=seed,
             language=language,
@@ -145,6 +159,7 @@ def run(
                 f"backend {cfg.backend}, concurrency {cfg.concurrency}"
                 + ("" if cfg.outcomes else ", outcomes off")
                 + (", measurement-based care" if cfg.measurement_based_care else "")
+                + (", adaptive" if cfg.adaptive else "")
                 + (", recording prompts" if cfg.record_prompts else "")
                 + (f", executor {executor}" if executor != "local" else "")
             )

@@ -4,11 +4,11 @@ store them; nodes convert to and from the typed records in `muspsy.records`."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NotRequired
 
 # typing_extensions' TypedDict: pydantic (which LangGraph Studio uses to publish the input and
 # output schemas) cannot read `typing.TypedDict` before Python 3.12.
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 
 def add_usage(

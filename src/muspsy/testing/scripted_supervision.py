@@ -6,8 +6,9 @@ visible feedback they rest on: deterministic answers from the prompt alone.
 - The memo rates progress `no_change` when the transcript holds such words, else `some`.
 - The review refers when the counselor noticed risk; proposes switching to the first approach
   listed when the last memo shows no progress (or, with measurement-based care, the PHQ-9 got
-  worse) and switching is offered; schedules the ending one session ahead from session 3 on;
-  else continues. Goal attainment follows the progress ratings in its memories.
+  worse), switching is offered and the approach in use has had two sessions at least;
+  schedules the ending one session ahead from session 3 on; else continues. Goal attainment
+  follows the progress ratings in its memories.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ FEEDBACK = "To be honest, I left last time feeling we were not on the same page,
 PROGRESS = re.compile(r"Rated: progress (\w+);")
 PHQ9 = re.compile(r"^- Session \d+: PHQ-9 (\d+)", re.MULTILINE)
 SWITCH_TO = re.compile(r"Approaches you may switch to \(use the name\): ([^.\n]+)\.")
+SINCE = re.compile(r"Approach in use: [\w-]+, since session (\d+)\.")
 GOAL_LINE = re.compile(r"^(\d)\. ", re.MULTILINE)
 ATTAINMENT = {"worse": "not_started", "no_change": "not_started", "some": "some", "substantial": "mostly"}
 
@@ -62,9 +64,8 @@ def review(prompt: str, session: int, risk_noticed: bool) -> dict[str, Any]:
     goals = GOAL_LINE.findall(prompt.partition("The plan's goals, numbered:")[2].split("\n\n", 1)[0])
     trend = _trend(prompt)
     reply: dict[str, Any] = {
-        "goal_review": [{"goal": int(n), "attainment": ATTAINMENT.get(last, "some")} for n in goals] or [
-            {"goal": 1, "attainment": "some"}
-        ],
+        "goal_review": [{"goal": int(n), "attainment": ATTAINMENT.get(last, "some")} for n in goals]
+        or [{"goal": 1, "attainment": "some"}],
         "score_trend": trend,
         "action": "continue",
         "strategy": "none",
@@ -72,9 +73,11 @@ def review(prompt: str, session: int, risk_noticed: bool) -> dict[str, Any]:
         "rationale": "Work is under way; continue as planned.",
     }
     switch_to = SWITCH_TO.search(prompt)
+    since = SINCE.search(prompt)
+    tried = session - int(since.group(1)) + 1 if since else session
     if risk_noticed:
         reply.update(action="refer", rationale="Risk disclosed: refer to specialist care.")
-    elif (last in ("no_change", "worse") or trend == "worsening") and switch_to:
+    elif (last in ("no_change", "worse") or trend == "worsening") and switch_to and tried >= 2:
         target = switch_to.group(1).split(",")[0].strip()
         reply.update(
             action="switch_strategy",
