@@ -24,7 +24,7 @@ from typing import Any
 
 from langgraph.checkpoint.memory import InMemorySaver
 
-
+from muspsy.agents.spec import load_strategy
 from muspsy.backends import open_models
 from muspsy.config import Limits, RunConfig, build_config, load_config_file, resolved
 from muspsy.data import profiles_dir
