@@ -113,7 +113,8 @@ async def test_a_scheduled_ending_gives_a_termination_session_without_homework_a
     assert last.goal.startswith("Termination session")
     assert record.outcome.end_reason == "goals_met" and record.outcome.sessions == 4
     # The termination close asks for no homework; earlier closes do.
-    closes = [(schema, m) for schema, m in calls(models, "counselor") if schema in ("ClosingOutput", "TerminationOutput")]
+    ends = ("ClosingOutput", "TerminationOutput")
+    closes = [(schema, m) for schema, m in calls(models, "counselor") if schema in ends]
     assert [schema for schema, _ in closes] == ["ClosingOutput"] * 3 + ["TerminationOutput"]
     assert "Give no new homework" in str(closes[-1][1][-1].content)
     opening = next(m for schema, m in calls(models, "counselor") if schema == "OpeningOutput" and in_session(m, 4))

@@ -73,7 +73,8 @@ def test_after_the_termination_session_the_arc_ends_with_the_scheduled_reason() 
     ending = {"at": 4, "reason": "goals_met"}
     decision = enforce(proposal("continue"), 4, limits(), imminent=False, course=course(ending=ending))
     assert (decision.action, decision.end_reason, decision.overridden_by) == ("end", "goals_met", None)
-    switched = enforce(proposal("switch_strategy", strategy="person_centred"), 4, limits(), False, course(ending=ending))
+    switch = proposal("switch_strategy", strategy="person_centred")
+    switched = enforce(switch, 4, limits(), False, course(ending=ending))
     assert switched.action == "end" and switched.strategy is None
     assert switched.overridden_by and "termination session" in switched.overridden_by
 
@@ -112,13 +113,21 @@ def test_a_switch_needs_adaptive() -> None:
 
 
 def test_an_adaptive_switch_to_a_known_strategy_is_applied() -> None:
-    decision = enforce(proposal("switch_strategy", strategy="person_centred"), 2, limits(), False, course(adaptive=True))
+    switch = proposal("switch_strategy", strategy="person_centred")
+    decision = enforce(switch, 2, limits(), False, course(adaptive=True))
     assert (decision.action, decision.applied, decision.strategy, decision.overridden_by) == (
         "continue",
         "switch_strategy",
         "person_centred",
         None,
     )
+
+
+def test_no_switch_into_the_termination_session() -> None:
+    switch = proposal("switch_strategy", strategy="person_centred")
+    decision = enforce(switch, 5, limits(3, 6), False, course(adaptive=True))
+    assert (decision.applied, decision.strategy, decision.ending_at) == ("continue", None, 6)
+    assert decision.overridden_by is not None and "is the termination session" in decision.overridden_by
 
 
 @pytest.mark.parametrize(("target", "why"), [("gestalt", "not a strategy of this run"), ("cbt", "already")])

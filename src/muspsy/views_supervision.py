@@ -32,7 +32,7 @@ def _switch_text(state: ArcState, catalog: Sequence[str]) -> str:
     others = [name for name in catalog if name != state["strategy"]]
     if not state.get("adaptive") or not others:
         return "Switching approach is not possible in this course: do not propose switch_strategy."
-    return "Approaches you may switch to (use the name): " + ", ".join(others) + "."
+    return f"{_used_text(state)} Approaches you may switch to (use the name): {', '.join(others)}."
 
 
 def _next_stage(state: ArcState, plan: TreatmentPlan) -> str:
@@ -43,14 +43,28 @@ def _next_stage(state: ArcState, plan: TreatmentPlan) -> str:
     return f"Session {upcoming} falls in the plan's stage {stage.name!r}: {stage.focus}"
 
 
+def strategy_runs(state: ArcState) -> list[tuple[str, int, int]]:
+    """The strategies used so far, as (name, first session, last session) runs in order."""
+    runs: list[tuple[str, int, int]] = []
+    for session in state["sessions"]:
+        name = session.get("strategy") or state["strategy"]
+        if runs and runs[-1][0] == name:
+            runs[-1] = (name, runs[-1][1], session["index"])
+        else:
+            runs.append((name, session["index"], session["index"]))
+    return runs
+
+
+def _used_text(state: ArcState) -> str:
+    runs = strategy_runs(state)
+    parts = [f"{name} in sessions {a}-{b}" if b > a else f"{name} in session {a}" for name, a, b in runs]
+    return "Approaches used so far: " + ", ".join(parts) + "." if parts else ""
+
+
 def _since(state: ArcState) -> int:
     """The first session of the current strategy's run of sessions."""
-    since = len(state["sessions"]) + 1
-    for session in reversed(state["sessions"]):
-        if session.get("strategy", state["strategy"]) != state["strategy"]:
-            break
-        since = session["index"]
-    return since
+    runs = strategy_runs(state)
+    return runs[-1][1] if runs and runs[-1][0] == state["strategy"] else len(state["sessions"]) + 1
 
 
 def supervisor_review(state: ArcState, catalog: Sequence[str]) -> dict[str, str]:

@@ -91,6 +91,10 @@ def enforce(
         # The last allowed session is a termination session, not an ordinary one.
         ending = {"at": completed + 1, "reason": "max_sessions"}
         notes.append(f"sessions_max: session {completed + 1} is the last allowed, so it is the termination session")
+    if strategy and ending and ending["at"] == completed + 1:
+        # The termination session reviews the work done; it is no place to start another approach.
+        strategy, applied = None, "continue"
+        notes.append(f"switch_strategy: session {completed + 1} is the termination session; the strategy stays")
     return ArcDecision(
         proposed_action=proposal.action,
         proposed_end_reason="referral" if proposal.action == "refer" else None,

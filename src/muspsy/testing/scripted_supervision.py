@@ -6,7 +6,8 @@ visible feedback they rest on: deterministic answers from the prompt alone.
 - The memo rates progress `no_change` when the transcript holds such words, else `some`.
 - The review refers when the counselor noticed risk; proposes switching to the first approach
   listed when the last memo shows no progress (or, with measurement-based care, the PHQ-9 got
-  worse), switching is offered and the approach in use has had two sessions at least;
+  worse), switching is offered, the approach in use has had two sessions at least and the
+  approach was not used before;
   schedules the ending one session ahead from session 3 on; else continues. Goal attainment
   follows the progress ratings in its memories.
 """
@@ -27,6 +28,7 @@ PROGRESS = re.compile(r"Rated: progress (\w+);")
 PHQ9 = re.compile(r"^- Session \d+: PHQ-9 (\d+)", re.MULTILINE)
 SWITCH_TO = re.compile(r"Approaches you may switch to \(use the name\): ([^.\n]+)\.")
 SINCE = re.compile(r"Approach in use: [\w-]+, since session (\d+)\.")
+USED = re.compile(r"([\w-]+) in sessions? \d")
 GOAL_LINE = re.compile(r"^(\d)\. ", re.MULTILINE)
 ATTAINMENT = {"worse": "not_started", "no_change": "not_started", "some": "some", "substantial": "mostly"}
 
@@ -57,6 +59,17 @@ def _trend(prompt: str) -> str:
     return "improving" if totals[-1] < totals[-2] else "worsening" if totals[-1] > totals[-2] else "stable"
 
 
+def _switch_target(prompt: str, session: int) -> str | None:
+    """The first approach offered that was not used yet, once the current one had two sessions."""
+    offered = SWITCH_TO.search(prompt)
+    since = SINCE.search(prompt)
+    if offered is None or since is None or session - int(since.group(1)) + 1 < 2:
+        return None
+    used = USED.findall(prompt.partition("Approaches used so far:")[2].split(".")[0])
+    fresh = [name.strip() for name in offered.group(1).split(",") if name.strip() not in used]
+    return fresh[0] if fresh else None
+
+
 def review(prompt: str, session: int, risk_noticed: bool) -> dict[str, Any]:
     """The supervisor's review after session `session`."""
     progress = PROGRESS.findall(prompt)
@@ -72,13 +85,11 @@ def review(prompt: str, session: int, risk_noticed: bool) -> dict[str, Any]:
         "ending_in": 0,
         "rationale": "Work is under way; continue as planned.",
     }
-    switch_to = SWITCH_TO.search(prompt)
-    since = SINCE.search(prompt)
-    tried = session - int(since.group(1)) + 1 if since else session
     if risk_noticed:
         reply.update(action="refer", rationale="Risk disclosed: refer to specialist care.")
-    elif (last in ("no_change", "worse") or trend == "worsening") and switch_to and tried >= 2:
-        target = switch_to.group(1).split(",")[0].strip()
+        return reply
+    target = _switch_target(prompt, session) if last in ("no_change", "worse") or trend == "worsening" else None
+    if target:
         reply.update(
             action="switch_strategy",
             strategy=target,
