@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from muspsy import views
+from muspsy import views, views_supervision
 from muspsy.agents.base import Agent
 from muspsy.agents.counselor import Counselor
 from muspsy.agents.spec import load_spec, load_strategy
@@ -165,7 +165,7 @@ def supervisor_views(state: ArcState) -> str:
         _render("supervisor", "memo", views.supervisor_memo(state, earlier)),
     ]
     if state["sessions"]:
-        parts.append(_render("supervisor", "decide", views.supervisor_decide(state)))
+        parts.append(_render("supervisor", "decide", views_supervision.supervisor_review(state, ["cbt"])))
     return "\n".join(parts)
 
 
@@ -260,7 +260,7 @@ async def test_counselor_open_reviews_the_last_memo_assignments() -> None:
     del state["session"]
     chat = ScriptedChatModel.from_replies([{"text": "Welcome back. How did the week go?"}])
     agent = Agent(load_spec("counselor"), RoleModel(chat, "scripted", "function_calling"), NullEventLog(), 0)
-    update = await Counselor(agent, load_strategy("cbt")).open(state)
+    update = await Counselor(agent, {"cbt": load_strategy("cbt")}).open(state)
     assert update["session"]["index"] == 2
     assert update["session"]["homework_reviewed"] == MEMO["counseling_assignments"]
     [(_, messages)] = chat.calls

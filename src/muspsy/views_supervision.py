@@ -1,8 +1,9 @@
 """What the clinical supervisor sees when it reviews the course after a session and when it
 revises the plan (counselor side of the one-way mirror, like `muspsy.views`): the plan with
 numbered goals, its own memories with their ratings, the risk the counselor noticed, the
-questionnaire scores only with measurement-based care, the current strategy, the strategies it
-may switch to when the run is adaptive, and the scheduled ending."""
+questionnaire scores only with measurement-based care, the strategies used so far, those it may
+switch to when the run is adaptive, and the scheduled ending. And what the client (simulation
+side) is asked at the exit and follow-up measurements."""
 
 from __future__ import annotations
 
@@ -76,6 +77,17 @@ def supervisor_review(state: ArcState, catalog: Sequence[str]) -> dict[str, str]
         "switch": _switch_text(state, catalog),
         "ending": _ending_text(state),
         "next_stage": _next_stage(state, plan),
+    }
+
+
+def client_self_report_exit(state: ArcState, weeks: int, purpose: str, questionnaires: str) -> dict[str, str]:
+    """After the course (simulation side): the client answers from its persona and its state
+    `weeks` after the last session (in the system prompt)."""
+    return {
+        "name": state["profile"]["name"],
+        "weeks": "one week" if weeks == 1 else f"{weeks} weeks",
+        "purpose": purpose,
+        "questionnaires": questionnaires,
     }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from muspsy import views
+from muspsy import views, views_supervision
 from muspsy.agents.base import Agent
 from muspsy.agents.director import draw_numbers, plan_week
 from muspsy.agents.outputs import SymptomQuestionnairesOutput
@@ -24,10 +24,6 @@ from muspsy.instruments import AT_START, InstrumentSpec, load_instruments, score
 from muspsy.records import ClientState, ExitMeasurement, Instrument
 
 NOT_MEASURED_AFTER = frozenset({"crisis", "dropout"})
-
-
-def _weeks(n: int) -> str:
-    return "one week" if n == 1 else f"{n} weeks"
 
 
 @dataclass(frozen=True)
@@ -42,12 +38,8 @@ class Ending:
     ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
         shown: ArcState = {**state, "client_state": client_state.model_dump()}
         index = len(state["sessions"])
-        task = {
-            "name": state["profile"]["name"],
-            "weeks": _weeks(weeks),
-            "purpose": purpose,
-            "questionnaires": "\n\n".join(self.instruments[name].text for name in AT_START),
-        }
+        questionnaires = "\n\n".join(self.instruments[name].text for name in AT_START)
+        task = views_supervision.client_self_report_exit(state, weeks, purpose, questionnaires)
         out, usage = await self.agent.ask(
             SymptomQuestionnairesOutput,
             "self_report_exit",

@@ -247,7 +247,7 @@ class Supervisor:
             PlanOutput, "revise", views_supervision.supervisor_revise(state), state, self._system(state)
         )
         plan, notes = fit_stages(TreatmentPlan.model_validate(out.model_dump()), state["limits"]["sessions_max"])
-        reason = "; ".join([last["decision"]["rationale"], *notes])
+        reason = "; ".join([(last.get("decision") or {}).get("rationale", "revised plan"), *notes])
         # Arcs checkpointed before plan versions existed start their list with the plan in force.
         intake = plan_version(TreatmentPlan.model_validate(state["plan"]), 0, "intake plan")
         versions = state.get("plan_versions") or [intake]
