@@ -155,15 +155,38 @@ async def test_no_exit_measurement_with_outcomes_off(profile):
 
 
 async def test_a_referral_before_sessions_min_ends_the_arc(profile):
-    # Graham discloses suicidal thoughts in session 1; the review refers, which ends the arc at
+    # Graham discloses suicidal thoughts in session 1; a review that refers then ends the arc at
     # once although sessions_min asks for three sessions.
-    record, _ = await run(profile("graham-chronic-pain-risk"), limits={"sessions_min": 3})
+    def refers(messages: Sequence[BaseMessage]) -> dict[str, Any]:
+        reply = default_responder("DecisionOutput", messages)
+        assert isinstance(reply, dict)
+        return {**reply, "action": "refer", "rationale": "Needs specialist care for suicidal thoughts."}
+
+    graham = profile("graham-chronic-pain-risk")
+    record, _ = await run(graham, overriding(DecisionOutput=refers), limits={"sessions_min": 3})
     assert len(record.sessions) == 1
     assert record.outcome.end_reason == "referral"
     decision = record.sessions[0].decision
     assert decision is not None
     assert (decision.proposed_action, decision.action, decision.end_reason) == ("refer", "end", "referral")
     assert decision.overridden_by is None
+    assert record.exit_measurement is not None  # measured as the client leaves the service
+
+
+async def test_persisting_suicidal_thoughts_make_the_scripted_supervisor_refer(profile):
+    def discloses_every_session(messages: Sequence[BaseMessage]) -> dict[str, Any]:
+        if "turn 4." in str(messages[-1].content):
+            return {
+                "text": "Some nights I think everyone would be better off if I were not here.",
+                "risk": "active_ideation",
+            }
+        return default_responder("ClientTurnOutput", messages)
+
+    graham = profile("graham-chronic-pain-risk")
+    once, _ = await run(graham, limits={"sessions_min": 3})
+    assert len(once.sessions) > 1 and once.outcome.end_reason != "referral"  # one disclosure: safety plan, go on
+    again, _ = await run(graham, overriding(ClientTurnOutput=discloses_every_session), limits={"sessions_min": 3})
+    assert len(again.sessions) == 2 and again.outcome.end_reason == "referral"
 
 
 async def test_a_plan_revision_is_kept_as_a_version_and_the_counselor_sees_it(profile):

@@ -30,8 +30,7 @@ BUNDLED = [
 @pytest.mark.parametrize("name", BUNDLED)
 async def test_speakers_alternate_and_every_session_has_a_complete_memo(profile, name):
     record = await arc_of(profile(name))
-    # The high-risk client is referred after session 1, and a referral ends the arc at once.
-    assert len(record.sessions) >= 2 or record.outcome.end_reason == "referral"
+    assert len(record.sessions) >= 2
     for session in record.sessions:
         speakers = [t.speaker for t in session.turns]
         assert speakers[0] == speakers[-1] == "counselor"
@@ -127,7 +126,9 @@ async def test_a_disclosure_the_counselor_notices_takes_the_crisis_path(profile)
     assert first.turns[after.index + 1].kind == "crisis"
     assert first.crisis
     assert first.memo.risk in ("high", "imminent")
-    assert first.decision is not None and first.decision.proposed_end_reason == "referral"
+    # A first disclosure: the scripted supervisor goes on with the safety plan (it refers when the
+    # thoughts persist, see test_adaptive_supervision.py).
+    assert first.decision is not None and first.decision.action == "continue"
 
 
 async def test_a_noticed_plan_or_intent_ends_the_arc_in_crisis_even_before_sessions_min(profile):

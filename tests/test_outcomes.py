@@ -34,8 +34,7 @@ async def run(profile: ClientProfile, responder: Any = default_responder, **opti
 @pytest.mark.parametrize("name", ["hannah-work-anxiety", "graham-chronic-pain-risk", "zhou-lihua-job-loss"])
 async def test_every_session_has_all_three_questionnaires_scored_in_range(profile, name):
     record, _ = await run(profile(name))
-    # The high-risk client is referred after session 1, and a referral ends the arc at once.
-    assert len(record.sessions) >= 2 or record.outcome.end_reason == "referral"
+    assert len(record.sessions) >= 2
     for session in record.sessions:
         for instrument in ("phq9", "gad7", "wai_sr"):
             found = getattr(session, instrument)
