@@ -162,7 +162,9 @@ class Run:
     @property
     def calls_per_arc(self) -> int:
         limits = self.config.limits
-        return calls_per_arc(limits.sessions_max, limits.turns_max, self.config.outcomes)
+        return calls_per_arc(
+            limits.sessions_max, limits.turns_max, self.config.outcomes, self.config.follow_up_weeks > 0
+        )
 
     def job(self, arc: str) -> ArcJob:
         entry = self.ledger.arcs[arc]

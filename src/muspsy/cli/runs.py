@@ -165,7 +165,9 @@ def run(
             )
             if cfg.backend == "embedded":
                 limits = cfg.limits
-                calls = arcs * calls_per_arc(limits.sessions_max, limits.turns_max, cfg.outcomes)
+                calls = arcs * calls_per_arc(
+                    limits.sessions_max, limits.turns_max, cfg.outcomes, cfg.follow_up_weeks > 0
+                )
                 err.print(
                     f"{expected_time(calls)}; limits {limits.sessions_min}-{limits.sessions_max} sessions of "
                     f"{limits.turns_min}-{limits.turns_max} turns (short unless --sessions-max, --turns-max or "
