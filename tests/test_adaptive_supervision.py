@@ -208,3 +208,18 @@ async def test_a_plan_revision_is_kept_as_a_version_and_the_counselor_sees_it(pr
     second = next(m for schema, m in calls(models, "counselor") if in_session(m, 2))
     assert versions[1].plan.case_conceptualization in str(second[0].content)
     assert session_strategy(record, record.sessions[1]) == "cbt"
+
+
+async def test_score_trends_come_only_with_measurement_based_care(profile):
+    hannah = profile("hannah-work-anxiety")
+    blind, models = await run(hannah)
+    seeing, _ = await run(hannah, measurement_based_care=True)
+    assert {s.decision.score_trend for s in blind.sessions if s.decision} == {"not_measured"}
+    reviews = [m for schema, m in calls(models, "supervisor") if schema == "DecisionOutput"]
+    assert all("PHQ-9" not in str(m[-1].content).split("Review the course")[0] for m in reviews)
+    trends = [s.decision.score_trend for s in seeing.sessions if s.decision]
+    assert trends[0] == "stable" and set(trends[1:]) <= {
+        "improving",
+        "stable",
+        "worsening",
+    }  # one score so far reads as stable
