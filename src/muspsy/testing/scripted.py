@@ -338,7 +338,7 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
     if schema == "ClientTurnOutput":
         return scripted_supervision.client_feedback(prompt, session, turn) or _client_turn(prompt, session, turn)
     if schema == "TerminationOutput":
-        return scripted_supervision.termination_close(messages, assess_risk(messages))
+        return scripted_supervision.termination_close(assess_risk(messages))
     if schema == "MemoOutput":
         assigned = _section_items(messages, "Homework given at the end of the session:")
         return {

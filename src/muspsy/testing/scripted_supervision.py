@@ -16,10 +16,7 @@ visible feedback they rest on: deterministic answers from the prompt alone.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
-
-from langchain_core.messages import BaseMessage
 
 from muspsy.views import ENDING_NOTE
 
@@ -126,12 +123,14 @@ def revised_plan(prompt: str) -> dict[str, Any] | None:
 
 
 def termination_opening(prompt: str) -> dict[str, Any] | None:
+    """The termination session's first words (None for any other session)."""
     if ENDING_NOTE not in prompt:
         return None
     return {"text": "Welcome back. As we agreed, this is our last session. How have things been since we started?"}
 
 
-def termination_close(messages: Sequence[BaseMessage], assessed_risk: str) -> dict[str, Any]:
+def termination_close(assessed_risk: str) -> dict[str, Any]:
+    """The last close of the course: a look back and a relapse-prevention plan, no homework."""
     return {
         "assessed_risk": assessed_risk,
         "text": "This is where our work together ends. Looking back, you have made real progress. Let's write down "
