@@ -117,6 +117,8 @@ async def test_a_scheduled_ending_gives_a_termination_session_without_homework_a
     closes = [(schema, m) for schema, m in calls(models, "counselor") if schema in ends]
     assert [schema for schema, _ in closes] == ["ClosingOutput"] * 3 + ["TerminationOutput"]
     assert "Give no new homework" in str(closes[-1][1][-1].content)
+    memos = [m for schema, m in calls(models, "supervisor") if schema == "MemoOutput"]
+    assert "Session 2 falls in the plan's stage 'Assessment'" in str(memos[0][-1].content)  # the next goal follows it
     opening = next(m for schema, m in calls(models, "counselor") if schema == "OpeningOutput" and in_session(m, 4))
     assert "last session of the course" in str(opening[-1].content)
     # The exit measurement: PHQ-9 and GAD-7 once more after the last session, a week on.
@@ -203,6 +205,7 @@ async def test_a_plan_revision_is_kept_as_a_version_and_the_counselor_sees_it(pr
     assert versions[0].reason.startswith("intake plan")
     assert versions[1].reason.startswith("The client's doubts")
     assert record.plan == versions[1].plan != versions[0].plan
+    assert "stage 'Consolidation' (sessions 5-6) dropped: sessions_max is 4" in versions[0].reason
     assert plan_in_force(record, 1) == versions[0].plan and plan_in_force(record, 2) == versions[1].plan
     assert record.sessions[1].goal == versions[1].plan.first_session_goal
     second = next(m for schema, m in calls(models, "counselor") if in_session(m, 2))

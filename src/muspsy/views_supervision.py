@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from muspsy.agents.plan_rules import stage_of
+from muspsy.agents.plan_rules import next_stage_text
 from muspsy.graphs.state import ArcState
 from muspsy.records import TreatmentPlan
 from muspsy.views import _memos, memories_text, plan_text, supervisor_decide
@@ -34,14 +34,6 @@ def _switch_text(state: ArcState, catalog: Sequence[str]) -> str:
     if not state.get("adaptive") or not others:
         return "Switching approach is not possible in this course: do not propose switch_strategy."
     return f"{_used_text(state)} Approaches you may switch to (use the name): {', '.join(others)}."
-
-
-def _next_stage(state: ArcState, plan: TreatmentPlan) -> str:
-    upcoming = len(state["sessions"]) + 1
-    stage = stage_of(plan, upcoming)
-    if stage is None:
-        return f"Session {upcoming} falls in no stage of the plan."
-    return f"Session {upcoming} falls in the plan's stage {stage.name!r}: {stage.focus}"
 
 
 def strategy_runs(state: ArcState) -> list[tuple[str, int, int]]:
@@ -76,7 +68,7 @@ def supervisor_review(state: ArcState, catalog: Sequence[str]) -> dict[str, str]
         "strategy": f"{state['strategy']}, since session {_since(state)}",
         "switch": _switch_text(state, catalog),
         "ending": _ending_text(state),
-        "next_stage": _next_stage(state, plan),
+        "next_stage": next_stage_text(plan, len(state["sessions"]) + 1),
     }
 
 

@@ -45,6 +45,14 @@ def plan_version(plan: TreatmentPlan, after_session: int, reason: str) -> dict[s
     return PlanVersion(after_session=after_session, reason=reason, plan=plan).model_dump()
 
 
+def next_stage_text(plan: TreatmentPlan, upcoming: int) -> str:
+    """Where session `upcoming` falls in the plan, for the prompts that set its goal."""
+    stage = stage_of(plan, upcoming)
+    if stage is None:
+        return f"Session {upcoming} falls in no stage of the plan."
+    return f"Session {upcoming} falls in the plan's stage {stage.name!r}: {stage.focus}"
+
+
 def stage_of(plan: TreatmentPlan, session: int) -> PlanStage | None:
     """The plan stage whose range holds `session` (ranges code could not read hold none)."""
     for stage in plan.stages:
