@@ -103,9 +103,12 @@ def test_format_hint_covers_every_output_schema(schema: type[BaseModel]) -> None
 
 
 def test_format_hint_for_decision_leaves_out_nothing() -> None:
-    line = field_line(format_hint(outputs.DecisionOutput), "end_reason")
-    for value in ("goals_met", "max_sessions", "referral", "crisis", "dropout", "none"):
-        assert value in line
+    hint = format_hint(outputs.DecisionOutput)
+    for value in ("continue", "revise_plan", "switch_strategy", "schedule_ending", "refer"):
+        assert value in field_line(hint, "action")
+    for value in ("improving", "stable", "worsening", "not_measured"):
+        assert value in field_line(hint, "score_trend")
+    assert "10" in field_line(hint, "ending_in")
 
 
 # --- call_structured -----------------------------------------------------------------------

@@ -90,10 +90,12 @@ async def test_the_client_answers_from_its_own_view(profile):
 
     record, models = await run(profile("hannah-work-anxiety"), overriding(MemoOutput=secret_memo))
     calls = models["client"].chat.calls
-    starts = [msgs for schema, msgs in calls if schema == "SymptomQuestionnairesOutput"]
+    symptoms = [msgs for schema, msgs in calls if schema == "SymptomQuestionnairesOutput"]
+    starts, exit_point = symptoms[:-1], symptoms[-1]  # the last one is the exit measurement
     ends = [msgs for schema, msgs in calls if schema == "AllianceQuestionnaireOutput"]
     assert len(starts) == len(ends) == len(record.sessions)
-    for messages in starts + ends:
+    assert "Your course of counseling has ended" in str(exit_point[-1].content)
+    for messages in [*starts, *ends, exit_point]:
         text = "\n".join(str(m.content) for m in messages)
         assert "SUPERVISOR-ONLY" not in text and record.plan.case_conceptualization not in text
         assert "Hannah" in text  # in character: its persona is the system prompt
@@ -131,7 +133,7 @@ async def test_out_of_range_answers_are_asked_again(profile):
 
     responder = overriding(SymptomQuestionnairesOutput=first_one_out_of_range)
     record, _ = await run(profile("hannah-work-anxiety"), responder)
-    assert len(asked) == len(record.sessions) + 1  # one retry, in session 1
+    assert len(asked) == len(record.sessions) + 2  # one retry in session 1, and the exit measurement
     assert record.usage["client"].retries == 1
     assert all(0 <= item <= 3 for s in record.sessions for item in s.phq9.items)  # type: ignore[union-attr]
 
@@ -153,10 +155,12 @@ async def test_outcomes_off_removes_fields_and_calls_but_not_the_dialogue(profil
     assert trajectory(off, "phq9") == [None] * len(off.sessions)
     # Measuring does not change what is said: the counselor never sees the answers.
     assert [[t.text for t in s.turns] for s in on.sessions] == [[t.text for t in s.turns] for s in off.sessions]
-    # The end-of-session call stays (the change engine needs the appraisal), without the WAI-SR.
+    # The end-of-session call stays (the change engine needs the appraisal), without the WAI-SR;
+    # the exit measurement goes too.
     sessions = len(on.sessions)
-    assert on.usage["client"].calls == off.usage["client"].calls + sessions
-    assert len(models_on["client"].chat.calls) == len(models_off["client"].chat.calls) + sessions
+    assert on.exit_measurement is not None and off.exit_measurement is None
+    assert on.usage["client"].calls == off.usage["client"].calls + sessions + 1
+    assert len(models_on["client"].chat.calls) == len(models_off["client"].chat.calls) + sessions + 1
     assert on.usage["counselor"].calls == off.usage["counselor"].calls
     schemas_off = [schema for schema, _ in models_off["client"].chat.calls]
     assert not set(schemas_off) & {"SymptomQuestionnairesOutput", "AllianceQuestionnaireOutput"}
@@ -170,7 +174,7 @@ async def test_client_usage_counts_the_questionnaire_calls(profile):
     record, models = await run(profile("zhou-lihua-job-loss"))
     assert record.usage["client"].calls == len(models["client"].chat.calls)
     turns = sum(1 for s in record.sessions for t in s.turns if t.speaker == "client")
-    assert record.usage["client"].calls == turns + 2 * len(record.sessions)
+    assert record.usage["client"].calls == turns + 2 * len(record.sessions) + 1  # + the exit measurement
     # The weeks between sessions are the director's calls, not the client's.
     assert record.usage["director"].calls == len(models["director"].chat.calls) == len(record.sessions) - 1
 

@@ -111,7 +111,8 @@ def test_two_strategies_run_on_the_same_clients_with_the_same_seeds(tmp_path):
         for e in events
         if e["event"] == "llm_call" and e["arc"] == first["arc_id"] and e["schema"] == "SymptomQuestionnairesOutput"
     ]
-    assert starts == [s["index"] for s in first["sessions"]]
+    # ... and the exit measurement after the last session names that session.
+    assert starts == [*(s["index"] for s in first["sessions"]), len(first["sessions"])]
 
 
 def test_config_file_lists_strategies_and_switches_outcomes_off(tmp_path):
@@ -140,8 +141,9 @@ def test_no_outcomes_flag_makes_fewer_client_calls(tmp_path):
 
     on, sessions = client_calls()
     off, same_sessions = client_calls("--no-outcomes")
-    # Only the PHQ-9/GAD-7 call goes: the end-of-session appraisal stays, without the WAI-SR.
-    assert sessions == same_sessions and on == off + sessions
+    # Only the PHQ-9/GAD-7 calls go (each session's and the exit measurement): the end-of-session
+    # appraisal stays, without the WAI-SR.
+    assert sessions == same_sessions and on == off + sessions + 1
 
 
 def test_an_unknown_strategy_in_the_list_fails_before_anything_is_written(tmp_path):

@@ -100,10 +100,11 @@ def test_a_person_plays_two_sessions_quits_and_resumes(tmp_path):
     record = ArcRecord.model_validate(json.loads(lines[0]))
     counselor = [t.text for s in record.sessions for t in s.turns if t.speaker == "counselor"]
     assert counselor == SAID
-    assert [s.homework_given for s in record.sessions] == [
-        ["Write down one worry each evening"],
-        ["Keep the worry diary", "Take a ten-minute walk after work"],
-    ]
+    # Session 2 is the last allowed, so it is the termination session: the lines asked after the
+    # close are its relapse-prevention plan, not homework.
+    assert [s.homework_given for s in record.sessions] == [["Write down one worry each evening"], []]
+    assert record.sessions[1].termination
+    assert record.sessions[1].relapse_prevention == ["Keep the worry diary", "Take a ten-minute walk after work"]
     assert [t.kind for t in record.sessions[0].turns][::6] == ["open", "close"]
     labels = [(t.phase, t.technique) for s in record.sessions for t in s.turns if t.speaker == "counselor"]
     assert labels[:4] == [

@@ -66,6 +66,8 @@ def test_plain_lines_move_with_every_call_and_give_an_eta_from_calls():
 
 
 def test_calls_per_arc_counts_every_node_that_calls():
-    # plan; per session 7 turns, 2 questionnaires, memo, decide; one week between the two sessions
-    assert calls_per_arc(2, 7, outcomes=True) == 1 + 2 * (7 + 2 + 2) + 1
-    assert calls_per_arc(2, 7, outcomes=False) == 1 + 2 * (7 + 2) + 1
+    # plan; per session 7 turns, 2 questionnaires, memo, decide; between the two sessions a week and
+    # a plan revision; the exit measurement (and the follow-up)
+    assert calls_per_arc(2, 7, outcomes=True) == 1 + 2 * (7 + 2 + 2) + 2 + 1
+    assert calls_per_arc(2, 7, outcomes=True, follow_up=True) == 1 + 2 * (7 + 2 + 2) + 2 + 2
+    assert calls_per_arc(2, 7, outcomes=False) == 1 + 2 * (7 + 2) + 2

@@ -1,43 +1,45 @@
-"""Rules no model may break (`enforce`). The seeded week is the director's: see test_director.py."""
+"""Rules no model may break (`enforce`) and the plan's stage ranges (`fit_stages`). The seeded
+week is the director's: see test_director.py."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
 from muspsy.agents.outputs import DecisionOutput
-from muspsy.agents.supervisor import enforce
+from muspsy.agents.plan_rules import fit_stages
+from muspsy.agents.supervisor import Course, enforce
 from muspsy.graphs.state import Limits
-from muspsy.records import ArcDecision
+from muspsy.records import ArcDecision, PlanStage, TreatmentPlan
 
 pytestmark = pytest.mark.unit
+
+CATALOG = ["cbt", "motivational_interviewing", "person_centred"]
 
 
 def limits(sessions_min: int = 3, sessions_max: int = 6) -> Limits:
     return {"sessions_min": sessions_min, "sessions_max": sessions_max, "turns_min": 6, "turns_max": 20}
 
 
-def proposal(action: str, end_reason: str = "none", rationale: str = "The supervisor's reasons.") -> DecisionOutput:
-    return DecisionOutput.model_validate({"action": action, "end_reason": end_reason, "rationale": rationale})
+def proposal(action: str, rationale: str = "The supervisor's reasons.", **fields: Any) -> DecisionOutput:
+    reply = {
+        "goal_review": [{"goal": 1, "attainment": "some"}],
+        "score_trend": "not_measured",
+        "action": action,
+        "strategy": "none",
+        "ending_in": 0,
+        "rationale": rationale,
+        **fields,
+    }
+    return DecisionOutput.model_validate(reply)
 
 
-# --- enforce -------------------------------------------------------------------------------
+def course(**fields: Any) -> Course:
+    return Course(**{"strategy": "cbt", "catalog": CATALOG, "goals": ["Sleep better", "Worry less"], **fields})
 
 
-def test_end_before_sessions_min_is_overridden_to_continue() -> None:
-    decision = enforce(proposal("end", "goals_met"), completed=1, limits=limits(sessions_min=3), imminent=False)
-    assert isinstance(decision, ArcDecision)
-    assert decision.action == "continue"
-    assert decision.end_reason is None
-    assert decision.overridden_by is not None and "sessions_min" in decision.overridden_by
-    # What the supervisor proposed is kept for the record.
-    assert decision.proposed_action == "end"
-    assert decision.proposed_end_reason == "goals_met"
-    assert decision.rationale == "The supervisor's reasons."
-
-
-def test_end_once_sessions_min_is_reached_stands() -> None:
-    decision = enforce(proposal("end", "referral"), completed=3, limits=limits(sessions_min=3), imminent=False)
-    assert (decision.action, decision.end_reason, decision.overridden_by) == ("end", "referral", None)
+# --- the session limits --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("completed", [6, 7])
@@ -51,43 +53,127 @@ def test_continue_at_sessions_max_ends_with_max_sessions(completed: int) -> None
 
 
 def test_continue_below_sessions_max_stands() -> None:
+    decision = enforce(proposal("continue"), completed=4, limits=limits(sessions_max=6), imminent=False)
+    assert isinstance(decision, ArcDecision)
+    assert (decision.action, decision.applied, decision.end_reason, decision.overridden_by) == (
+        "continue",
+        "continue",
+        None,
+        None,
+    )
+
+
+def test_the_session_before_sessions_max_schedules_the_termination_session() -> None:
     decision = enforce(proposal("continue"), completed=5, limits=limits(sessions_max=6), imminent=False)
-    assert (decision.action, decision.end_reason, decision.overridden_by) == ("continue", None, None)
+    assert (decision.action, decision.ending_at) == ("continue", 6)
+    assert decision.overridden_by is not None and "termination session" in decision.overridden_by
+
+
+def test_after_the_termination_session_the_arc_ends_with_the_scheduled_reason() -> None:
+    ending = {"at": 4, "reason": "goals_met"}
+    decision = enforce(proposal("continue"), 4, limits(), imminent=False, course=course(ending=ending))
+    assert (decision.action, decision.end_reason, decision.overridden_by) == ("end", "goals_met", None)
+    switch = proposal("switch_strategy", strategy="person_centred")
+    switched = enforce(switch, 4, limits(), False, course(ending=ending))
+    assert switched.action == "end" and switched.strategy is None
+    assert switched.overridden_by and "termination session" in switched.overridden_by
+
+
+# --- the proposals ---------------------------------------------------------------------------
+
+
+def test_a_referral_ends_the_arc_even_before_sessions_min() -> None:
+    decision = enforce(proposal("refer"), completed=1, limits=limits(sessions_min=3), imminent=False)
+    assert (decision.action, decision.end_reason, decision.overridden_by) == ("end", "referral", None)
+    assert decision.proposed_end_reason == "referral"
 
 
 @pytest.mark.parametrize(
-    ("action", "reason", "completed"),
-    [("continue", "none", 1), ("end", "goals_met", 1), ("continue", "none", 6), ("end", "referral", 4)],
+    ("completed", "ending_in", "at", "rule"),
+    [(3, 1, 4, None), (3, 2, 5, None), (1, 1, 3, "sessions_min"), (4, 5, 6, "sessions_max"), (3, 0, 4, "next")],
 )
-def test_imminent_risk_ends_in_crisis_even_before_sessions_min(action: str, reason: str, completed: int) -> None:
-    decision = enforce(proposal(action, reason), completed=completed, limits=limits(3, 6), imminent=True)
+def test_a_scheduled_ending_stays_within_the_limits(completed: int, ending_in: int, at: int, rule: str | None) -> None:
+    decision = enforce(proposal("schedule_ending", ending_in=ending_in), completed, limits(3, 6), imminent=False)
+    assert (decision.action, decision.applied, decision.ending_in, decision.ending_at) == (
+        "continue",
+        "schedule_ending",
+        ending_in,
+        at,
+    )
+    if rule is None:
+        assert decision.overridden_by is None
+    else:
+        assert decision.overridden_by is not None and rule in decision.overridden_by
+
+
+def test_a_switch_needs_adaptive() -> None:
+    decision = enforce(proposal("switch_strategy", strategy="person_centred"), 2, limits(), False, course())
+    assert (decision.applied, decision.strategy, decision.proposed_strategy) == ("continue", None, "person_centred")
+    assert decision.overridden_by is not None and "adaptive off" in decision.overridden_by
+
+
+def test_an_adaptive_switch_to_a_known_strategy_is_applied() -> None:
+    switch = proposal("switch_strategy", strategy="person_centred")
+    decision = enforce(switch, 2, limits(), False, course(adaptive=True))
+    assert (decision.action, decision.applied, decision.strategy, decision.overridden_by) == (
+        "continue",
+        "switch_strategy",
+        "person_centred",
+        None,
+    )
+
+
+def test_no_switch_into_the_termination_session() -> None:
+    switch = proposal("switch_strategy", strategy="person_centred")
+    decision = enforce(switch, 5, limits(3, 6), False, course(adaptive=True))
+    assert (decision.applied, decision.strategy, decision.ending_at) == ("continue", None, 6)
+    assert decision.overridden_by is not None and "is the termination session" in decision.overridden_by
+
+
+@pytest.mark.parametrize(("target", "why"), [("gestalt", "not a strategy of this run"), ("cbt", "already")])
+def test_a_switch_to_an_unknown_or_the_same_strategy_is_refused(target: str, why: str) -> None:
+    decision = enforce(proposal("switch_strategy", strategy=target), 2, limits(), False, course(adaptive=True))
+    assert decision.applied == "continue" and decision.strategy is None
+    assert decision.overridden_by is not None and why in decision.overridden_by
+
+
+def test_the_goal_review_names_the_plan_goals_and_drops_unknown_numbers() -> None:
+    review = [{"goal": 2, "attainment": "met"}, {"goal": 1, "attainment": "some"}, {"goal": 4, "attainment": "met"}]
+    decision = enforce(proposal("continue", goal_review=review), 2, limits(), False, course())
+    assert [(g.goal, g.attainment) for g in decision.goal_review] == [("Sleep better", "some"), ("Worry less", "met")]
+
+
+# --- the crisis rule -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("action", "completed"), [("continue", 1), ("schedule_ending", 1), ("refer", 4)])
+def test_imminent_risk_ends_in_crisis_even_before_sessions_min(action: str, completed: int) -> None:
+    decision = enforce(proposal(action, ending_in=1), completed=completed, limits=limits(3, 6), imminent=True)
     assert decision.action == "end"
     assert decision.end_reason == "crisis"
     assert decision.overridden_by is not None and "crisis" in decision.overridden_by
 
 
-def test_crisis_proposed_on_imminent_risk_is_not_an_override() -> None:
-    decision = enforce(proposal("end", "crisis"), completed=1, limits=limits(3, 6), imminent=True)
-    assert (decision.action, decision.end_reason, decision.overridden_by) == ("end", "crisis", None)
+# --- plan stages within the session limit ----------------------------------------------------
 
 
-def test_end_without_a_reason_means_goals_met() -> None:
-    decision = enforce(proposal("end", "none"), completed=4, limits=limits(3, 6), imminent=False)
-    assert decision.action == "end"
-    assert decision.end_reason == "goals_met"
-    assert decision.proposed_end_reason is None
-    assert decision.overridden_by is None
+def plan(*ranges: str) -> TreatmentPlan:
+    stages = [PlanStage(name=f"stage {n}", sessions=r, focus="work") for n, r in enumerate(ranges, start=1)]
+    return TreatmentPlan(case_conceptualization="c", goals=["g"], stages=stages, first_session_goal="f")
 
 
-def test_plain_continue_stays_continue() -> None:
-    decision = enforce(proposal("continue"), completed=2, limits=limits(3, 6), imminent=False)
-    assert decision.action == "continue"
-    assert decision.end_reason is None
-    assert decision.overridden_by is None
+def test_stage_ranges_are_fitted_to_sessions_max() -> None:
+    fitted, notes = fit_stages(plan("1-2", "3-5", "6-8"), sessions_max=4)
+    assert [s.sessions for s in fitted.stages] == ["1-2", "3-4"]
+    assert len(notes) == 2 and "cut to 3-4" in notes[0] and "dropped" in notes[1]
 
 
-def test_continue_with_a_stray_reason_drops_it() -> None:
-    decision = enforce(proposal("continue", "goals_met"), completed=2, limits=limits(3, 6), imminent=False)
-    assert decision.action == "continue"
-    assert decision.end_reason is None
-    assert decision.overridden_by is None
+def test_stage_ranges_within_the_limit_are_kept_and_unreadable_ones_noted() -> None:
+    fitted, notes = fit_stages(plan("1", "2 to 3", "later"), sessions_max=6)
+    assert [s.sessions for s in fitted.stages] == ["1", "2-3", "later"]
+    assert len(notes) == 1 and "not N or N-M" in notes[0]
+
+
+def test_a_plan_keeps_its_first_stage() -> None:
+    fitted, _ = fit_stages(plan("5-6"), sessions_max=2)
+    assert [s.sessions for s in fitted.stages] == ["2"]

@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from muspsy import views, views_protocol
+from muspsy import views, views_protocol, views_supervision
 from muspsy.agents.base import Agent
 from muspsy.agents.client import Client
 from muspsy.agents.counselor import Counselor
 from muspsy.agents.director import Director, WeekPlan, plan_week
+from muspsy.agents.ending import Ending
 from muspsy.agents.spec import available_strategies, load_spec, load_strategy, strategy_aliases
 from muspsy.agents.supervisor import Supervisor
 from muspsy.data import agents_dir, profiles_dir
@@ -192,10 +193,15 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
     ("counselor", "turn"): _with_format(_counselor_turn),
     ("counselor", "crisis"): _with_format(_counselor_crisis),
     ("counselor", "close"): _with_format(_counselor_close),
+    ("counselor", "terminate"): _with_format(_counselor_close),
+    ("client", "self_report_exit"): _with_format(
+        lambda s: views_supervision.client_self_report_exit(s, 5, "some time later", "PHQ-9 ...")
+    ),
+    ("supervisor", "revise"): _with_format(views_supervision.supervisor_revise),
     ("supervisor", "system"): lambda s: views.supervisor_system(s, _strategy()),
     ("supervisor", "plan"): _with_format(views.supervisor_plan),
     ("supervisor", "memo"): _with_format(lambda s: views.supervisor_memo(s, _settings("supervisor").earlier_memos)),
-    ("supervisor", "decide"): _with_format(views.supervisor_decide),
+    ("supervisor", "decide"): _with_format(lambda s: views_supervision.supervisor_review(s, ["cbt", "mi"])),
     ("director", "system"): lambda s: views.director_system(s, _week_plan(s)),
     ("director", "week"): _with_format(lambda s: views.director_week(s, _week_plan(s))),
 }
@@ -283,24 +289,25 @@ def test_load_template_reads_the_file(tmp_path: Path) -> None:
 # --- the real agent methods render their templates -----------------------------------------
 
 
-def _agents() -> tuple[Client, Counselor, Supervisor, Director, dict[str, ScriptedChatModel]]:
+def _agents() -> tuple[Client, Counselor, Supervisor, Director, Ending, dict[str, ScriptedChatModel]]:
     chats = {role: ScriptedChatModel(responder=default_responder) for role in ROLES}
     agent = {
         role: Agent(load_spec(role), RoleModel(chats[role], "scripted", "function_calling"), NullEventLog(), 0)
         for role in ROLES
     }
-    strategy = load_strategy("cbt")
+    strategies = {"cbt": load_strategy("cbt")}
     return (
         Client(agent["client"]),
-        Counselor(agent["counselor"], strategy),
-        Supervisor(agent["supervisor"], strategy),
+        Counselor(agent["counselor"], strategies),
+        Supervisor(agent["supervisor"], strategies),
         Director(agent["director"]),
+        Ending(agent["client"]),
         chats,
     )
 
 
 async def test_agent_methods_render_every_template() -> None:
-    client, counselor, supervisor, director, chats = _agents()
+    client, counselor, supervisor, director, ending, chats = _agents()
     state: ArcState = {**build_state(), "outcomes": True}
     before_session = {k: v for k, v in state.items() if k != "session"}
 
@@ -310,16 +317,24 @@ async def test_agent_methods_render_every_template() -> None:
     await counselor.turn(state)
     await counselor.crisis(state)
     await counselor.close(state)
+    await counselor.close({**state, "session": {**state["session"], "termination": True}})
     await client.report_end(state)
     await client.reply(state)
     await director.week(state)
     await supervisor.memo(state)
     await supervisor.decide(state)
+    await supervisor.revise_plan(state)
+    await ending.exit_measure({**state, "outcome": {"end_reason": "goals_met", "sessions": 1, "rationale": "r"}})
 
     asked = {
-        "client": ["SymptomQuestionnairesOutput", "AllianceQuestionnaireOutput", "ClientTurnOutput"],
-        "counselor": ["OpeningOutput", "CounselorTurnOutput", "CrisisTurnOutput", "ClosingOutput"],
-        "supervisor": ["PlanOutput", "MemoOutput", "DecisionOutput"],
+        "client": [
+            "SymptomQuestionnairesOutput",
+            "AllianceQuestionnaireOutput",
+            "ClientTurnOutput",
+            "SymptomQuestionnairesOutput",
+        ],
+        "counselor": ["OpeningOutput", "CounselorTurnOutput", "CrisisTurnOutput", "ClosingOutput", "TerminationOutput"],
+        "supervisor": ["PlanOutput", "MemoOutput", "DecisionOutput", "PlanOutput"],
         "director": ["DirectorWeekOutput"],
     }
     for role, chat in chats.items():

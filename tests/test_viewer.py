@@ -51,7 +51,8 @@ def test_the_executed_path_counts_nodes_and_routes_from_the_record(run_dir):
     route = arc_route(crisis_arc)
     n = len(sessions)
     assert (route.nodes["plan"], route.nodes["session"], route.nodes["memo"], route.nodes["decide"]) == (1, n, n, n)
-    assert route.nodes["between_sessions"] == n - 1 and route.edges[("decide", "finalize")] == 1
+    assert route.nodes["between_sessions"] == n - 1 and route.edges[("decide", "exit_measure")] == 1
+    assert route.edges[("exit_measure", "finalize")] == 1
     inner = session_route(sessions)
     clients = sum(1 for s in sessions for t in s["turns"] if t["speaker"] == "client")
     crisis_turns = sum(1 for s in sessions for t in s["turns"] if t["kind"] == "crisis")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from muspsy import views, views_protocol
+from muspsy import views, views_protocol, views_supervision
 from muspsy.agents.base import Agent
 from muspsy.agents.counselor import Counselor
 from muspsy.agents.spec import load_spec, load_strategy
@@ -174,7 +174,7 @@ def supervisor_views(state: ArcState) -> str:
         _render("supervisor", "memo", views.supervisor_memo(state, earlier)),
     ]
     if state["sessions"]:
-        parts.append(_render("supervisor", "decide", views.supervisor_decide(state)))
+        parts.append(_render("supervisor", "decide", views_supervision.supervisor_review(state, ["cbt"])))
     return "\n".join(parts)
 
 
@@ -266,12 +266,12 @@ def test_counselor_first_session_has_no_homework_to_review() -> None:
 async def test_counselor_open_reviews_the_last_memo_assignments() -> None:
     """The real Counselor.open takes the homework to review from the last memo (in a strategy
     whose opening phase reviews homework)."""
-    state = arc_state(2)
+    state = {**arc_state(2), "strategy": "solution_focused"}
     del state["session"]
     reply = {"technique": "eliciting_whats_better", "text": "Welcome back. How did the week go?"}
     chat = ScriptedChatModel.from_replies([reply])
     agent = Agent(load_spec("counselor"), RoleModel(chat, "scripted", "function_calling"), NullEventLog(), 0)
-    update = await Counselor(agent, load_strategy("solution_focused")).open(state)
+    update = await Counselor(agent, {"solution_focused": load_strategy("solution_focused")}).open(state)
     assert update["session"]["index"] == 2
     assert update["session"]["homework_reviewed"] == MEMO["counseling_assignments"]
     [(_, messages)] = chat.calls

@@ -159,6 +159,17 @@ class RunConfig(Strict):
         description="The clinical supervisor sees the questionnaire scores (PHQ-9, GAD-7, WAI-SR) when writing "
         "memos and proposing the next step.",
     )
+    adaptive: bool = Field(
+        default=False,
+        description="The clinical supervisor may switch the counselor's strategy between sessions (off: paired "
+        "designs keep each arc's strategy fixed).",
+    )
+    follow_up_weeks: int = Field(
+        default=0,
+        ge=0,
+        le=52,
+        description="A follow-up PHQ-9 and GAD-7 this many weeks after the exit measurement; 0: no follow-up.",
+    )
     record_prompts: bool = Field(
         default=False, description="Write every LLM call's exact messages to prompts.jsonl in the run folder."
     )

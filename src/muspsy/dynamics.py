@@ -234,3 +234,15 @@ def next_alliance(alliance: float, appraisal: SessionAppraisal, params: Dynamics
     if appraisal.rupture:
         value += a.repair_gain if rupture_repaired(appraisal, params.symptoms) else -a.rupture_drop
     return round(clip(value, 1.0, 5.0), 2)
+
+
+def untreated_severity(
+    severity: float, *, event: tuple[Valence, float] | None, noise: float, params: SymptomParams
+) -> float:
+    """Distress after a week without counseling (the weeks to a follow-up): no session pulls it
+    toward the floor; life events and noise still move it."""
+    change = params.noise_sd * noise
+    if event is not None:
+        valence, impact = event
+        change -= VALENCE_SIGN[valence] * impact * params.event_effect
+    return round(clip(severity + change, 0.0, 10.0), 2)

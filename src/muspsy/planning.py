@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from muspsy.agents.spec import AgentSpec, Strategy, load_strategy
+from muspsy.agents.spec import AgentSpec, Strategy, available_strategies, load_strategy
 from muspsy.config import RunConfig
 from muspsy.dynamics import dynamics_path
 from muspsy.graphs.state import ArcState
@@ -36,8 +36,11 @@ def prompt_hashes(specs: dict[Role, AgentSpec], strategies: Sequence[Strategy]) 
 
 
 def load_strategies(config: RunConfig) -> dict[str, Strategy]:
-    """The config's strategies by name (names already canonical: see `config.resolved`)."""
-    return {name: load_strategy(name) for name in config.strategies}
+    """The config's strategies by name (names already canonical: see `config.resolved`), then,
+    when the run is adaptive, every other strategy the supervisor may switch to: the graphs'
+    catalog, all hashed into the fingerprint."""
+    names = [*config.strategies, *(n for n in available_strategies() if config.adaptive and n not in config.strategies)]
+    return {name: load_strategy(name) for name in names}
 
 
 def new_run_id(runs_dir: Path, config_fingerprint: str) -> str:
@@ -94,8 +97,11 @@ def initial_arc_state(
         "arc_id": arc_id(profile, strategy, seed),
         "seed": seed,
         "strategy": strategy,
+        "assigned_strategy": strategy,
         "outcomes": config.outcomes,
         "measurement_based_care": config.measurement_based_care,
+        "adaptive": config.adaptive,
+        "follow_up_weeks": config.follow_up_weeks,
         "disclosures": [],
         "language": config.language or profile.language,
         "profile": profile.model_dump(mode="json", by_alias=True),

@@ -35,11 +35,13 @@ class Position:
         return ", ".join([f"{self.role}/{self.node}", *(part for part in parts if part)])
 
 
-def calls_per_arc(sessions_max: int, turns_max: int, outcomes: bool) -> int:
+def calls_per_arc(sessions_max: int, turns_max: int, outcomes: bool, follow_up: bool = False) -> int:
     """The most LLM calls one arc makes: the plan, then per session every turn, the
-    questionnaires, the memo and the decision, and the week between sessions; no retries."""
+    questionnaires, the memo and the decision, and between sessions the week and a plan
+    revision; with outcomes the exit measurement (and the follow-up); no retries."""
     per_session = turns_max + 2 + (2 if outcomes else 0)
-    return 1 + sessions_max * per_session + (sessions_max - 1)
+    after = (1 + follow_up) if outcomes else 0
+    return 1 + sessions_max * per_session + 2 * (sessions_max - 1) + after
 
 
 @dataclass

@@ -281,15 +281,49 @@ class TreatmentPlan(Record):
     first_session_goal: str
 
 
-class ArcDecision(Record):
-    """What the supervisor proposed after a session and what the code enforced."""
+# The clinical supervisor's proposals after a session's review ("end" is how records from
+# before the review proposed an ending, and how code ends an arc).
+Proposal = Literal["continue", "revise_plan", "switch_strategy", "schedule_ending", "refer", "end"]
+GoalAttainment = Literal["not_started", "some", "mostly", "met"]
+ScoreTrend = Literal["improving", "stable", "worsening", "not_measured"]
 
-    proposed_action: Literal["continue", "end"]
+
+class GoalReview(Record):
+    """How far one plan goal is attained, judged from the memos and transcripts."""
+
+    goal: str
+    attainment: GoalAttainment
+
+
+class ArcDecision(Record):
+    """What the supervisor proposed after a session and what the code enforced.
+
+    `action` is the arc's fate (continue or end); `applied` is what code made of the proposal
+    (the proposal itself, or `continue` when a rule refused it). Every refusal or forced end is
+    one reason in `overridden_by`, joined by "; ".
+    """
+
+    proposed_action: Proposal
     proposed_end_reason: EndReason | None = None
     action: Literal["continue", "end"]
     end_reason: EndReason | None = None
     rationale: str
     overridden_by: str | None = None
+    applied: Proposal | None = None
+    goal_review: list[GoalReview] = Field(default_factory=list)
+    score_trend: ScoreTrend | None = None
+    proposed_strategy: str | None = None
+    strategy: str | None = Field(default=None, description="The strategy of the next session, when it switched.")
+    ending_in: int | None = Field(default=None, description="Proposed: the ending this many sessions ahead.")
+    ending_at: int | None = Field(default=None, description="The session scheduled to be the termination session.")
+
+
+class PlanVersion(Record):
+    """One version of the treatment plan: the intake plan (after session 0) or a revision."""
+
+    after_session: int = Field(ge=0)
+    reason: str
+    plan: TreatmentPlan
 
 
 Instrument = Literal["phq9", "gad7", "wai_sr"]
@@ -307,6 +341,15 @@ class InstrumentScore(Record):
     total: int
     band: str | None = Field(default=None, description="Severity band (PHQ-9, GAD-7).")
     subscales: dict[str, int] = Field(default_factory=dict, description="WAI-SR: goal, task, bond.")
+
+
+class ExitMeasurement(Record):
+    """PHQ-9 and GAD-7 filled in after the course ended: at exit, or at a later follow-up."""
+
+    point: Literal["exit", "follow_up"]
+    weeks_after_last_session: int = Field(ge=0)
+    phq9: InstrumentScore
+    gad7: InstrumentScore
 
 
 class SessionAppraisal(Record):
@@ -364,6 +407,12 @@ class SessionRecord(Record):
     # Simulation side: the client's own appraisal and the director's week that followed.
     appraisal: SessionAppraisal | None = None
     week: Week | None = None
+    # Adaptive supervision and the ending: the strategy the counselor used in this session
+    # (None in records from before strategies could switch) and whether it was the
+    # termination session of a scheduled ending.
+    strategy: str | None = None
+    termination: bool = False
+    relapse_prevention: list[str] = Field(default_factory=list, description="Termination session: the plan agreed.")
 
 
 class Outcome(Record):
@@ -400,3 +449,8 @@ class ArcRecord(BaseModel):
     disclosures: list[Disclosure] = Field(
         default_factory=list, description="The disclosure ledger: which private fact was first told when."
     )
+    plan_versions: list[PlanVersion] = Field(
+        default_factory=list, description="Every version of the plan, the intake plan first; `plan` is the last."
+    )
+    exit_measurement: ExitMeasurement | None = None
+    follow_up: ExitMeasurement | None = None

@@ -116,8 +116,12 @@ def assemble_record(state: ArcState | dict[str, Any], provenance: dict[str, Any]
             "client_id": state["profile"]["id"],
             "language": state["language"],
             "profile": state["profile"],
-            "strategy": state["strategy"],
+            # The arc's strategy as planned (its arm of a paired design); sessions carry the one used.
+            "strategy": state.get("assigned_strategy", state["strategy"]),
             "plan": state["plan"],
+            "plan_versions": state.get("plan_versions", []),
+            "exit_measurement": state.get("exit_measurement"),
+            "follow_up": state.get("follow_up"),
             "sessions": state["sessions"],
             "outcome": state["outcome"],
             "usage": {role: state["usage"].get(role, {}) for role in ROLES},
@@ -158,7 +162,9 @@ class Run:
     @property
     def calls_per_arc(self) -> int:
         limits = self.config.limits
-        return calls_per_arc(limits.sessions_max, limits.turns_max, self.config.outcomes)
+        return calls_per_arc(
+            limits.sessions_max, limits.turns_max, self.config.outcomes, self.config.follow_up_weeks > 0
+        )
 
     def job(self, arc: str) -> ArcJob:
         entry = self.ledger.arcs[arc]
@@ -397,19 +403,17 @@ def _make_executor(
             workers=options.workers,
             address=options.ray_address,
         )
-    # One compiled graph per strategy, all on the same checkpointer (threads are per arc).
-    graphs = {
-        name: build_arc_graph(
-            run.models.models,
-            strategy,
-            events=run.events,
-            retries=run.config.structured_retries,
-            specs=specs,
-            prompts=prompts,
-        ).compile(checkpointer=run.saver)
-        for name, strategy in strategies.items()
-    }
-    return LocalExecutor(graphs, run.config.concurrency, run.config.start_spacing_ms)
+    # One compiled graph holds every strategy (the arc's state says which one a session uses),
+    # on one checkpointer (threads are per arc); the executor looks it up by the arc's strategy.
+    graph = build_arc_graph(
+        run.models.models,
+        strategies,
+        events=run.events,
+        retries=run.config.structured_retries,
+        specs=specs,
+        prompts=prompts,
+    ).compile(checkpointer=run.saver)
+    return LocalExecutor(dict.fromkeys(strategies, graph), run.config.concurrency, run.config.start_spacing_ms)
 
 
 async def _execute(

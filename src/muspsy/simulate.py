@@ -13,12 +13,13 @@ from typing import cast
 from langgraph.checkpoint.memory import InMemorySaver
 
 from muspsy import __version__
-from muspsy.agents.spec import load_strategy, resolve_strategies
+from muspsy.agents.spec import resolve_strategies
 from muspsy.config import Limits, RunConfig
 from muspsy.events import EventLog
 from muspsy.graphs.arc import build_arc_graph, recursion_limit
 from muspsy.graphs.state import ArcState
 from muspsy.llm import RoleModel, describe_models
+from muspsy.planning import load_strategies
 from muspsy.promptlog import PromptLog
 from muspsy.records import ArcRecord, ClientProfile, Role
 from muspsy.runner import assemble_record, initial_arc_state, now
@@ -36,13 +37,17 @@ async def simulate_arc(
     events: EventLog | None = None,
     outcomes: bool = True,
     measurement_based_care: bool = False,
+    adaptive: bool = False,
+    follow_up_weeks: int = 0,
     prompts: PromptLog | None = None,
 ) -> ArcRecord:
     """Run one client's whole course of counseling with `models` and return its record.
 
     With `outcomes` the client fills in PHQ-9 and GAD-7 at each session's start and the WAI-SR
     at its end (stored in each session record); with `measurement_based_care` the clinical
-    supervisor sees those scores. `prompts` records the exact messages of every call.
+    supervisor sees those scores. With `adaptive` the supervisor may switch to any strategy
+    between sessions; `follow_up_weeks` adds a follow-up measurement that many weeks after the
+    exit. `prompts` records the exact messages of every call.
     """
     names = resolve_strategies(strategy)
     if len(names) != 1:
@@ -55,8 +60,10 @@ async def simulate_arc(
         limits=limits or Limits(),
         outcomes=outcomes,
         measurement_based_care=measurement_based_care,
+        adaptive=adaptive,
+        follow_up_weeks=follow_up_weeks,
     )
-    graph = build_arc_graph(models, load_strategy(strategy), events=events, retries=retries, prompts=prompts).compile(
+    graph = build_arc_graph(models, load_strategies(config), events=events, retries=retries, prompts=prompts).compile(
         checkpointer=InMemorySaver()
     )
     state = initial_arc_state("in-memory", profile, config)

@@ -38,7 +38,23 @@ def render_transcript(arc: ArcRecord) -> str:
     ]
     for session in arc.sessions:
         lines += _session_lines(session)
+    lines += _after_course_lines(arc)
     return "\n".join(lines) + "\n"
+
+
+def _after_course_lines(arc: ArcRecord) -> list[str]:
+    """Plan revisions, then the exit and follow-up questionnaires."""
+    lines = [
+        f"- Plan revised after session {v.after_session}: {md(v.reason)}" for v in arc.plan_versions if v.after_session
+    ]
+    for point in (arc.exit_measurement, arc.follow_up):
+        if point is not None:
+            title = "Exit" if point.point == "exit" else "Follow-up"
+            lines.append(
+                f"- {title}, {point.weeks_after_last_session} week(s) after the last session: "
+                f"{score_line(point.phq9)}; {score_line(point.gad7)}"
+            )
+    return ["", "## After the course", "", *lines] if lines else []
 
 
 def render_partial_transcript(state: Mapping[str, Any], current: Mapping[str, Any] | None = None) -> str:
@@ -86,8 +102,9 @@ def _session_lines(session: SessionRecord) -> list[str]:
     state = session.client_state
     lines = [
         "",
-        f"## Session {session.index}",
+        f"## Session {session.index}" + (" (termination session)" if session.termination else ""),
         "",
+        *([f"Strategy: {md(session.strategy)}", ""] if session.strategy else []),
         f"Goal: {md(session.goal)}",
         "",
         f"Client state at start: {md(state.emotion_state)} / {md(state.cognitive_state)} "
@@ -99,6 +116,8 @@ def _session_lines(session: SessionRecord) -> list[str]:
     if start:
         lines += [f"Self-report before the session: {'; '.join(start)}", ""]
     lines += _turn_lines(session.turns)
+    if session.relapse_prevention:
+        lines += [f"Relapse-prevention plan: {md('; '.join(session.relapse_prevention))}", ""]
     if session.wai_sr:
         lines += [f"Self-report after the session: {score_line(session.wai_sr)}", ""]
     if session.appraisal:
@@ -118,7 +137,13 @@ def _session_lines(session: SessionRecord) -> list[str]:
     if session.decision:
         d = session.decision
         override = f" (overridden: {md(d.overridden_by)})" if d.overridden_by else ""
-        lines.append(f"- Decision: {d.action}{' (' + d.end_reason + ')' if d.end_reason else ''}{override}")
+        applied = f", {d.applied}" if d.applied not in (None, "continue", "end") else ""
+        switched = f" to {md(d.strategy)}" if d.strategy else ""
+        ending = f" (ending at session {d.ending_at})" if d.ending_at else ""
+        lines.append(
+            f"- Decision: {d.action}{' (' + d.end_reason + ')' if d.end_reason else ''}{applied}{switched}{ending}"
+            f"{override}: {md(d.rationale)}"
+        )
     if session.week:
         lines += ["", "### The week after (director)", "", week_line(session.week)]
     return lines

@@ -22,6 +22,7 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from muspsy.agents.plan_rules import next_stage_text
 from muspsy.agents.session_ops import noticed_risk
 from muspsy.agents.spec import Strategy
 from muspsy.graphs.state import ArcState, CurrentSession
@@ -309,7 +310,14 @@ def counselor_open(state: ArcState) -> dict[str, str]:
     return {
         "position": position(session),
         "goal": session["goal"],
+        "ending_note": ENDING_NOTE if session.get("termination") else "",
     }
+
+
+ENDING_NOTE = (
+    "This is the last session of the course, as agreed: after greeting the client, say so, and invite them to look "
+    "back together at what has changed since the start."
+)
 
 
 # --- supervisor (the clinical supervisor: counselor side) ---------------------------------
@@ -343,6 +351,7 @@ def supervisor_memo(state: ArcState, earlier_memos: int) -> dict[str, str]:
         "transcript": dialogue(session["turns"], with_assessment=True),
         "homework_given": bullets(session["homework_given"]),
         "scores": scores_block(state, state.get("reports", {})),
+        "next_stage": next_stage_text(TreatmentPlan.model_validate(state["plan"]), session["index"] + 1),
     }
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from muspsy.instruments import SCORING
-from muspsy.records import EndReason, Progress, RiskLevel, TurnRisk
+from muspsy.records import GoalAttainment, Progress, RiskLevel, ScoreTrend, TurnRisk
 
 TURN_TEXT = Field(min_length=8, max_length=700, description="Exactly what you say, in your own voice.")
 SHORT = 300
@@ -55,6 +55,16 @@ class ClosingOutput(Output):
     )
 
 
+class TerminationOutput(Output):
+    """The close of a termination session: the last words of the course, no new homework."""
+
+    assessed_risk: TurnRisk = ASSESSED_RISK
+    text: str = TURN_TEXT
+    relapse_prevention: list[Line] = Field(
+        min_length=1, max_length=3, description="The relapse-prevention plan you agreed, one short line each."
+    )
+
+
 class ClientTurnOutput(Output):
     text: str = TURN_TEXT
     risk: TurnRisk = Field(description="Does this reply disclose thoughts of death or suicide? none unless it does.")
@@ -90,9 +100,27 @@ class MemoOutput(Output):
     risk: RiskLevel
 
 
+class GoalReviewOutput(Output):
+    goal: int = Field(ge=1, le=4, description="The goal's number in the plan's list of goals.")
+    attainment: GoalAttainment = Field(description="How far the sessions so far show this goal attained.")
+
+
 class DecisionOutput(Output):
-    action: Literal["continue", "end"]
-    end_reason: EndReason | Literal["none"] = Field(description="Why the arc should end; none to continue.")
+    """The clinical supervisor's review after a session and its one proposal."""
+
+    goal_review: list[GoalReviewOutput] = Field(
+        min_length=1, max_length=4, description="Each plan goal's attainment, from what the sessions showed."
+    )
+    score_trend: ScoreTrend = Field(
+        description="The questionnaire scores' trend when they are shown to you; not_measured otherwise."
+    )
+    action: Literal["continue", "revise_plan", "switch_strategy", "schedule_ending", "refer"]
+    strategy: str = Field(
+        max_length=40, description="For switch_strategy: the name of the approach for the next session; else none."
+    )
+    ending_in: int = Field(
+        ge=0, le=10, description="For schedule_ending: sessions until the last one (1 = the next); else 0."
+    )
     rationale: str = Field(min_length=2, max_length=SHORT)
 
 

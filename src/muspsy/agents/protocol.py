@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, create_model
 from pydantic.fields import FieldInfo
 
-from muspsy.agents.outputs import ClosingOutput, CounselorTurnOutput, OpeningOutput, Output
+from muspsy.agents.outputs import ClosingOutput, CounselorTurnOutput, OpeningOutput, Output, TerminationOutput
 from muspsy.agents.spec import Phase, Strategy
 from muspsy.graphs.state import CurrentSession
 
@@ -75,11 +75,14 @@ def _schemas(strategy_json: str) -> dict[str, type[Output]]:
             },
         ),
         "close": _rebuilt(ClosingOutput, closing_extra, drop=("homework",)),
+        # The termination close is in the closing phase too, and gives no homework whatever the policy.
+        "terminate": _rebuilt(TerminationOutput, {"technique": closing_extra["technique"]}),
     }
 
 
-def schema(strategy: Strategy, kind: Literal["open", "turn", "close"]) -> type[Output]:
-    """The structured output of a counselor's opening, dialogue turn or close under `strategy`."""
+def schema(strategy: Strategy, kind: Literal["open", "turn", "close", "terminate"]) -> type[Output]:
+    """The structured output of a counselor's opening, dialogue turn, close or termination close
+    under `strategy`."""
     return _schemas(strategy.model_dump_json())[kind]
 
 

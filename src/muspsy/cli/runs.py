@@ -81,6 +81,18 @@ def run(
             help="The clinical supervisor sees the questionnaire scores in its memos and decisions (default: off).",
         ),
     ] = None,
+    adaptive: Annotated[
+        bool | None,
+        typer.Option(
+            "--adaptive/--no-adaptive",
+            help="The clinical supervisor may switch the counselor's strategy between sessions (default: off, so "
+            "paired arcs keep their strategy).",
+        ),
+    ] = None,
+    follow_up_weeks: Annotated[
+        int | None,
+        typer.Option(help="A follow-up PHQ-9 and GAD-7 this many weeks after the exit measurement (default 0: none)."),
+    ] = None,
     record_prompts: Annotated[
         bool | None,
         typer.Option(
@@ -121,6 +133,8 @@ def run(
             strategy=strategy,
             outcomes=outcomes,
             measurement_based_care=measurement_based_care,
+            adaptive=adaptive,
+            follow_up_weeks=follow_up_weeks,
             record_prompts=record_prompts,
             seed=seed,
             language=language,
@@ -145,12 +159,15 @@ def run(
                 f"backend {cfg.backend}, concurrency {cfg.concurrency}"
                 + ("" if cfg.outcomes else ", outcomes off")
                 + (", measurement-based care" if cfg.measurement_based_care else "")
+                + (", adaptive" if cfg.adaptive else "")
                 + (", recording prompts" if cfg.record_prompts else "")
                 + (f", executor {executor}" if executor != "local" else "")
             )
             if cfg.backend == "embedded":
                 limits = cfg.limits
-                calls = arcs * calls_per_arc(limits.sessions_max, limits.turns_max, cfg.outcomes)
+                calls = arcs * calls_per_arc(
+                    limits.sessions_max, limits.turns_max, cfg.outcomes, cfg.follow_up_weeks > 0
+                )
                 err.print(
                     f"{expected_time(calls)}; limits {limits.sessions_min}-{limits.sessions_max} sessions of "
                     f"{limits.turns_min}-{limits.turns_max} turns (short unless --sessions-max, --turns-max or "

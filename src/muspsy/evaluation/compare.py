@@ -20,13 +20,14 @@ from typing import Any, Literal
 
 import numpy as np
 
+from muspsy.course import strategy_switches
 from muspsy.evaluation.judges import matched_fidelity
 from muspsy.evaluation.metrics import arc_metrics
 from muspsy.evaluation.rubrics import RUBRICS
 from muspsy.evaluation.sources import Source, seed_of
 from muspsy.evaluation.tables import Table
 from muspsy.evaluation.techniques import SHARE_PREFIX
-from muspsy.records import ArcRecord
+from muspsy.records import ArcRecord, ExitMeasurement
 
 RESAMPLES = 2000
 SEED = 0
@@ -38,8 +39,13 @@ GroupBy = Literal["strategy", "source"]
 MEASURES: list[tuple[str, str]] = [
     ("phq9_change", "PHQ-9 change, first to last session"),
     ("gad7_change", "GAD-7 change, first to last session"),
+    ("phq9_pre_post", "PHQ-9 pre-post change, first session to exit"),
+    ("gad7_pre_post", "GAD-7 pre-post change, first session to exit"),
+    ("phq9_follow_up", "PHQ-9 change, first session to follow-up"),
     ("wai_sr_final", "WAI-SR total, last session (12-60)"),
     ("sessions", "sessions per arc"),
+    ("strategy_switches", "strategy switches per arc"),
+    ("termination_session", "share ending with a termination session"),
     *[(f"end_{r}", f"share ended: {r}") for r in END_REASONS],
     ("client_leaks", "client role-leak turns per arc"),
     ("counselor_leaks", "counselor role-leak turns per arc"),
@@ -83,6 +89,14 @@ def _change(arc: ArcRecord, instrument: str) -> float | None:
     return float(totals[-1] - totals[0]) if len(totals) >= 2 else None
 
 
+def _pre_post(arc: ArcRecord, instrument: str, point: ExitMeasurement | None) -> float | None:
+    """Change from the first session's start to a measurement after the course (exit, follow-up)."""
+    first = next((getattr(s, instrument) for s in arc.sessions if getattr(s, instrument) is not None), None)
+    if first is None or point is None:
+        return None
+    return float(getattr(point, instrument).total - first.total)
+
+
 def arc_measures(
     arc: ArcRecord, judged: dict[str, Any] | None, fidelity: float | None = None
 ) -> dict[str, float | None]:
@@ -93,8 +107,13 @@ def arc_measures(
     out: dict[str, float | None] = {
         "phq9_change": _change(arc, "phq9"),
         "gad7_change": _change(arc, "gad7"),
+        "phq9_pre_post": _pre_post(arc, "phq9", arc.exit_measurement),
+        "gad7_pre_post": _pre_post(arc, "gad7", arc.exit_measurement),
+        "phq9_follow_up": _pre_post(arc, "phq9", arc.follow_up),
         "wai_sr_final": float(wai[-1]) if wai else None,
         "sessions": float(m["sessions"]),
+        "strategy_switches": float(strategy_switches(arc)),
+        "termination_session": float(any(s.termination for s in arc.sessions)),
         **{f"end_{r}": float(m["end_reason"] == r) for r in END_REASONS},
     }
     for key, _ in MEASURES:

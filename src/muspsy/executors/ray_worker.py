@@ -65,12 +65,10 @@ class ArcWorker:
             raise RuntimeError(f"worker {self.name} on pid {os.getpid()}: prompts differ from the driver's: {differ}")
         models = await open_models(config, self.stack, self.share)
         saver = await open_postgres_saver(self.stack, checkpointer)
-        self.graphs = {
-            name: build_arc_graph(
-                models.models, strategy, events=self.events, retries=config.structured_retries, specs=specs
-            ).compile(checkpointer=saver)
-            for name, strategy in loaded.items()
-        }
+        graph = build_arc_graph(
+            models.models, loaded, events=self.events, retries=config.structured_retries, specs=specs
+        ).compile(checkpointer=saver)
+        self.graphs = dict.fromkeys(loaded, graph)
         gc.collect()
         gc.freeze()  # see executors.local.startup_objects_frozen; this process lives for the run
         return os.getpid()

@@ -96,7 +96,7 @@ def counselor_system(arc: ArcRecord, session: SessionRecord) -> str:
     return render(
         "counselor_system",
         language=views.language_name(arc.language),
-        strategy=arc.strategy,
+        strategy=session.strategy or arc.strategy,
         intake=views.intake_text(profile),
         session=str(session.index),
         goal=session.goal,

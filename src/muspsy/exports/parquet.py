@@ -4,13 +4,15 @@ Three configs, one Parquet file each (split `train`):
 - `sessions` (default): one row per session with its turns nested (`turns`: list of
   index, speaker, text, risk, assessed_risk, kind, and for counselor turns the protocol `phase`
   and `technique`), the client state at session start, the memo,
-  homework, crisis flag and end reason; self-report scores as a JSON string (`instruments`).
-- `arcs`: one row per arc: outcome, session count, crisis flags, and the profile, plan,
-  provenance and usage as JSON strings (their shapes vary between sources).
+  homework, crisis flag and end reason; self-report scores as a JSON string (`instruments`); the
+  strategy the session used (`session_strategy`), `termination` and its `relapse_prevention`.
+- `arcs`: one row per arc: outcome, session count, crisis flags, strategy switches, the exit and
+  follow-up PHQ-9 and GAD-7 totals, and the profile, plan, plan versions, provenance and usage as
+  JSON strings (their shapes vary between sources).
 - `turns`: one row per turn, flat, for quick filtering.
 Near-duplicate sessions (`--dedup`) are left out of `sessions` and `turns`.
 `README.md` is the dataset card: YAML header (configs, licence), then provenance, models,
-counts, strategies, end reasons and a statement on crisis content.
+counts, strategies, end reasons, switches, terminations and a statement on crisis content.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
+from muspsy.course import course_counts, strategy_switches
 from muspsy.exports.sources import ExportError, Selection, has_crisis
 from muspsy.records import TURN_RISK_SEVERITY, ArcRecord
 from muspsy.redact import redact
@@ -80,6 +83,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("end_reason", _str),
             ("memo", MEMO),
             ("instruments", _str),
+            ("session_strategy", _str),
+            ("termination", pa.bool_()),
+            ("relapse_prevention", pa.list_(_str)),
         ]
     ),
     "arcs": pa.schema(
@@ -94,6 +100,13 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("plan", _str),
             ("provenance", _str),
             ("usage", _str),
+            ("strategy_switches", pa.int32()),
+            ("plan_versions", _str),
+            ("exit_phq9", pa.int32()),
+            ("exit_gad7", pa.int32()),
+            ("follow_up_weeks", pa.int32()),
+            ("follow_up_phq9", pa.int32()),
+            ("follow_up_gad7", pa.int32()),
         ]
     ),
     "turns": pa.schema(
@@ -121,6 +134,18 @@ def _disclosures(arc: ArcRecord) -> int:
     return sum(1 for s in arc.sessions for t in s.turns if TURN_RISK_SEVERITY.get(t.risk or "none", 0) > 0)
 
 
+def _after_course(arc: ArcRecord) -> dict[str, int | None]:
+    """The exit and follow-up totals (null when not measured)."""
+    exit_point, later = arc.exit_measurement, arc.follow_up
+    return {
+        "exit_phq9": exit_point.phq9.total if exit_point else None,
+        "exit_gad7": exit_point.gad7.total if exit_point else None,
+        "follow_up_weeks": later.weeks_after_last_session if later else None,
+        "follow_up_phq9": later.phq9.total if later else None,
+        "follow_up_gad7": later.gad7.total if later else None,
+    }
+
+
 def build_tables(selection: Selection) -> dict[str, pa.Table]:
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in CONFIGS}
     for arc in selection.arcs:
@@ -143,6 +168,9 @@ def build_tables(selection: Selection) -> dict[str, pa.Table]:
                 "plan": _json(arc.plan.model_dump(mode="json")),
                 "provenance": _json(arc.provenance),
                 "usage": _json({k: v.model_dump(mode="json") for k, v in arc.usage.items()}),
+                "strategy_switches": strategy_switches(arc),
+                "plan_versions": _json([v.model_dump(mode="json") for v in arc.plan_versions]),
+                **_after_course(arc),
             }
         )
         for session in arc.sessions:
@@ -163,6 +191,9 @@ def build_tables(selection: Selection) -> dict[str, pa.Table]:
                     "end_reason": session.end_reason,
                     "memo": data["memo"],
                     "instruments": _json(scores) if scores else None,
+                    "session_strategy": session.strategy,
+                    "termination": session.termination,
+                    "relapse_prevention": session.relapse_prevention,
                 }
             )
             rows["turns"] += [
@@ -226,6 +257,15 @@ def _origin(simulated: int, imported: int, formats: list[str]) -> str:
             " source's provenance and licence (see the `arcs` config)."
         )
     return "Multi-session psychological counseling arcs. " + " ".join(parts)
+
+
+def _course_text(counts: dict[str, int]) -> str:
+    return (
+        f"- strategy switches: {counts['strategy_switches']} (in {counts['arcs_with_switch']} arc(s))\n"
+        f"- plan revisions: {counts['plan_revisions']}\n"
+        f"- termination sessions: {counts['termination_sessions']}\n"
+        f"- exit measurements: {counts['exit_measurements']}; follow-up measurements: {counts['follow_ups']}"
+    )
 
 
 def dataset_card(selection: Selection, tables: Mapping[str, pa.Table], license: str) -> str:
@@ -298,6 +338,10 @@ def dataset_card(selection: Selection, tables: Mapping[str, pa.Table], license: 
         "### End reasons",
         "",
         _counts(tables["arcs"], "end_reason"),
+        "",
+        "### Adaptive supervision and endings",
+        "",
+        _course_text(course_counts(arcs)),
         "",
         "## Crisis content",
         "",

@@ -1,9 +1,10 @@
 """`muspsy-tasks`: the MusPsy paper's three training tasks as instruction records.
 
 Each record is `{"task", "instruction", "input", "output", "run_id", "arc_id", "session",
-"turn", "phase", "technique"}` (`turn`, `phase` and `technique` only for counseling generation:
-the index of the counselor turn in `output`, and the protocol phase and technique it used,
-null for arcs without protocol labels).
+"turn", "phase", "technique", "strategy", "termination"}` (`turn`, `phase` and `technique` only
+for counseling generation: the index of the counselor turn in `output`, and the protocol phase
+and technique it used, null for arcs without protocol labels; `strategy` the one the session
+used, `termination` whether it was the termination session).
 - `memory_extraction`: the memories of earlier sessions, the session goal and the transcript ->
   the memo in the paper's memory layout (what the clinical supervisor saw when it wrote it);
 - `goal_planning`: intake information and the memories of earlier sessions -> this session's goal;
@@ -29,6 +30,7 @@ from typing import Any
 
 from muspsy import views
 from muspsy.agents.spec import SpecError, load_spec, load_strategy
+from muspsy.course import plan_in_force, session_strategy
 from muspsy.exports.context import (
     LABELS,
     counselor_memories,
@@ -40,7 +42,7 @@ from muspsy.exports.context import (
     utterances,
 )
 from muspsy.exports.sources import ExportError, Selection
-from muspsy.records import ArcRecord, Turn
+from muspsy.records import ArcRecord, SessionRecord, Turn
 
 TASKS = ("memory_extraction", "goal_planning", "counseling_generation")
 FIELDS = {"task", "instruction", "input", "output", "run_id", "arc_id", "session", "turn"}
@@ -50,7 +52,7 @@ TASK_FILES = {"memory_extraction": "memory", "goal_planning": "goal", "counselin
 def _record(
     task: str,
     arc: ArcRecord,
-    session: int,
+    session: SessionRecord,
     text_in: str,
     text_out: str,
     turn: int | None = None,
@@ -63,11 +65,13 @@ def _record(
         "output": text_out,
         "run_id": arc.run_id,
         "arc_id": arc.arc_id,
-        "session": session,
+        "session": session.index,
         "turn": turn,
         # Counseling generation: the protocol phase and technique of the target turn.
         "phase": labels.phase if labels else None,
         "technique": labels.technique if labels else None,
+        "strategy": session_strategy(arc, session),
+        "termination": session.termination,
     }
 
 
@@ -107,7 +111,7 @@ def build_tasks(selection: Selection) -> list[dict[str, Any]]:
                     _record(
                         "memory_extraction",
                         arc,
-                        session.index,
+                        session,
                         render(
                             "input_memory",
                             session=n,
@@ -123,13 +127,17 @@ def build_tasks(selection: Selection) -> list[dict[str, Any]]:
                     _record(
                         "goal_planning",
                         arc,
-                        session.index,
+                        session,
                         render("input_goal", profile=intake, memories=memories or "(none: first session)", session=n),
                         one_line(session.goal),
                     )
                 )
             memory = counselor_memories(arc, session, counselor_settings.earlier_memos)
-            seen = {"strategy": strategy_text(arc.strategy), "profile": intake, "plan": views.plan_text(arc.plan)}
+            seen = {
+                "strategy": strategy_text(session_strategy(arc, session)),
+                "profile": intake,
+                "plan": views.plan_text(plan_in_force(arc, session.index)),
+            }
             for i, item in enumerate(items):
                 if item.speaker != "counselor" or i == 0 or items[i - 1].speaker != "client":
                     continue
@@ -142,9 +150,7 @@ def build_tasks(selection: Selection) -> list[dict[str, Any]]:
                     **seen,
                 )
                 labels = next(t for t in session.turns if t.index == item.turn)
-                records.append(
-                    _record("counseling_generation", arc, session.index, text_in, item.text, item.turn, labels)
-                )
+                records.append(_record("counseling_generation", arc, session, text_in, item.text, item.turn, labels))
     return records
 
 

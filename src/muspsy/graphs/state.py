@@ -4,7 +4,7 @@ store them; nodes convert to and from the typed records in `muspsy.records`."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NotRequired
 
 # typing_extensions' TypedDict: pydantic (which LangGraph Studio uses to publish the input and
 # output schemas) cannot read `typing.TypedDict` before Python 3.12.
@@ -44,6 +44,10 @@ class CurrentSession(TypedDict):
     crisis: bool  # the counselor noticed risk in this session (its own assessment)
     imminent: bool  # the counselor assessed a plan or intent to act
     homework_given: list[str]
+    # Adaptive supervision and the ending; absent in states checkpointed before them.
+    strategy: NotRequired[str]  # the strategy the counselor uses in this session
+    termination: NotRequired[bool]  # the scheduled last session: review, relapse prevention, no homework
+    relapse_prevention: NotRequired[list[str]]
 
 
 class SessionState(TypedDict, total=False):
@@ -63,8 +67,13 @@ class SessionState(TypedDict, total=False):
     limits: Limits
     outcomes: bool  # the client fills in PHQ-9, GAD-7 (session start) and WAI-SR (session end)
     measurement_based_care: bool  # the clinical supervisor sees the questionnaire scores
+    adaptive: bool  # the clinical supervisor may switch the strategy between sessions
+    assigned_strategy: str  # the arc's strategy as planned; `strategy` is the current one
+    follow_up_weeks: int  # a follow-up PHQ-9 and GAD-7 this many weeks after the exit; 0: none
     # Written as the arc goes.
-    plan: dict[str, Any]
+    plan: dict[str, Any]  # the plan in force
+    plan_versions: list[dict[str, Any]]  # every version, the intake plan first
+    ending: dict[str, Any]  # the scheduled ending: {"at": session index, "reason": end reason}
     client_state: dict[str, Any]
     client_memories: list[str]
     next_goal: str
@@ -82,3 +91,5 @@ class ArcState(SessionState, total=False):
 
     sessions: list[dict[str, Any]]
     outcome: dict[str, Any]
+    exit_measurement: dict[str, Any]
+    follow_up: dict[str, Any]

@@ -31,6 +31,7 @@ from muspsy.data import profiles_dir
 from muspsy.graphs.arc import build_arc_graph
 from muspsy.graphs.state import SessionState
 from muspsy.llm import RoleModel
+from muspsy.planning import load_strategies
 from muspsy.profiles import load_profile
 from muspsy.records import Role
 from muspsy.runner import initial_arc_state
@@ -50,7 +51,7 @@ def studio_config() -> RunConfig:
 def _compiled_arc(models: dict[Role, RoleModel], config: RunConfig) -> Any:
     if config.backend == "scripted":
         preload_scripted()  # here, in the worker thread, not in the first call inside the loop
-    return build_arc_graph(models, load_strategy(config.strategies[0])).compile(name="arc")
+    return build_arc_graph(models, load_strategies(config)).compile(name="arc")
 
 
 @asynccontextmanager

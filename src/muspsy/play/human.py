@@ -94,8 +94,8 @@ class HumanChatModel(BaseChatModel):
     async def _answer(self, name: str, schema: dict[str, Any], messages: Sequence[BaseMessage]) -> dict[str, Any]:
         properties: dict[str, Any] = schema.get("properties", {})
         answer: dict[str, Any] = {}
-        closing = name == "ClosingOutput"
-        if name in ("OpeningOutput", "ClosingOutput"):
+        closing = name in ("ClosingOutput", "TerminationOutput")  # the last close of the course too
+        if name == "OpeningOutput" or closing:
             self._closing = False
         elif self._closing:
             self.terminal.say("(the session closes once it has its minimum of turns: one more turn from you)")

@@ -25,7 +25,7 @@ from pydantic import ConfigDict, PrivateAttr
 from muspsy.agents.spec import Strategy
 from muspsy.llm import RoleModel
 from muspsy.records import ROLES, Role
-from muspsy.testing import scripted_protocol
+from muspsy.testing import scripted_protocol, scripted_supervision
 from muspsy.testing.judge_replies import judge_reply
 from muspsy.testing.scripted_protocol import strategies as _strategies
 from muspsy.testing.scripted_protocol import strategy_in
@@ -281,7 +281,7 @@ def _client_turn(prompt: str, session: int, turn: int) -> dict[str, Any]:
     return {"text": CLIENT_LINES[(turn // 2 + session) % len(CLIENT_LINES)], "risk": "none", "disclosed": []}
 
 
-COUNSELOR_SCHEMAS = frozenset({"OpeningOutput", "CounselorTurnOutput", "ClosingOutput"})
+COUNSELOR_SCHEMAS = frozenset({"OpeningOutput", "CounselorTurnOutput", "ClosingOutput", "TerminationOutput"})
 
 
 def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str, Any]:
@@ -292,7 +292,7 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
     session, turn = _position(messages)
     prompt = "\n".join(str(m.content) for m in messages)
     if schema == "PlanOutput":
-        return {
+        return scripted_supervision.revised_plan(prompt) or {
             "case_conceptualization": "Distress is kept going by avoidance and harsh self-talk.",
             "goals": ["Understand what keeps the difficulties going", "Practise one coping skill weekly"],
             "stages": [
@@ -311,8 +311,14 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
         text = RISK_RESPONSE if noticed != "none" else step["text"] or fallback
         return {**step, "assessed_risk": noticed, "text": text, "ready_to_close": turn >= 7}
     if schema == "OpeningOutput" and strategy:
-        return scripted_protocol.opening(strategy, messages, session)
+        return {
+            **scripted_protocol.opening(strategy, messages, session),
+            **scripted_supervision.termination_opening(prompt),
+        }
     if schema == "OpeningOutput":
+        opening = scripted_supervision.termination_opening(prompt)
+        if opening:
+            return opening
         homework = _section_items(messages, "Homework to review:")
         if homework:
             text = f"Welcome back. Last time you planned to: {homework[0]}. How did that go?"
@@ -335,7 +341,10 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             "homework": [task],
         }
     if schema == "ClientTurnOutput":
-        return _client_turn(prompt, session, turn)
+        return scripted_supervision.client_feedback(prompt, session, turn) or _client_turn(prompt, session, turn)
+    if schema == "TerminationOutput":
+        technique = {"technique": scripted_protocol.closing(strategy, session)["technique"]} if strategy else {}
+        return {**scripted_supervision.termination_close(assess_risk(messages)), **technique}
     if schema == "MemoOutput":
         assigned = _section_items(messages, "Homework given at the end of the session:")
         return {
@@ -345,18 +354,11 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             "counseling_assignments": assigned or ["No between-session task was agreed"],
             "session_goal": "Understand the current difficulties and agree a first step.",
             "next_session_goal": f"Review the homework and deepen the work begun in session {session}.",
-            "progress": "some",
+            "progress": scripted_supervision.memo_progress(prompt),
             "risk": MEMO_RISK[_most_noticed(prompt)],
         }
     if schema == "DecisionOutput":
-        if _most_noticed(prompt) != "none":
-            return {"action": "end", "end_reason": "referral", "rationale": "Risk disclosed: refer to specialist care."}
-        done = session >= 4
-        return {
-            "action": "end" if done else "continue",
-            "end_reason": "goals_met" if done else "none",
-            "rationale": "Goals reached." if done else "Work is under way; continue as planned.",
-        }
+        return scripted_supervision.review(prompt, session, _most_noticed(prompt) != "none")
     if schema == "DirectorWeekOutput":
         return _director_week(prompt)
     if schema == "SymptomQuestionnairesOutput":

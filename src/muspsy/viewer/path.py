@@ -1,9 +1,11 @@
 """The route an arc took through the arc and session graphs, read from its record.
 
 The record is enough to retrace the route: one `session`, `memo` and `decide` per session,
-`between_sessions` between them, and inside a session one node per turn by its speaker and
-kind (open, dialogue, crisis, close). Nodes the record cannot speak for (added by newer graphs)
-are left uncounted; the viewer draws them as not traced.
+`revise_plan` after a decision that revised the plan, `between_sessions` between sessions,
+`exit_measure` (and `follow_up`) after the last one when the record holds them, and inside a
+session one node per turn by its speaker and kind (open, dialogue, crisis, close). Nodes the
+record cannot speak for (added by newer graphs) are left uncounted; the viewer draws them as
+not traced.
 """
 
 from __future__ import annotations
@@ -48,9 +50,17 @@ def arc_sequence(record: dict[str, Any]) -> list[str]:
         sequence += ["session", "memo", "decide"]
         last = number == len(sessions)
         decision = session.get("decision") or {}
+        if decision.get("applied") == "revise_plan":
+            sequence.append("revise_plan")
         # A dropout is decided in the week after a session the supervisor wanted to continue.
         if not last or decision.get("action") == "continue":
             sequence.append("between_sessions")
+    last_decision = (sessions[-1].get("decision") or {}) if sessions else {}
+    # After every end decided by the review (records that have `applied`), whether it measured or not.
+    if record.get("exit_measurement") or ("applied" in last_decision and last_decision.get("action") == "end"):
+        sequence.append("exit_measure")
+    if record.get("follow_up"):
+        sequence.append("follow_up")
     return [*sequence, "finalize", END]
 
 
