@@ -117,7 +117,8 @@ def test_a_paired_cbt_pc_run_compares_techniques_and_matched_fidelity(tmp_path):
     run_dir = Path(run.stdout.strip().splitlines()[-1])
     arcs = [json.loads(line) for line in (run_dir / "arcs.jsonl").read_text(encoding="utf-8").splitlines()]
     by_strategy = {a["strategy"]: a for a in arcs}
-    assert all(s["homework_given"] for s in by_strategy["cbt"]["sessions"])
+    assert [bool(s["homework_given"]) for s in by_strategy["cbt"]["sessions"]] == [True, False]  # 2: termination
+    assert by_strategy["cbt"]["sessions"][1]["termination"]
     assert not any(s["homework_given"] for s in by_strategy["person_centred"]["sessions"])
     evaluated = muspsy("evaluate", "--backend", "scripted", str(run_dir), "-q")
     assert evaluated.returncode == 0, evaluated.stderr

@@ -172,6 +172,12 @@ def _counselor_close(state: ArcState) -> dict[str, str]:
     return {**task, **views_protocol.closing(_strategy())}
 
 
+def _counselor_terminate(state: ArcState) -> dict[str, str]:
+    task = _counselor_close(state)
+    del task["homework_task"]  # the termination close gives no homework
+    return task
+
+
 def _preferences(state: ArcState) -> str:
     strategies = {name: load_strategy(name) for name in available_strategies()}
     return views.client_preferences(ClientProfile.model_validate(state["profile"]), strategies)
@@ -193,7 +199,7 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
     ("counselor", "turn"): _with_format(_counselor_turn),
     ("counselor", "crisis"): _with_format(_counselor_crisis),
     ("counselor", "close"): _with_format(_counselor_close),
-    ("counselor", "terminate"): _with_format(_counselor_close),
+    ("counselor", "terminate"): _with_format(_counselor_terminate),
     ("client", "self_report_exit"): _with_format(
         lambda s: views_supervision.client_self_report_exit(s, 5, "some time later", "PHQ-9 ...")
     ),

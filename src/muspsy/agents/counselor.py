@@ -102,6 +102,7 @@ class Counselor:
         out: Any
         if state["session"].get("termination"):
             # The last close of the course: progress review and relapse prevention, no homework.
+            del task["homework_task"]
             schema = protocol.schema(strategy, "terminate")
             out, usage = await self.agent.ask(schema, "terminate", task, state, self._system(state))
             changes: dict[str, Any] = {"relapse_prevention": list(out.relapse_prevention)}

@@ -27,7 +27,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from muspsy.config import RunConfig
-from muspsy.evaluation.judges import judge_session, matched_fidelity, open_judge, session_strategy
+from muspsy.course import session_strategy
+from muspsy.evaluation.judges import judge_session, matched_fidelity, open_judge
 from muspsy.evaluation.metrics import arc_metrics, session_metrics
 from muspsy.evaluation.sources import Source, evaluation_file, seed_of
 from muspsy.evaluation.tables import Table

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from muspsy.backends import open_models
 from muspsy.config import ModelSettings, RunConfig
+from muspsy.course import session_strategy
 from muspsy.data import agents_dir
 from muspsy.evaluation.rubrics import COUNTS, RUBRICS, SCALES, miti_summary_scores
 from muspsy.events import EventLog
@@ -55,11 +56,6 @@ def load_judge(root: Path | None = None) -> tuple[JudgeSettings, dict[str, Templ
 
 def disclosed_risk(session: SessionRecord) -> bool:
     return session.crisis or any(t.risk not in (None, "none") for t in session.turns)
-
-
-def session_strategy(arc: ArcRecord, session: SessionRecord) -> str:
-    """The strategy a session was held in: its own (an arc that switched), else the arc's."""
-    return getattr(session, "strategy", None) or arc.strategy
 
 
 def fidelity_rubrics(strategy: str, settings: JudgeSettings) -> list[str]:

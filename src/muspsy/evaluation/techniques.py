@@ -47,7 +47,7 @@ def _phase_coverage(sessions: Sequence[SessionRecord], strategy_name: str) -> fl
     shares = []
     for session in sessions:
         # A session may name its own strategy (an arc that switched strategy); else the arc's.
-        strategy = _strategy(getattr(session, "strategy", None) or strategy_name)
+        strategy = _strategy(session.strategy or strategy_name)
         names = {p.name for p in strategy.phases} if strategy else set()
         reached = {t.phase for t in _counselor(session.turns)} & names
         if reached:
