@@ -108,8 +108,6 @@ def forward_phase(session: CurrentSession, strategy: Strategy, chosen: str) -> s
     the current phase (phases only move forward), then the current one."""
     names = [p.name for p in strategy.phases]
     current = current_phase(session, strategy).name
-    if current == strategy.opening.name:
-        return chosen
     return chosen if names.index(chosen) >= names.index(current) else current
 
 
