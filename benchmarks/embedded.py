@@ -4,6 +4,7 @@
     python benchmarks/embedded.py --busy      # also: after, with busy loops on every core
     python benchmarks/embedded.py --only after --busy
     python benchmarks/embedded.py --only after --baseline main   # main's prompts and code, then these
+    python benchmarks/embedded.py --only after --baseline main --side-by-side --no-floor  # at once
 
 Each variant runs in its own process (OpenMP reads its wait policy once per process):
 `muspsy run profiles/hannah-work-anxiety.yaml --sessions-max 2 --turns-max 7` on the embedded
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -252,6 +254,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--busy", action="store_true", help="also run 'after' with a busy loop on every core")
     parser.add_argument("--only", choices=[*VARIANTS, "busy"], help="run one variant only (busy: after, busy loops)")
+    parser.add_argument("--side-by-side", action="store_true", help="run the variants at the same time")
     parser.add_argument("--no-floor", action="store_true", help="skip the floor (the bare re-sent requests)")
     parser.add_argument("--baseline", metavar="REF", help="also run git revision REF's tree (e.g. main), first")
     parser.add_argument("--cap-s", type=float, default=1800, help="stop a variant after this long (default 1800)")
@@ -271,9 +274,9 @@ def main() -> None:
         plan.insert(0, ("after", False, False, args.baseline))
     if args.busy or args.only == "busy":
         plan.append(("after", True, False, None))
-    results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for n, (variant, busy, with_floor, ref) in enumerate(plan):
+
+        def run(n: int, variant: str, busy: bool, with_floor: bool, ref: str | None) -> dict[str, Any]:
             label = f"{ref} (baseline)" if ref else f"{variant}{', busy loops on all cores' if busy else ''}"
             print(f"running {label} (load {os.getloadavg()[0]:.1f}) ...", flush=True)
             work = Path(tmp) / str(n)
@@ -281,8 +284,15 @@ def main() -> None:
             source = export_tree(ref, work / "tree") if ref else None
             result = run_child(variant, busy, with_floor, work, args.cap_s, source)
             result["label"] = label
-            results.append(result)
             print("\n".join(report(result)), flush=True)
+            return result
+
+        if args.side_by_side:
+            # At the same time: both share whatever load the machine has.
+            with ThreadPoolExecutor(len(plan)) as pool:
+                results = list(pool.map(lambda job: run(*job), [(n, *entry) for n, entry in enumerate(plan)]))
+        else:
+            results = [run(n, *entry) for n, entry in enumerate(plan)]
     print(f"\ncores {os.cpu_count()}; quickstart arc, {LIMITS['sessions_max']} sessions x {LIMITS['turns_max']} turns")
     for r in results:
         if r.get("unfinished"):

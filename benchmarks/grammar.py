@@ -6,7 +6,10 @@ One embedded llama.cpp server (the settings that ship), the same prompts and see
 variant, variants interleaved round by round so a change of machine load hits them all alike.
 Each request starts from an empty cache for its slot (`cache_prompt: false`): only generation
 differs between variants. Printed per variant: generated tokens, generation tokens/s (the
-server's own `timings`) and its ratio to free text in the same round.
+server's own `timings`), its ratio to free text in the same round, and completion tokens per
+second of the whole call (prompt processing included: what dividing a call's completion tokens
+by its latency gives). Also printed: which grammar engine the server compiles a JSON schema for
+(`json_schema_to_grammar`: a `%llguidance` grammar is LLGuidance's, else llama.cpp's GBNF).
 
 The prompts are the quickstart arc's plan, a counselor turn and the memo (from a run recorded
 with `muspsy run ... --record-prompts`, newest under runs/ unless --prompts is given).
@@ -25,6 +28,7 @@ from typing import Any
 import httpx
 
 from muspsy.agents import outputs
+from muspsy.backends import COMPACT_LENGTH_SCALE
 from muspsy.backends.embedded import EmbeddedServer
 from muspsy.config import EmbeddedSettings
 from muspsy.llm import request_options, scaled_bounds
@@ -44,22 +48,29 @@ def strip_max_length(node: Any) -> Any:
 
 
 def schema_body(schema: type[Any], transform: Callable[[Any], Any]) -> dict[str, Any]:
-    options = request_options(schema, "json_schema")
-    json_schema = options["response_format"]["json_schema"]
-    return {"response_format": {"type": "json_schema", "json_schema": {**json_schema, "schema": transform(json_schema["schema"])}}}
+    json_schema = request_options(schema, "json_schema")["response_format"]["json_schema"]
+    sent = {**json_schema, "schema": transform(json_schema["schema"])}
+    return {"response_format": {"type": "json_schema", "json_schema": sent}}
+
+
+def grammar_engine(schema: type[Any]) -> str:
+    import xllamacpp
+
+    grammar = xllamacpp.json_schema_to_grammar(json.dumps(schema.model_json_schema()))
+    return "LLGuidance" if grammar.startswith("%llguidance") else f"GBNF ({len(grammar)} characters)"
 
 
 def variants(schema: type[Any], free_tokens: int) -> dict[str, dict[str, Any]]:
     """name -> request fields on top of the shipped ones (repeat_penalty 1.2, temperature 0.7)."""
-    compact = schema_body(schema, lambda s: scaled_bounds(s, 0.5))
+    compact = schema_body(schema, lambda s: scaled_bounds(s, COMPACT_LENGTH_SCALE))
     return {
         "free text": {"max_tokens": free_tokens},
         "schema, compact bounds (shipped)": compact,
+        "schema, bounds at 0.5": schema_body(schema, lambda s: scaled_bounds(s, 0.5)),
         "schema, full bounds": schema_body(schema, lambda s: s),
         "schema, no maxLength": schema_body(schema, strip_max_length),
         "compact, repeat_penalty 1.0": {**compact, "repeat_penalty": 1.0},
         "compact, top_k 1": {**compact, "top_k": 1},
-        "compact, temperature 0": {**compact, "temperature": 0.0},
         "compact, backend_sampling": {**compact, "backend_sampling": True},
     }
 
@@ -67,7 +78,7 @@ def variants(schema: type[Any], free_tokens: int) -> dict[str, dict[str, Any]]:
 def latest_prompts() -> Path:
     found = sorted(ROOT.glob("runs/*/prompts.jsonl"), key=lambda p: p.stat().st_mtime)
     if not found:
-        raise SystemExit("no runs/*/prompts.jsonl: run `muspsy run profiles/hannah-work-anxiety.yaml --record-prompts` first")
+        raise SystemExit("no runs/*/prompts.jsonl: first run `muspsy run ... --record-prompts` (see --help)")
     return found[-1]
 
 
@@ -86,13 +97,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--prompts", type=Path, help="a prompts.jsonl (default: the newest under runs/)")
     parser.add_argument("--only", help="comma-separated variant names to run (default: all)")
+    parser.add_argument("--threads", type=int, help="llama.cpp threads (default: the cores free at start)")
     args = parser.parse_args()
     prompts = pick_prompts(args.prompts or latest_prompts())
     rates: dict[str, list[float]] = {}
+    call_rates: dict[str, list[float]] = {}
     ratios: dict[str, list[float]] = {}
     tokens: dict[str, list[int]] = {}
-    with EmbeddedServer(EmbeddedSettings()) as server, httpx.Client(base_url=server.base_url, timeout=3600) as http:
+    settings = EmbeddedSettings(threads=args.threads)
+    with EmbeddedServer(settings) as server, httpx.Client(base_url=server.base_url, timeout=3600) as http:
         print(f"server threads {server.threads}; prompts: {', '.join(p['role'] + '/' + p['node'] for p in prompts)}")
+        for record in prompts:
+            print(f"  {record['schema']}: JSON schema compiled to {grammar_engine(getattr(outputs, record['schema']))}")
         for round_ in range(args.rounds):
             for record in prompts:
                 schema = getattr(outputs, record["schema"])
@@ -112,24 +128,26 @@ def main() -> None:
                     }
                     started = time.perf_counter()
                     reply = http.post("/chat/completions", json=body).json()
+                    seconds = time.perf_counter() - started
                     timings = reply.get("timings", {})
                     rate = timings.get("predicted_per_second", 0.0)
                     if name == "free text":
                         free_rate = rate
-                    key = name
-                    rates.setdefault(key, []).append(rate)
-                    ratios.setdefault(key, []).append(rate / free_rate if free_rate else 0.0)
-                    tokens.setdefault(key, []).append(timings.get("predicted_n", 0))
+                    rates.setdefault(name, []).append(rate)
+                    ratios.setdefault(name, []).append(rate / free_rate if free_rate else 0.0)
+                    generated = timings.get("predicted_n", 0)
+                    tokens.setdefault(name, []).append(generated)
+                    call_rates.setdefault(name, []).append(generated / seconds)
                     print(
-                        f"  round {round_ + 1} {record['node']:<5} {name:<34} {timings.get('predicted_n', 0):4d} tokens "
-                        f"{rate:6.1f} tok/s  wall {time.perf_counter() - started:6.1f} s",
+                        f"  round {round_ + 1} {record['node']:<5} {name:<34} {generated:4d} tokens "
+                        f"{rate:6.1f} tok/s  call {seconds:6.1f} s (prompt {timings.get('prompt_n', 0)} tokens)",
                         flush=True,
                     )
-    print("\nvariant                             tokens  tok/s (median)  ratio to free text (median)")
+    print("\nvariant                            tokens  generation tok/s  ratio to free  whole-call tok/s (medians)")
     for name in rates:
         print(
-            f"{name:<34} {sum(tokens[name]):7d} {statistics.median(rates[name]):10.1f} "
-            f"{statistics.median(ratios[name]):14.2f}"
+            f"{name:<34} {sum(tokens[name]):6d} {statistics.median(rates[name]):12.1f} "
+            f"{statistics.median(ratios[name]):14.2f} {statistics.median(call_rates[name]):14.1f}"
         )
 
 

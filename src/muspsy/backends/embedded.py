@@ -89,9 +89,11 @@ def quiet_openmp_threads() -> None:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
-# The director speaks once a week, right after the supervisor's memo and decision: it shares the
-# supervisor's slot rather than evict the client's, whose dialogue prefix is reused every turn.
-ROLE_SLOTS: dict[Role, int] = {"client": 0, "counselor": 1, "supervisor": 2, "director": 2}
+# The director speaks once a week, between two sessions: it shares the client's slot. The client's
+# next call starts a new session whose system prompt carries a new state, so it loses only the
+# part before that state; on the supervisor's slot the director evicted the plan and memories that
+# the next memo and decision reuse (benchmarks/embedded.py: twice as much).
+ROLE_SLOTS: dict[Role, int] = {"client": 0, "counselor": 1, "supervisor": 2, "director": 0}
 
 
 def slot_of(role: Role, settings: EmbeddedSettings) -> int | None:
