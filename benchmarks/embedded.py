@@ -3,6 +3,8 @@
     python benchmarks/embedded.py             # before (old server settings) and after, idle
     python benchmarks/embedded.py --busy      # also: after, with busy loops on every core
     python benchmarks/embedded.py --only after --busy
+    python benchmarks/embedded.py --only after --baseline main   # main's prompts and code, then these
+    python benchmarks/embedded.py --only after --baseline main --side-by-side --no-floor  # at once
 
 Each variant runs in its own process (OpenMP reads its wait policy once per process):
 `muspsy run profiles/hannah-work-anxiety.yaml --sessions-max 2 --turns-max 7` on the embedded
@@ -15,6 +17,9 @@ tokens processed and reused from the server's cache, the generation rate, and th
 "before" reproduces the settings before issue 12: two unpinned slots, llama.cpp's own thread
 count, OpenMP's default spin-wait, full-length answers and windows, a 300 s timeout with two
 retries.
+`--baseline REF` adds a variant run from git revision REF's tree (its code, prompts and
+defaults, exported with `git archive`), first: the deterministic counts (prompt tokens
+processed and reused per role, completion tokens, calls) compare the two under the same load.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -54,10 +60,17 @@ def busy_loop() -> None:
         pass
 
 
-def run_child(variant: str, busy: bool, floor: bool, work: Path, cap_s: float) -> dict[str, Any]:
-    """One variant in its own process; after `cap_s` it is stopped and reported unfinished."""
+def run_child(
+    variant: str, busy: bool, floor: bool, work: Path, cap_s: float, source: Path | None = None
+) -> dict[str, Any]:
+    """One variant in its own process; after `cap_s` it is stopped and reported unfinished.
+
+    `source`: a tree whose `src/` (code) and `agents/` (prompts) the child uses instead of this one.
+    """
     spec = VARIANTS[variant]
     env = {**os.environ, **spec["env"]}
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source / "src"), env.get("PYTHONPATH")]))
     hogs = [multiprocessing.Process(target=busy_loop, daemon=True) for _ in range(os.cpu_count() or 1)] if busy else []
     for hog in hogs:
         hog.start()
@@ -85,6 +98,14 @@ def run_child(variant: str, busy: bool, floor: bool, work: Path, cap_s: float) -
     return result
 
 
+def export_tree(ref: str, into: Path) -> Path:
+    """Git revision `ref`'s files (code, prompts, profiles) in `into`, for a baseline variant."""
+    into.mkdir()
+    archive = subprocess.run(["git", "archive", "--format=tar", ref], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
 def cpu_seconds(pid: int) -> float:
     """User and system CPU time of a running process, all its threads (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -99,6 +120,7 @@ def child(variant: str, out: Path, runs: Path, with_floor: bool) -> None:
     from langchain_core.messages import BaseMessage
     from langchain_core.tracers.context import register_configure_hook
 
+    import muspsy
     from muspsy.cli.common import config_from
     from muspsy.profiles import load_profiles
     from muspsy.runner import start_run
@@ -140,6 +162,7 @@ def child(variant: str, out: Path, runs: Path, with_floor: bool) -> None:
         "floor_wall_s": None,
         "floor_calls": [],
         "load_at_end": os.getloadavg()[0],
+        "code": str(Path(muspsy.__file__).parent.parent.parent),
     }
     out.write_text(json.dumps(figures))  # the arc's figures hold even if the floor is cut short
     if with_floor:
@@ -188,7 +211,8 @@ def report(r: dict[str, Any]) -> list[str]:
         else "   floor: not measured for this variant (or cut short by --cap-s)"
     )
     return [
-        f"== {r['label']}: {r['finished']} arc finished, {len(r['failed'])} failed; load at end {r['load_at_end']:.1f}",
+        f"== {r['label']}: {r['finished']} arc finished, {len(r['failed'])} failed; "
+        f"load at end {r['load_at_end']:.1f}; code and prompts from {r.get('code', '?')}",
         *(f"   failed: {error[:300]}" for error in r["failed"].values()),
         f"   quickstart command (process) {r['process_wall_s']:7.1f} s; arc {r['arc_wall_s']:7.1f} s; "
         f"LLM calls {llm_s:7.1f} s over {len(calls)} calls; CPU {r.get('arc_cpu_s', 0):7.1f} s (all threads)",
@@ -197,8 +221,23 @@ def report(r: dict[str, Any]) -> list[str]:
         else "   no prompt tokens",
         f"   completion tokens {completion}; {completion / llm_s:.1f} tokens/s of LLM time" if llm_s else "",
         floor_line,
+        *role_table(calls),
         *call_table(calls),
     ]
+
+
+def role_table(calls: list[dict[str, Any]]) -> list[str]:
+    """Per role and node: how much of its prompts the server reused from the role's slot."""
+    lines = ["   role/node                calls  prompt  reused  processed  compl"]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for c in calls:
+        groups.setdefault(f"{c['role']}/{c['node']}", []).append(c)
+    for name, group in sorted(groups.items()):
+        prompt = sum(c["prompt_tokens"] for c in group)
+        cached = sum(c.get("cached_tokens", 0) for c in group)
+        compl = sum(c["completion_tokens"] for c in group)
+        lines.append(f"   {name:<24} {len(group):5d} {prompt:7d} {cached:7d} {prompt - cached:10d} {compl:6d}")
+    return lines
 
 
 def call_table(calls: list[dict[str, Any]]) -> list[str]:
@@ -215,6 +254,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--busy", action="store_true", help="also run 'after' with a busy loop on every core")
     parser.add_argument("--only", choices=[*VARIANTS, "busy"], help="run one variant only (busy: after, busy loops)")
+    parser.add_argument("--side-by-side", action="store_true", help="run the variants at the same time")
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor (the bare re-sent requests)")
+    parser.add_argument("--baseline", metavar="REF", help="also run git revision REF's tree (e.g. main), first")
     parser.add_argument("--cap-s", type=float, default=1800, help="stop a variant after this long (default 1800)")
     parser.add_argument("--child", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -225,20 +267,32 @@ def main() -> None:
         child(args.child, args.out, args.runs, args.floor)
         return
     # The floor is measured once, for the settings that ship.
-    plan = [(v, False, v == "after") for v in VARIANTS if args.only in (None, v)]
+    plan: list[tuple[str, bool, bool, str | None]] = [
+        (v, False, v == "after" and not args.no_floor, None) for v in VARIANTS if args.only in (None, v)
+    ]
+    if args.baseline:
+        plan.insert(0, ("after", False, False, args.baseline))
     if args.busy or args.only == "busy":
-        plan.append(("after", True, False))
-    results = []
+        plan.append(("after", True, False, None))
     with tempfile.TemporaryDirectory() as tmp:
-        for n, (variant, busy, with_floor) in enumerate(plan):
-            busy_text = " with busy loops" if busy else ""
-            print(f"running {variant}{busy_text} (load {os.getloadavg()[0]:.1f}) ...", flush=True)
+
+        def run(n: int, variant: str, busy: bool, with_floor: bool, ref: str | None) -> dict[str, Any]:
+            label = f"{ref} (baseline)" if ref else f"{variant}{', busy loops on all cores' if busy else ''}"
+            print(f"running {label} (load {os.getloadavg()[0]:.1f}) ...", flush=True)
             work = Path(tmp) / str(n)
             work.mkdir()
-            result = run_child(variant, busy, with_floor, work, args.cap_s)
-            result["label"] = f"{variant}{', busy loops on all cores' if busy else ''}"
-            results.append(result)
+            source = export_tree(ref, work / "tree") if ref else None
+            result = run_child(variant, busy, with_floor, work, args.cap_s, source)
+            result["label"] = label
             print("\n".join(report(result)), flush=True)
+            return result
+
+        if args.side_by_side:
+            # At the same time: both share whatever load the machine has.
+            with ThreadPoolExecutor(len(plan)) as pool:
+                results = list(pool.map(lambda job: run(*job), [(n, *entry) for n, entry in enumerate(plan)]))
+        else:
+            results = [run(n, *entry) for n, entry in enumerate(plan)]
     print(f"\ncores {os.cpu_count()}; quickstart arc, {LIMITS['sessions_max']} sessions x {LIMITS['turns_max']} turns")
     for r in results:
         if r.get("unfinished"):

@@ -43,7 +43,9 @@ def test_each_role_keeps_its_own_cached_slot():
     assert all(f["cache_prompt"] for f in fields)
     slots = {role: f["id_slot"] for role, f in zip(ROLES, fields, strict=True)}
     assert sorted({slots["client"], slots["counselor"], slots["supervisor"]}) == [0, 1, 2]
-    assert slots["director"] == slots["supervisor"]  # once a week: it must not evict the client's prefix
+    # Once a week, between sessions: not the supervisor's slot, whose plan and memories the next
+    # memo and decision reuse.
+    assert slots["director"] == slots["client"]
     unpinned = RunConfig(embedded={"slot_per_role": False})
     assert all("id_slot" not in embedded_request_fields(role, unpinned) for role in ROLES)
     assert slot_of("supervisor", EmbeddedSettings(parallel=2)) == 0  # fewer slots than roles: they share

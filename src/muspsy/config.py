@@ -110,8 +110,7 @@ class EmbeddedSettings(Strict):
         ge=1,
         le=16,
         description=(
-            "Server slots; each role keeps its own (client, counselor, supervisor; the director "
-            "shares the supervisor's)."
+            "Server slots; each role keeps its own (client, counselor, supervisor; the director shares the client's)."
         ),
     )
     threads: int | None = Field(

@@ -93,7 +93,9 @@ class Client:
         task = views.client_appraisal(
             state,
             self._questionnaires(AT_END) if with_alliance else "",
-            self.agent.spec.settings.recent_turns,
+            # Two turns more than a turn's window: it starts where the client's last turn (two
+            # turns before the close) started, so the server reuses that dialogue from its cache.
+            self.agent.spec.settings.recent_turns + 2,
             views.client_preferences(ClientProfile.model_validate(state["profile"]), self.strategies),
         )
         out, usage = await self.agent.ask(schema, "self_report_end", task, state, views.client_system(state))
