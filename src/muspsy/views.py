@@ -22,7 +22,6 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from muspsy.agents.session_ops import noticed_risk
 from muspsy.agents.spec import Strategy
 from muspsy.graphs.state import ArcState, CurrentSession
 from muspsy.ledger import unlocked
@@ -196,7 +195,7 @@ def client_system(state: ArcState, session_index: int | None = None) -> dict[str
         "style": STYLE_NOTES[profile.conversational_style],
         "attitude": ATTITUDE_NOTES[profile.attitude],
         "shareable_facts": bullets(shareable),
-        "risk": f"Risk of self-harm: {profile.risk.level}.",
+        "risk": f"Risk of self-harm: {current.risk_level or profile.risk.level}.",
         "risk_notes": bullets(risk_notes),
         "state": state_text(current),
         "homework": _client_homework(state, current),
@@ -271,16 +270,6 @@ def counselor_task(state: ArcState, recent_turns: int) -> dict[str, str]:
         "position": position(session),
         "goal": session["goal"],
         "turns_left": str(max(turns_left, 0)),
-        "dialogue": dialogue(session["turns"], recent_turns),
-    }
-
-
-def counselor_crisis(state: ArcState, recent_turns: int) -> dict[str, str]:
-    """The crisis protocol's task: what the counselor itself noticed, and the dialogue."""
-    session = state["session"]
-    return {
-        "position": position(session),
-        "noticed": (noticed_risk(session) or "risk").replace("_", " "),
         "dialogue": dialogue(session["turns"], recent_turns),
     }
 
@@ -407,7 +396,7 @@ def director_system(state: ArcState, plan: WeekPlan) -> dict[str, str]:
     profile = _profile(state)
     ready = unlocked(profile, len(state["sessions"]) + 1, plan.alliance, state.get("disclosures", []))
     shown = profile.model_dump(mode="json", by_alias=True, exclude={"provenance", "extra", "private_history"})
-    shown["risk"] = {"level": profile.risk.level}
+    shown["risk"] = {"level": plan.risk_level}  # the level the week ends with
     return {
         "language": language_name(state["language"]),
         "profile": json.dumps(shown, ensure_ascii=False, indent=1),
@@ -444,7 +433,8 @@ def director_week(state: ArcState, plan: WeekPlan) -> dict[str, str]:
         "life_event": _event_text(plan),
         "change": (
             f"Distress (0-10) goes from {level(current.symptom_severity)} to {level(plan.severity)}; "
-            f"trust in the counselor (1-5) from {level(current.alliance)} to {level(plan.alliance)}."
+            f"trust in the counselor (1-5) from {level(current.alliance)} to {level(plan.alliance)}; "
+            f"risk of self-harm from {current.risk_level or profile.risk.level} to {plan.risk_level}."
         ),
         "planned_state": planned_text,
     }

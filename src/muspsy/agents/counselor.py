@@ -3,20 +3,22 @@ homework. It sees only what a counselor would have (see `muspsy.views`).
 
 Risk is noticed, not announced: every turn that answers the client (dialogue, crisis and
 close) carries the counselor's own `assessed_risk` of the client's last words. The session
-enters the crisis protocol because the counselor noticed risk, and a plan or intent the
-counselor noticed ends the arc (`imminent`); the client's own label is hidden ground truth,
-used only to measure detection (`muspsy.evaluation.risk`)."""
+enters the crisis protocol (`muspsy.agents.crisis`) because the counselor noticed risk; the
+client's own label is hidden ground truth, used only to measure detection
+(`muspsy.evaluation.risk`). After a session with a safety plan, the opening starts with a risk
+check and a review of the plan."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from muspsy import views
+from muspsy import views, views_crisis
 from muspsy.agents.base import Agent
-from muspsy.agents.outputs import ClosingOutput, CounselorTurnOutput, CrisisTurnOutput, OpeningOutput
+from muspsy.agents.outputs import ClosingOutput, CounselorTurnOutput, OpeningOutput
 from muspsy.agents.session_ops import with_counselor_turn, with_turn
 from muspsy.agents.spec import Strategy
+from muspsy.crisis import protocol_due
 from muspsy.graphs.state import ArcState, CurrentSession
 from muspsy.records import Memo
 
@@ -27,7 +29,8 @@ class Counselor:
     strategy: Strategy
 
     def _system(self, state: ArcState) -> dict[str, str]:
-        return views.counselor_system(state, self.strategy, self.agent.spec.settings.earlier_memos)
+        values = views.counselor_system(state, self.strategy, self.agent.spec.settings.earlier_memos)
+        return {**values, "safety_plan": views_crisis.counselor_safety_plan(state)}
 
     def _task(self, state: ArcState) -> dict[str, str]:
         return views.counselor_task(state, self.agent.spec.settings.recent_turns)
@@ -44,13 +47,13 @@ class Counselor:
             "turns": [],
             "ready_to_close": False,
             "crisis": False,
-            "imminent": False,
             "homework_given": [],
+            # Crisis follow-up: the safety plan the opening reviews.
+            "safety_plan_reviewed": state.get("safety_plan"),
         }
         state = {**state, "session": session}
-        out, usage = await self.agent.ask(
-            OpeningOutput, "open", views.counselor_open(state), state, self._system(state)
-        )
+        task = {**views.counselor_open(state), "risk_check": views_crisis.opening_risk_check(state)}
+        out, usage = await self.agent.ask(OpeningOutput, "open", task, state, self._system(state))
         return {"session": with_turn(session, "counselor", out.text, "open"), "usage": usage}
 
     async def turn(self, state: ArcState) -> dict[str, Any]:
@@ -60,23 +63,18 @@ class Counselor:
         )
         return {"session": session, "usage": usage}
 
-    async def crisis(self, state: ArcState) -> dict[str, Any]:
-        """The crisis protocol, entered because the counselor noticed risk in its last turn."""
-        task = views.counselor_crisis(state, self.agent.spec.settings.recent_turns)
-        out, usage = await self.agent.ask(CrisisTurnOutput, "crisis", task, state, self._system(state))
-        session = with_counselor_turn(state["session"], out.text, "crisis", out.assessed_risk, ready_to_close=False)
-        return {"session": session, "usage": usage}
-
     async def close(self, state: ArcState) -> dict[str, Any]:
         task = self._task(state)
         del task["turns_left"]
-        task["safety_note"] = (
-            "You noticed thoughts of death or suicide in what the client said this session: before saying "
-            "goodbye, make sure the safety plan and crisis contacts are clear."
-            if state["session"]["crisis"]
-            else ""
-        )
+        task["safety_note"] = views_crisis.closing_safety_note(state)
         out, usage = await self.agent.ask(ClosingOutput, "close", task, state, self._system(state))
+        if protocol_due(state["session"], out.assessed_risk):
+            # The cap makes room: risk noticed at the close (a disclosure on the last allowed
+            # turn) is answered, and the crisis protocol runs before the session closes.
+            asked = with_counselor_turn(
+                state["session"], out.text, "crisis", out.assessed_risk, technique="ask_directly"
+            )
+            return {"session": asked, "usage": usage}
         session = with_counselor_turn(
             state["session"], out.text, "close", out.assessed_risk, homework_given=list(out.homework)
         )

@@ -2,24 +2,30 @@
 from the intake, writes the memo after every session (MusPsy's memory task: transcript and
 earlier memories -> memory), and proposes whether the arc goes on. It sees only what the
 counselor learned (`muspsy.views`), plus the questionnaire scores with measurement-based care.
-Code, not the model, has the last word on when an arc ends: the crisis rule ends an arc in
-which the counselor noticed a plan or intent to act."""
+Code, not the model, has the last word on when an arc ends: the crisis rule ends an arc whose
+crisis protocol ended in an urgent referral (`referral`) or an emergency (`crisis`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from muspsy import views
+from muspsy import views, views_crisis
 from muspsy.agents.base import Agent
 from muspsy.agents.client import initial_state
 from muspsy.agents.outputs import DecisionOutput, MemoOutput, PlanOutput
 from muspsy.agents.spec import Strategy
+from muspsy.crisis import crisis_fields
 from muspsy.graphs.state import ArcState, Limits
-from muspsy.records import ArcDecision, ClientProfile, Memo, SessionRecord, TreatmentPlan
+from muspsy.records import ArcDecision, ClientProfile, Disposition, EndReason, Memo, SessionRecord, TreatmentPlan
+
+CRISIS_ENDINGS: dict[str, tuple[EndReason, str]] = {
+    "urgent_referral": ("referral", "crisis rule: the risk assessment calls for an urgent referral"),
+    "emergency": ("crisis", "crisis rule: the risk assessment calls for emergency care"),
+}
 
 
-def enforce(proposal: DecisionOutput, completed: int, limits: Limits, imminent: bool) -> ArcDecision:
+def enforce(proposal: DecisionOutput, completed: int, limits: Limits, disposition: Disposition | None) -> ArcDecision:
     """Apply the rules no model may break: crisis first, then the session limits."""
     proposed_reason = None if proposal.end_reason == "none" else proposal.end_reason
     action, reason, override = proposal.action, proposed_reason, None
@@ -27,8 +33,9 @@ def enforce(proposal: DecisionOutput, completed: int, limits: Limits, imminent: 
         reason = "goals_met"
     if action == "continue":
         reason = None
-    if imminent:
-        action, reason, override = "end", "crisis", "crisis rule: the counselor noticed a plan or intent to act"
+    if disposition in CRISIS_ENDINGS:  # whatever sessions_min says
+        action = "end"
+        reason, override = CRISIS_ENDINGS[disposition]
     elif completed < limits["sessions_min"] and action == "end":
         action, reason, override = "continue", None, f"sessions_min: only {completed} of {limits['sessions_min']} held"
     elif completed >= limits["sessions_max"] and action == "continue":
@@ -68,13 +75,9 @@ class Supervisor:
         }
 
     async def memo(self, state: ArcState) -> dict[str, Any]:
-        out, usage = await self.agent.ask(
-            MemoOutput,
-            "memo",
-            views.supervisor_memo(state, self.agent.spec.settings.earlier_memos),
-            state,
-            self._system(state),
-        )
+        task = views.supervisor_memo(state, self.agent.spec.settings.earlier_memos)
+        task["crisis"] = views_crisis.supervisor_crisis(dict(state["session"]))
+        out, usage = await self.agent.ask(MemoOutput, "memo", task, state, self._system(state))
         session = state["session"]
         record = SessionRecord(
             index=session["index"],
@@ -87,6 +90,7 @@ class Supervisor:
             end_reason="counselor_closed" if session["ready_to_close"] else "turn_cap",
             memo=Memo.model_validate(out.model_dump()),
             **state.get("reports", {}),
+            **crisis_fields(session),
         )
         compact = {"index": record.index, "memo": record.memo.model_dump(), "homework_given": record.homework_given}
         return {
@@ -96,11 +100,11 @@ class Supervisor:
         }
 
     async def decide(self, state: ArcState) -> dict[str, Any]:
-        out, usage = await self.agent.ask(
-            DecisionOutput, "decide", views.supervisor_decide(state), state, self._system(state)
-        )
         sessions = state["sessions"]
-        decision = enforce(out, len(sessions), state["limits"], state["session"]["imminent"])
+        task = views.supervisor_decide(state)
+        task["risk_turns"] += "\n" + views_crisis.supervisor_crisis(sessions[-1])
+        out, usage = await self.agent.ask(DecisionOutput, "decide", task, state, self._system(state))
+        decision = enforce(out, len(sessions), state["limits"], sessions[-1].get("disposition"))
         last = {**sessions[-1], "decision": decision.model_dump()}
         update: dict[str, Any] = {
             "sessions": [*sessions[:-1], last],
