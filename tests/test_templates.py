@@ -15,13 +15,15 @@ from typing import Any
 
 import pytest
 
-from muspsy import views
+from muspsy import views, views_crisis
 from muspsy.agents.base import Agent
 from muspsy.agents.client import Client
 from muspsy.agents.counselor import Counselor
+from muspsy.agents.crisis import CrisisCounselor
 from muspsy.agents.director import Director, WeekPlan, plan_week
 from muspsy.agents.spec import available_strategies, load_spec, load_strategy, strategy_aliases
 from muspsy.agents.supervisor import Supervisor
+from muspsy.crisis import load_protocol
 from muspsy.data import agents_dir, profiles_dir
 from muspsy.dynamics import load_params
 from muspsy.events import NullEventLog
@@ -123,7 +125,6 @@ def build_state() -> ArcState:
             ],
             "ready_to_close": False,
             "crisis": True,
-            "imminent": False,
             "homework_given": ["Set a 9 pm cut-off for work email"],
         },
         "usage": {},
@@ -152,8 +153,22 @@ def _counselor_task(state: ArcState) -> dict[str, str]:
     return views.counselor_task(state, _settings("counselor").recent_turns)
 
 
-def _counselor_crisis(state: ArcState) -> dict[str, str]:
-    return views.counselor_crisis(state, _settings("counselor").recent_turns)
+def _counselor_crisis(view: Callable[..., dict[str, str]]) -> Renderer:
+    return lambda state: view(state, load_protocol(), _settings("counselor").recent_turns)
+
+
+def _counselor_system(state: ArcState) -> dict[str, str]:
+    values = views.counselor_system(state, _strategy(), _settings("counselor").earlier_memos)
+    return {**values, "safety_plan": views_crisis.counselor_safety_plan(state)}
+
+
+def _counselor_open(state: ArcState) -> dict[str, str]:
+    return {**views.counselor_open(state), "risk_check": views_crisis.opening_risk_check(state)}
+
+
+def _supervisor_memo(state: ArcState) -> dict[str, str]:
+    values = views.supervisor_memo(state, _settings("supervisor").earlier_memos)
+    return {**values, "crisis": views_crisis.supervisor_crisis(dict(state["session"]))}
 
 
 def _counselor_close(state: ArcState) -> dict[str, str]:
@@ -179,14 +194,16 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
     ("client", "self_report_end"): _with_format(
         lambda s: views.client_appraisal(s, "WAI-SR ...", _settings("client").recent_turns, _preferences(s))
     ),
-    ("counselor", "system"): lambda s: views.counselor_system(s, _strategy(), _settings("counselor").earlier_memos),
-    ("counselor", "open"): _with_format(views.counselor_open),
+    ("counselor", "system"): _counselor_system,
+    ("counselor", "open"): _with_format(_counselor_open),
     ("counselor", "turn"): _with_format(_counselor_task),
-    ("counselor", "crisis"): _with_format(_counselor_crisis),
+    ("counselor", "crisis_screen"): _with_format(_counselor_crisis(views_crisis.crisis_screen)),
+    ("counselor", "crisis_safety_plan"): _with_format(_counselor_crisis(views_crisis.crisis_safety_plan)),
+    ("counselor", "crisis_action"): _with_format(_counselor_crisis(views_crisis.crisis_action)),
     ("counselor", "close"): _with_format(_counselor_close),
     ("supervisor", "system"): lambda s: views.supervisor_system(s, _strategy()),
     ("supervisor", "plan"): _with_format(views.supervisor_plan),
-    ("supervisor", "memo"): _with_format(lambda s: views.supervisor_memo(s, _settings("supervisor").earlier_memos)),
+    ("supervisor", "memo"): _with_format(_supervisor_memo),
     ("supervisor", "decide"): _with_format(views.supervisor_decide),
     ("director", "system"): lambda s: views.director_system(s, _week_plan(s)),
     ("director", "week"): _with_format(lambda s: views.director_week(s, _week_plan(s))),
@@ -300,7 +317,12 @@ async def test_agent_methods_render_every_template() -> None:
     await client.report_start(before_session)  # type: ignore[arg-type]
     await counselor.open(before_session)  # type: ignore[arg-type]
     await counselor.turn(state)
-    await counselor.crisis(state)
+    crisis = CrisisCounselor(counselor)
+    started: ArcState = {**state, **crisis.start(state)}  # type: ignore[typeddict-item]
+    screened: ArcState = {**started, **await crisis.screen(started)}  # type: ignore[typeddict-item]
+    disposed: ArcState = {**screened, **crisis.dispose(screened)}  # type: ignore[typeddict-item]
+    await crisis.plan(disposed)
+    await crisis.act(disposed)
     await counselor.close(state)
     await client.report_end(state)
     await client.reply(state)
@@ -310,7 +332,14 @@ async def test_agent_methods_render_every_template() -> None:
 
     asked = {
         "client": ["SymptomQuestionnairesOutput", "AllianceQuestionnaireOutput", "ClientTurnOutput"],
-        "counselor": ["OpeningOutput", "CounselorTurnOutput", "CrisisTurnOutput", "ClosingOutput"],
+        "counselor": [
+            "OpeningOutput",
+            "CounselorTurnOutput",
+            "RiskScreenOutput",
+            "SafetyPlanOutput",
+            "CrisisActionOutput",
+            "ClosingOutput",
+        ],
         "supervisor": ["PlanOutput", "MemoOutput", "DecisionOutput"],
         "director": ["DirectorWeekOutput"],
     }

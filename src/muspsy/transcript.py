@@ -13,6 +13,7 @@ from typing import Any
 
 from muspsy.records import ArcRecord, InstrumentScore, SessionAppraisal, SessionRecord, TreatmentPlan, Turn, Week
 from muspsy.views import level
+from muspsy.views_crisis import assessment_text, safety_plan_text
 
 
 def md(text: object) -> str:
@@ -76,6 +77,8 @@ def _turn_lines(turns: Sequence[Turn]) -> list[str]:
         risk = f" _(risk: {turn.risk})_" if turn.risk and turn.risk != "none" else ""
         if turn.assessed_risk and turn.assessed_risk != "none":
             risk = f" _(noticed risk: {turn.assessed_risk})_"
+        if turn.kind == "crisis":
+            risk = f" _(crisis protocol: {md(turn.technique or 'crisis')})_{risk}"
         lines += [f"**{turn.speaker.capitalize()}:**{risk} {md(turn.text)}", ""]
     return lines
 
@@ -96,7 +99,10 @@ def _session_lines(session: SessionRecord) -> list[str]:
     start = [score_line(found) for found in (session.phq9, session.gad7) if found]
     if start:
         lines += [f"Self-report before the session: {'; '.join(start)}", ""]
+    if session.safety_plan_reviewed:
+        lines += ["Risk check and safety-plan review at the opening.", ""]
     lines += _turn_lines(session.turns)
+    lines += _crisis_lines(session)
     if session.wai_sr:
         lines += [f"Self-report after the session: {score_line(session.wai_sr)}", ""]
     if session.appraisal:
@@ -120,6 +126,21 @@ def _session_lines(session: SessionRecord) -> list[str]:
     if session.week:
         lines += ["", "### The week after (director)", "", week_line(session.week)]
     return lines
+
+
+def _crisis_lines(session: SessionRecord) -> list[str]:
+    if session.risk_assessment is None:
+        return []
+    plan = [md(line) for line in safety_plan_text(session.safety_plan).splitlines()]
+    return [
+        "### Crisis protocol",
+        "",
+        f"- Risk assessment (C-SSRS screener items): {md(assessment_text(session.risk_assessment))}",
+        f"- Disposition: {(session.disposition or 'none').replace('_', ' ')}",
+        "- Safety plan:",
+        *[f"  {line}" for line in plan],
+        "",
+    ]
 
 
 def appraisal_line(a: SessionAppraisal) -> str:

@@ -63,14 +63,12 @@ class RiskScreenOutput(Output):
     )
     recency: Recency = Field(description="When the latest such thought or act was, from what they said.")
     other_concerns: list[OtherConcern] = Field(
-        default_factory=list, max_length=3, description="Other risks the client's words showed; [] if none."
+        max_length=3, description="Other risks the client's words showed; [] if none."
     )
     text: str = TURN_TEXT
 
 
-PLAN_ENTRIES: Any = Field(
-    default_factory=list, max_length=2, description="What the client agreed for this step; [] if not yet."
-)
+PLAN_ENTRIES: Any = Field(max_length=2, description="What the client agreed for this step; [] if not yet.")
 
 
 class SafetyPlanOutput(Output):

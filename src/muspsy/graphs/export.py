@@ -15,8 +15,8 @@ from muspsy.agents.spec import load_strategy
 from muspsy.graphs.arc import build_arc_graph
 from muspsy.testing import scripted_models
 
-GraphName = Literal["arc", "session"]
-GRAPH_NAMES: tuple[GraphName, ...] = ("arc", "session")
+GraphName = Literal["arc", "session", "crisis"]
+GRAPH_NAMES: tuple[GraphName, ...] = ("arc", "session", "crisis")
 
 
 def drawable(name: GraphName) -> Graph:
@@ -24,7 +24,9 @@ def drawable(name: GraphName) -> Graph:
     if name == "arc":
         return arc.get_graph()
     session = next(g for n, g in arc.get_subgraphs() if n == "session")
-    return session.get_graph()
+    if name == "session":
+        return session.get_graph()
+    return next(g for n, g in session.get_subgraphs() if n == "crisis").get_graph()
 
 
 def to_mermaid(name: GraphName) -> str:

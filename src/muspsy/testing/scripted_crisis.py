@@ -172,7 +172,10 @@ def screen(messages: Sequence[BaseMessage]) -> dict[str, Any]:
     findings["recency"] = next((r for r, words in RECENCY_ANSWERS.items() if words.lower() in said), "unknown")
     questions = {i.item: i.question for i in protocol.screener} | {"recency": protocol.recency_question}
     to_ask = [questions[item] for item in still_to_ask(RiskAssessment.model_validate(findings))][:2]
-    text = " ".join(to_ask) or "Thank you for answering all of that so openly. Now let us plan together how to keep you safe."
+    text = (
+        " ".join(to_ask)
+        or "Thank you for answering all of that so openly. Now let us plan together how to keep you safe."
+    )
     return {"assessed_risk": assess_risk(messages), **findings, "other_concerns": [], "text": text}
 
 
