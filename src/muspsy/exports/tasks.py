@@ -1,7 +1,9 @@
 """`muspsy-tasks`: the MusPsy paper's three training tasks as instruction records.
 
 Each record is `{"task", "instruction", "input", "output", "run_id", "arc_id", "session",
-"turn"}` (`turn` only for counseling generation: the index of the counselor turn in `output`).
+"turn"}` (`turn` only for counseling generation: the index of the counselor turn in `output`),
+plus the session's `risk_assessment`, `safety_plan` and `disposition` (null without a crisis
+protocol).
 - `memory_extraction`: the memories of earlier sessions, the session goal and the transcript ->
   the memo in the paper's memory layout (what the clinical supervisor saw when it wrote it);
 - `goal_planning`: intake information and the memories of earlier sessions -> this session's goal;
@@ -45,9 +47,14 @@ FIELDS = {"task", "instruction", "input", "output", "run_id", "arc_id", "session
 TASK_FILES = {"memory_extraction": "memory", "goal_planning": "goal", "counseling_generation": "counseling"}
 
 
+# The session's crisis protocol, on every record of that session (null when it did not run).
+CRISIS_FIELDS = ("risk_assessment", "safety_plan", "disposition")
+
+
 def _record(
     task: str, arc: ArcRecord, session: int, text_in: str, text_out: str, turn: int | None = None
 ) -> dict[str, Any]:
+    found = next(s for s in arc.sessions if s.index == session).model_dump(mode="json", include=set(CRISIS_FIELDS))
     return {
         "task": task,
         "instruction": render(f"task_{TASK_FILES[task]}"),
@@ -57,6 +64,7 @@ def _record(
         "arc_id": arc.arc_id,
         "session": session,
         "turn": turn,
+        **{name: found.get(name) for name in CRISIS_FIELDS},
     }
 
 
@@ -158,6 +166,9 @@ def check_tasks(records: Sequence[Any], arcs: Sequence[ArcRecord] | None = None)
                 raise ExportError(f"{where}: field {name}: empty or not a string")
         if not isinstance(record["session"], int) or record["session"] < 1:
             raise ExportError(f"{where}: field session: must be a session number")
+        for name in CRISIS_FIELDS:
+            if not isinstance(record.get(name), dict | str | None):
+                raise ExportError(f"{where}: field {name}: must be an object, a string or null")
         if record["task"] != "counseling_generation":
             continue
         last = record["input"].rstrip().splitlines()[-1]

@@ -23,10 +23,8 @@ def drawable(name: GraphName) -> Graph:
     arc = build_arc_graph(scripted_models(), load_strategy("cbt")).compile(name="arc")
     if name == "arc":
         return arc.get_graph()
-    session = next(g for n, g in arc.get_subgraphs() if n == "session")
-    if name == "session":
-        return session.get_graph()
-    return next(g for n, g in session.get_subgraphs() if n == "crisis").get_graph()
+    namespace = {"session": "session", "crisis": "session|crisis"}[name]  # the crisis graph is inside the session
+    return next(g for n, g in arc.get_subgraphs(recurse=True) if n == namespace).get_graph()
 
 
 def to_mermaid(name: GraphName) -> str:

@@ -2,8 +2,9 @@
 
 The record is enough to retrace the route: one `session`, `memo` and `decide` per session,
 `between_sessions` between them, and inside a session one node per turn by its speaker and
-kind (open, dialogue, close; a crisis protocol's turns are one `crisis` run). Nodes the record cannot speak for (added by newer graphs)
-are left uncounted; the viewer draws them as not traced.
+kind (open, dialogue, close), the crisis protocol's turns together one run of `crisis`. Nodes
+the record cannot speak for (added by newer graphs) are left uncounted; the viewer draws them
+as not traced.
 """
 
 from __future__ import annotations
