@@ -56,7 +56,9 @@ def test_the_executed_path_counts_nodes_and_routes_from_the_record(run_dir):
     clients = sum(1 for s in sessions for t in s["turns"] if t["speaker"] == "client")
     # The crisis protocol's turns (counselor and client) are one run of the crisis subgraph.
     runs = sum(1 for s in sessions if s.get("risk_assessment"))
-    answered = sum(1 for s in sessions for t in s["turns"] if t["kind"] == "crisis" and t["technique"] != "ask_directly")
+    answered = sum(
+        1 for s in sessions for t in s["turns"] if t["kind"] == "crisis" and t["technique"] != "ask_directly"
+    )
     assert runs > 0 and inner.nodes["crisis"] == runs
     assert inner.nodes["client_turn"] == clients - answered and inner.nodes["self_report_start"] == n
     assert inner.edges[("client_turn", "crisis")] == runs

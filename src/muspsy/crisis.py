@@ -169,7 +169,8 @@ def covers(assessment: RiskAssessment | None, noticed: str) -> bool:
         return False
     if noticed in OTHER_CONCERNS:
         return noticed in assessment.other_concerns
-    found = TURN_RISK_SEVERITY[assessment.level] if assessment.level in SUICIDE_LEVELS else 0
+    level = assessed_level(assessment)
+    found = TURN_RISK_SEVERITY[level] if level in SUICIDE_LEVELS else 0
     return TURN_RISK_SEVERITY.get(noticed, 0) <= max(found, 1)
 
 
