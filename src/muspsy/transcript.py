@@ -156,5 +156,6 @@ def week_line(week: Week) -> str:
     return (
         f"{md(week.narrative)} ({event}homework {week.homework_adherence.replace('_', ' ')}, "
         f"distress {week.symptom_change:+.2f}, alliance {week.alliance_change:+.2f}"
+        f"{f', risk level {week.risk_level}' if week.risk_level else ''}"
         f"{', did not come back' if week.dropped_out else ''})"
     )

@@ -72,7 +72,7 @@ def counselor_safety_plan(state: ArcState) -> str:
         return ""
     return (
         f"Safety plan agreed with the client (session {plan.session}); go back to it whenever risk comes up:\n"
-        f"{safety_plan_text(plan)}\n"
+        f"{safety_plan_text(plan)}\n\n"
     )
 
 
@@ -85,7 +85,7 @@ def opening_risk_check(state: ArcState) -> str:
         "Risk check first, before the homework: ask directly whether thoughts of suicide or self-harm have come "
         "back since you last met and how strong they have been, then go through the safety plan with them (did "
         "they use it, does each step still fit):\n"
-        f"{safety_plan_text(plan)}\n"
+        f"{safety_plan_text(plan)}\n\n"
     )
 
 
