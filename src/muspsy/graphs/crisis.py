@@ -18,6 +18,9 @@ from muspsy.agents.client import Client
 from muspsy.agents.crisis import CrisisCounselor
 from muspsy.graphs.state import ArcState, SessionState
 
+# The client's turns inside the protocol (the session graph's own is `client_turn`).
+CRISIS_CLIENT_NODES = frozenset({"client_screen", "client_plan", "client_act"})
+
 
 def build_crisis_graph(client: Client, crisis: CrisisCounselor) -> StateGraph[SessionState]:
     """The uncompiled crisis subgraph; the session graph adds it, compiled, as its `crisis` node."""
