@@ -4,11 +4,13 @@ level moving between sessions."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
 
 from conftest import arc_of, overriding
+from muspsy.agents.director import draw_numbers
 from muspsy.config import Limits
 from muspsy.crisis import (
     disposition,
@@ -311,3 +313,12 @@ def test_risk_detection_reads_the_extended_labels_and_records_from_before() -> N
     found = risk_detection(arc)
     assert found["risk_disclosures"] == 3 and found["risk_sensitivity"] == pytest.approx(2 / 3)
     assert found["risk_specificity"] == 1.0 and found["risk_detection_latency"] == 1
+
+
+@pytest.mark.unit
+def test_the_risk_draw_comes_last_so_the_weeks_other_draws_are_those_of_earlier_runs() -> None:
+    rng = random.Random("0:graham-chronic-pain-risk:1")  # how draw_numbers has always seeded a week
+    earlier = [rng.random(), rng.random(), rng.random(), rng.random(), rng.gauss(0.0, 1.0), rng.random()]
+    draws = draw_numbers(0, "graham-chronic-pain-risk", 1)
+    assert [draws.adherence, draws.event, draws.valence, draws.impact, draws.noise, draws.dropout] == earlier
+    assert draws.risk == rng.random()

@@ -157,20 +157,6 @@ def _counselor_crisis(view: Callable[..., dict[str, str]]) -> Renderer:
     return lambda state: view(state, load_protocol(), _settings("counselor").recent_turns)
 
 
-def _counselor_system(state: ArcState) -> dict[str, str]:
-    values = views.counselor_system(state, _strategy(), _settings("counselor").earlier_memos)
-    return {**values, "safety_plan": views_crisis.counselor_safety_plan(state)}
-
-
-def _counselor_open(state: ArcState) -> dict[str, str]:
-    return {**views.counselor_open(state), "risk_check": views_crisis.opening_risk_check(state)}
-
-
-def _supervisor_memo(state: ArcState) -> dict[str, str]:
-    values = views.supervisor_memo(state, _settings("supervisor").earlier_memos)
-    return {**values, "crisis": views_crisis.supervisor_crisis(dict(state["session"]))}
-
-
 def _counselor_close(state: ArcState) -> dict[str, str]:
     task = _counselor_task(state)
     del task["turns_left"]
@@ -194,8 +180,8 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
     ("client", "self_report_end"): _with_format(
         lambda s: views.client_appraisal(s, "WAI-SR ...", _settings("client").recent_turns, _preferences(s))
     ),
-    ("counselor", "system"): _counselor_system,
-    ("counselor", "open"): _with_format(_counselor_open),
+    ("counselor", "system"): lambda s: views.counselor_system(s, _strategy(), _settings("counselor").earlier_memos),
+    ("counselor", "open"): _with_format(views.counselor_open),
     ("counselor", "turn"): _with_format(_counselor_task),
     ("counselor", "crisis_screen"): _with_format(_counselor_crisis(views_crisis.crisis_screen)),
     ("counselor", "crisis_safety_plan"): _with_format(_counselor_crisis(views_crisis.crisis_safety_plan)),
@@ -203,7 +189,7 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
     ("counselor", "close"): _with_format(_counselor_close),
     ("supervisor", "system"): lambda s: views.supervisor_system(s, _strategy()),
     ("supervisor", "plan"): _with_format(views.supervisor_plan),
-    ("supervisor", "memo"): _with_format(_supervisor_memo),
+    ("supervisor", "memo"): _with_format(lambda s: views.supervisor_memo(s, _settings("supervisor").earlier_memos)),
     ("supervisor", "decide"): _with_format(views.supervisor_decide),
     ("director", "system"): lambda s: views.director_system(s, _week_plan(s)),
     ("director", "week"): _with_format(lambda s: views.director_week(s, _week_plan(s))),

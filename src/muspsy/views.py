@@ -22,6 +22,7 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from muspsy import views_crisis
 from muspsy.agents.spec import Strategy
 from muspsy.graphs.state import ArcState, CurrentSession
 from muspsy.ledger import unlocked
@@ -260,6 +261,7 @@ def counselor_system(state: ArcState, strategy: Strategy, earlier_memos: int) ->
         "intake": intake_text(profile),
         "plan": plan_text(plan),
         "memos": last_memo_block(_memos(state), earlier_memos),
+        "safety_plan": views_crisis.counselor_safety_plan(state),
     }
 
 
@@ -280,6 +282,7 @@ def counselor_open(state: ArcState) -> dict[str, str]:
         "position": position(session),
         "goal": session["goal"],
         "homework": bullets(session["homework_reviewed"], empty="(none: this is the first session)"),
+        "risk_check": views_crisis.opening_risk_check(state),  # crisis follow-up, before the homework
     }
 
 
@@ -313,6 +316,7 @@ def supervisor_memo(state: ArcState, earlier_memos: int) -> dict[str, str]:
         "goal": session["goal"],
         "transcript": dialogue(session["turns"], with_assessment=True),
         "homework_given": bullets(session["homework_given"]),
+        "crisis": views_crisis.supervisor_crisis(session),
         "scores": scores_block(state, state.get("reports", {})),
     }
 
@@ -327,7 +331,8 @@ def supervisor_decide(state: ArcState) -> dict[str, str]:
         "position": f"Session {last['index']}, turn {len(last['turns'])}.",
         "completed": str(len(sessions)),
         "limits": f"between {state['limits']['sessions_min']} and {state['limits']['sessions_max']} sessions",
-        "risk_turns": dialogue(noticed, with_assessment=True) if noticed else "(the counselor noticed no risk)",
+        "risk_turns": (dialogue(noticed, with_assessment=True) if noticed else "(the counselor noticed no risk)")
+        + f"\n{views_crisis.supervisor_crisis(last)}",
         "scores": scores_block(state),
     }
 

@@ -8,13 +8,14 @@ its current risk level or its risk notes (simulation side; `tests/test_canaries.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from muspsy import views  # a module reference: views imports this module for its crisis parts
 from muspsy.agents.session_ops import noticed_risk
 from muspsy.crisis import CrisisProtocol, steps_missing, still_to_ask
 from muspsy.graphs.state import ArcState
 from muspsy.records import SAFETY_PLAN_STEPS, SCREENER_ITEMS, RiskAssessment, SafetyPlan
-from muspsy.views import bullets, dialogue, position
 
 STEP_TITLES = {
     "warning_signs": "Warning signs",
@@ -95,11 +96,11 @@ def crisis_screen(state: ArcState, protocol: CrisisProtocol, recent_turns: int) 
     missing = still_to_ask(assessment or RiskAssessment())
     asks = {i.item: i.ask for i in protocol.screener} | {"recency": "when the last such thought or act was"}
     return {
-        "position": position(session),
+        "position": views.position(session),
         "noticed": (noticed_risk(session) or "risk").replace("_", " "),
         "known": assessment_text(assessment),
-        "to_ask": bullets(asks[item] for item in missing),
-        "dialogue": dialogue(session["turns"], recent_turns),
+        "to_ask": views.bullets(asks[item] for item in missing),
+        "dialogue": views.dialogue(session["turns"], recent_turns),
     }
 
 
@@ -110,16 +111,16 @@ def crisis_safety_plan(state: ArcState, protocol: CrisisProtocol, recent_turns: 
     missing = steps_missing(plan)
     reviewing = plan is not None and session.get("safety_plan_reviewed") is not None
     return {
-        "position": position(session),
+        "position": views.position(session),
         "plan": safety_plan_text(plan),
-        "steps": bullets(f"{STEP_TITLES[s]}: {asks[s]}" for s in missing)
+        "steps": views.bullets(f"{STEP_TITLES[s]}: {asks[s]}" for s in missing)
         if missing
         else "(every step has an entry: go over the plan and change what no longer fits)",
         "review": "You made this plan together in an earlier session: review it, step by step, with what the "
         "client says now."
         if reviewing
         else "Build the plan together, one or two steps per turn, in the client's own words.",
-        "dialogue": dialogue(session["turns"], recent_turns),
+        "dialogue": views.dialogue(session["turns"], recent_turns),
     }
 
 
@@ -127,10 +128,10 @@ def crisis_action(state: ArcState, protocol: CrisisProtocol, recent_turns: int) 
     session = state["session"]
     chosen = session.get("disposition") or "continue_with_safety_plan"
     return {
-        "position": position(session),
+        "position": views.position(session),
         "disposition": chosen.replace("_", " "),
         "action": protocol.dispositions[chosen].action,
-        "dialogue": dialogue(session["turns"], recent_turns),
+        "dialogue": views.dialogue(session["turns"], recent_turns),
     }
 
 
@@ -154,7 +155,7 @@ def closing_safety_note(state: ArcState) -> str:
 # --- the clinical supervisor ------------------------------------------------------------------
 
 
-def supervisor_crisis(session: dict[str, Any]) -> str:
+def supervisor_crisis(session: Mapping[str, Any]) -> str:
     """The crisis protocol of one session as the clinical supervisor sees it (counselor side)."""
     assessment = _assessment(session.get("risk_assessment"))
     if assessment is None:

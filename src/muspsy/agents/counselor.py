@@ -29,8 +29,7 @@ class Counselor:
     strategy: Strategy
 
     def _system(self, state: ArcState) -> dict[str, str]:
-        values = views.counselor_system(state, self.strategy, self.agent.spec.settings.earlier_memos)
-        return {**values, "safety_plan": views_crisis.counselor_safety_plan(state)}
+        return views.counselor_system(state, self.strategy, self.agent.spec.settings.earlier_memos)
 
     def _task(self, state: ArcState) -> dict[str, str]:
         return views.counselor_task(state, self.agent.spec.settings.recent_turns)
@@ -52,8 +51,9 @@ class Counselor:
             "safety_plan_reviewed": state.get("safety_plan"),
         }
         state = {**state, "session": session}
-        task = {**views.counselor_open(state), "risk_check": views_crisis.opening_risk_check(state)}
-        out, usage = await self.agent.ask(OpeningOutput, "open", task, state, self._system(state))
+        out, usage = await self.agent.ask(
+            OpeningOutput, "open", views.counselor_open(state), state, self._system(state)
+        )
         return {"session": with_turn(session, "counselor", out.text, "open"), "usage": usage}
 
     async def turn(self, state: ArcState) -> dict[str, Any]:

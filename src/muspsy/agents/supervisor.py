@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from muspsy import views, views_crisis
+from muspsy import views
 from muspsy.agents.base import Agent
 from muspsy.agents.client import initial_state
 from muspsy.agents.outputs import DecisionOutput, MemoOutput, PlanOutput
@@ -75,9 +75,13 @@ class Supervisor:
         }
 
     async def memo(self, state: ArcState) -> dict[str, Any]:
-        task = views.supervisor_memo(state, self.agent.spec.settings.earlier_memos)
-        task["crisis"] = views_crisis.supervisor_crisis(dict(state["session"]))
-        out, usage = await self.agent.ask(MemoOutput, "memo", task, state, self._system(state))
+        out, usage = await self.agent.ask(
+            MemoOutput,
+            "memo",
+            views.supervisor_memo(state, self.agent.spec.settings.earlier_memos),
+            state,
+            self._system(state),
+        )
         session = state["session"]
         record = SessionRecord(
             index=session["index"],
@@ -100,10 +104,10 @@ class Supervisor:
         }
 
     async def decide(self, state: ArcState) -> dict[str, Any]:
+        out, usage = await self.agent.ask(
+            DecisionOutput, "decide", views.supervisor_decide(state), state, self._system(state)
+        )
         sessions = state["sessions"]
-        task = views.supervisor_decide(state)
-        task["risk_turns"] += "\n" + views_crisis.supervisor_crisis(sessions[-1])
-        out, usage = await self.agent.ask(DecisionOutput, "decide", task, state, self._system(state))
         decision = enforce(out, len(sessions), state["limits"], sessions[-1].get("disposition"))
         last = {**sessions[-1], "decision": decision.model_dump()}
         update: dict[str, Any] = {
