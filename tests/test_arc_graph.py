@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage
 
-from conftest import arc_of, overriding
+from conftest import arc_of, at_risk_level, overriding
 from muspsy.config import Limits
 from muspsy.llm import StructuredOutputError
 from muspsy.simulate import simulate_arc
@@ -117,14 +117,10 @@ async def test_a_disclosure_the_counselor_notices_takes_the_crisis_path(profile)
     assert first.decision is not None and first.decision.action == "continue"
 
 
-def _at_level(client, level):
-    return client.model_copy(update={"risk": client.risk.model_copy(update={"level": level})})
-
-
 async def test_an_emergency_ends_the_arc_in_crisis_even_before_sessions_min(profile):
     """An imminent-risk client answers every screener item yes: intent and a plan, so code sets
     `emergency`, the session skips the safety plan, closes, and the arc ends in `crisis`."""
-    record = await arc_of(_at_level(profile("graham-chronic-pain-risk"), "imminent"), sessions_min=3)
+    record = await arc_of(at_risk_level(profile("graham-chronic-pain-risk"), "imminent"), sessions_min=3)
     assert len(record.sessions) == 1
     only = record.sessions[0]
     assert only.risk_assessment is not None and (only.risk_assessment.intent, only.risk_assessment.plan) == (

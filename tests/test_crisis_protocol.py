@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import arc_of, overriding
+from conftest import arc_of, at_risk_level, overriding
 from muspsy.agents.director import draw_numbers
 from muspsy.config import Limits
 from muspsy.crisis import (
@@ -27,10 +27,6 @@ from muspsy.simulate import simulate_arc
 from muspsy.testing import default_responder, scripted_models
 
 GRAHAM = "graham-chronic-pain-risk"
-
-
-def _at_level(client: Any, level: str) -> Any:
-    return client.model_copy(update={"risk": client.risk.model_copy(update={"level": level})})
 
 
 def _counselor_prompts(models: Any) -> list[tuple[str, str]]:
@@ -136,7 +132,7 @@ async def test_the_assessment_is_what_the_counselor_recorded_not_the_clients_tru
         reply = default_responder("RiskScreenOutput", messages)
         return {**reply, **dict.fromkeys(["wish_to_be_dead", "active_ideation", "preparatory_behavior"], "no")}
 
-    record = await arc_of(_at_level(profile(GRAHAM), "imminent"), overriding(RiskScreenOutput=records_no))
+    record = await arc_of(at_risk_level(profile(GRAHAM), "imminent"), overriding(RiskScreenOutput=records_no))
     first = record.sessions[0]
     assert first.risk_assessment is not None and first.risk_assessment.level == "none"
     assert first.disposition == "continue_with_safety_plan"

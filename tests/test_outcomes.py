@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage
 
-from conftest import overriding
+from conftest import at_risk_level, overriding
 from muspsy import views
 from muspsy.config import Limits
 from muspsy.instruments import band, score, total_range, trajectory
@@ -109,9 +109,7 @@ async def test_the_client_answers_from_its_own_view(profile):
 async def test_an_arc_that_ends_in_crisis_still_has_its_sessions_measured(profile):
     # An imminent-risk client tells the counselor of intent and a plan: the protocol's
     # disposition is an emergency, which ends the arc in crisis.
-    graham = profile("graham-chronic-pain-risk")
-    imminent = graham.model_copy(update={"risk": graham.risk.model_copy(update={"level": "imminent"})})
-    record, _ = await run(imminent, default_responder)
+    record, _ = await run(at_risk_level(profile("graham-chronic-pain-risk"), "imminent"))
     assert record.outcome.end_reason == "crisis" and len(record.sessions) == 1
     (only,) = record.sessions
     assert only.crisis and only.phq9 and only.gad7 and only.wai_sr

@@ -30,6 +30,8 @@ from muspsy.crisis import (
 from muspsy.graphs.state import ArcState, CurrentSession
 from muspsy.records import SAFETY_PLAN_STEPS, RiskAssessment, SafetyPlan
 
+CrisisTurn = RiskScreenOutput | SafetyPlanOutput | CrisisActionOutput
+
 
 @dataclass(frozen=True)
 class CrisisCounselor:
@@ -71,16 +73,7 @@ class CrisisCounselor:
         assessment = merge_findings(
             RiskAssessment.model_validate(current) if current else None, findings, len(session["turns"]) + 1
         )
-        updated = with_counselor_turn(
-            session,
-            out.text,
-            "crisis",
-            out.assessed_risk,
-            technique="risk_screening",
-            ready_to_close=False,
-            risk_assessment=assessment.model_dump(),
-            protocol_turns=session.get("protocol_turns", 0) + 1,
-        )
+        updated = _crisis_turn(session, out, "risk_screening", risk_assessment=assessment.model_dump())
         return {"session": updated, "usage": usage}
 
     def screening_done(self, session: CurrentSession) -> bool:
@@ -104,16 +97,7 @@ class CrisisCounselor:
         current = session.get("safety_plan")
         entries = {step: getattr(out, step) for step in SAFETY_PLAN_STEPS}
         plan = merge_plan(SafetyPlan.model_validate(current) if current else None, entries, session["index"])
-        updated = with_counselor_turn(
-            session,
-            out.text,
-            "crisis",
-            out.assessed_risk,
-            technique="safety_planning",
-            ready_to_close=False,
-            safety_plan=plan.model_dump(),
-            protocol_turns=session.get("protocol_turns", 0) + 1,
-        )
+        updated = _crisis_turn(session, out, "safety_planning", safety_plan=plan.model_dump())
         return {"session": updated, "safety_plan": plan.model_dump(), "usage": usage}
 
     def planning_done(self, session: CurrentSession) -> bool:
@@ -128,12 +112,19 @@ class CrisisCounselor:
         out, usage = await self.agent.ask(CrisisActionOutput, "crisis_action", task, state, self._system(state))
         session = state["session"]
         chosen = session.get("disposition") or "continue_with_safety_plan"
-        updated = with_counselor_turn(
-            session,
-            out.text,
-            "crisis",
-            out.assessed_risk,
-            technique=self.protocol.dispositions[chosen].technique,
-            ready_to_close=False,
-        )
+        updated = _crisis_turn(session, out, self.protocol.dispositions[chosen].technique)
         return {"session": updated, "usage": usage}
+
+
+def _crisis_turn(session: CurrentSession, out: CrisisTurn, technique: str, **changes: Any) -> CurrentSession:
+    """One more crisis turn of the counselor, counted against the current step's turn limit."""
+    return with_counselor_turn(
+        session,
+        out.text,
+        "crisis",
+        out.assessed_risk,
+        technique=technique,
+        ready_to_close=False,
+        protocol_turns=session.get("protocol_turns", 0) + 1,
+        **changes,
+    )
