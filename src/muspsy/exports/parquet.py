@@ -43,6 +43,7 @@ STATE = pa.struct(
         ("homework_adherence", _str),
         ("alliance", pa.float64()),
         ("symptom_severity", pa.float64()),
+        ("risk_level", _str),  # the client's hidden risk level (null: the profile's)
     ]
 )
 MEMO = pa.struct(

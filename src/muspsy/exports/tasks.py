@@ -8,7 +8,8 @@ protocol).
   the memo in the paper's memory layout (what the clinical supervisor saw when it wrote it);
 - `goal_planning`: intake information and the memories of earlier sessions -> this session's goal;
 - `counseling_generation`: what the simulated counselor saw (its approach, the intake, the plan,
-  the last memory and earlier summaries, the session goal) and the dialogue so far -> the next
+  the last memory and earlier summaries, the safety plan it carried into the session, the
+  session goal) and the dialogue so far -> the next
   counselor utterance. One record per counselor utterance that answers a client utterance (a
   session's opening line answers nobody and gets none).
 
@@ -41,6 +42,7 @@ from muspsy.exports.context import (
 )
 from muspsy.exports.sources import ExportError, Selection
 from muspsy.records import ArcRecord
+from muspsy.views_crisis import safety_plan_text
 
 TASKS = ("memory_extraction", "goal_planning", "counseling_generation")
 FIELDS = {"task", "instruction", "input", "output", "run_id", "arc_id", "session", "turn"}
@@ -127,6 +129,8 @@ def build_tasks(selection: Selection) -> list[dict[str, Any]]:
                 )
             memory = counselor_memories(arc, session, counselor_settings.earlier_memos)
             seen = {"strategy": strategy_text(arc.strategy), "profile": intake, "plan": views.plan_text(arc.plan)}
+            # The plan the counselor carried into the session (its system prompt held it).
+            carried_plan = safety_plan_text(session.safety_plan_reviewed) if session.safety_plan_reviewed else "(none)"
             for i, item in enumerate(items):
                 if item.speaker != "counselor" or i == 0 or items[i - 1].speaker != "client":
                     continue
@@ -135,6 +139,7 @@ def build_tasks(selection: Selection) -> list[dict[str, Any]]:
                     session=n,
                     goal=one_line(session.goal),
                     memory=memory,
+                    safety_plan=carried_plan,
                     dialogue=dialogue_lines(items[:i]),
                     **seen,
                 )
