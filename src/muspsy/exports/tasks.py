@@ -32,6 +32,7 @@ from muspsy import views
 from muspsy.agents.spec import SpecError, load_spec, load_strategy
 from muspsy.exports.context import (
     LABELS,
+    carried_safety_plan,
     counselor_memories,
     dialogue_lines,
     memory_text,
@@ -42,7 +43,6 @@ from muspsy.exports.context import (
 )
 from muspsy.exports.sources import ExportError, Selection
 from muspsy.records import ArcRecord
-from muspsy.views_crisis import safety_plan_text
 
 TASKS = ("memory_extraction", "goal_planning", "counseling_generation")
 FIELDS = {"task", "instruction", "input", "output", "run_id", "arc_id", "session", "turn"}
@@ -129,8 +129,6 @@ def build_tasks(selection: Selection) -> list[dict[str, Any]]:
                 )
             memory = counselor_memories(arc, session, counselor_settings.earlier_memos)
             seen = {"strategy": strategy_text(arc.strategy), "profile": intake, "plan": views.plan_text(arc.plan)}
-            # The plan the counselor carried into the session (its system prompt held it).
-            carried_plan = safety_plan_text(session.safety_plan_reviewed) if session.safety_plan_reviewed else "(none)"
             for i, item in enumerate(items):
                 if item.speaker != "counselor" or i == 0 or items[i - 1].speaker != "client":
                     continue
@@ -139,7 +137,7 @@ def build_tasks(selection: Selection) -> list[dict[str, Any]]:
                     session=n,
                     goal=one_line(session.goal),
                     memory=memory,
-                    safety_plan=carried_plan,
+                    safety_plan=carried_safety_plan(session),
                     dialogue=dialogue_lines(items[:i]),
                     **seen,
                 )
