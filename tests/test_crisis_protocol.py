@@ -21,6 +21,9 @@ from muspsy.crisis import (
     still_to_ask,
 )
 from muspsy.evaluation.risk import risk_detection
+from muspsy.exports.parquet import build_tables, check_tables, dataset_card
+from muspsy.exports.sources import Selection
+from muspsy.exports.tasks import build_tasks, check_tasks
 from muspsy.records import ArcRecord, RiskAssessment, cap_turn_risk
 from muspsy.risk_dynamics import RiskParams, next_risk_level
 from muspsy.simulate import simulate_arc
@@ -318,3 +321,24 @@ def test_the_risk_draw_comes_last_so_the_weeks_other_draws_are_those_of_earlier_
     draws = draw_numbers(0, "graham-chronic-pain-risk", 1)
     assert [draws.adherence, draws.event, draws.valence, draws.impact, draws.noise, draws.dropout] == earlier
     assert draws.risk == rng.random()
+
+
+@pytest.mark.graph
+async def test_exports_carry_the_assessment_the_plan_and_the_disposition(profile):
+    limits = Limits(sessions_min=2, sessions_max=2, turns_min=5, turns_max=11)
+    arc = await simulate_arc(profile(GRAHAM), scripted_models(), limits=limits)
+    selection = Selection(arcs=[arc], read=1)
+    tables = build_tables(selection)
+    check_tables(tables)
+    rows = tables["sessions"].to_pylist()
+    assert [r["disposition"] for r in rows] == ["continue_with_safety_plan", "continue_with_safety_plan"]
+    assert rows[0]["risk_assessment"]["method"] == "yes" and rows[0]["safety_plan"]["complete"]
+    assert [r["safety_plan_reviewed"] for r in rows] == [False, True]
+    assert rows[1]["client_state"]["risk_level"] == arc.sessions[1].client_state.risk_level
+    card = dataset_card(selection, tables, "cc-by-4.0")
+    assert "- `continue_with_safety_plan`: 2" in card and "- `emergency`: 0" in card
+    tasks = build_tasks(selection)
+    check_tasks(tasks, [arc])
+    assert all(t["disposition"] == "continue_with_safety_plan" for t in tasks)
+    later = [t for t in tasks if t["task"] == "counseling_generation" and t["session"] == 2]
+    assert later and all("giving the tablets to the pharmacist to keep" in t["input"] for t in later)
