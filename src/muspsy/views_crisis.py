@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from muspsy import views  # a module reference: views imports this module for its crisis parts
-from muspsy.agents.session_ops import noticed_risk
 from muspsy.crisis import CrisisProtocol, steps_missing, still_to_ask
 from muspsy.graphs.state import ArcState
-from muspsy.records import SAFETY_PLAN_STEPS, SCREENER_ITEMS, RiskAssessment, SafetyPlan
+from muspsy.records import SAFETY_PLAN_STEPS, SCREENER_ITEMS, TURN_RISK_SEVERITY, RiskAssessment, SafetyPlan
 
 STEP_TITLES = {
     "warning_signs": "Warning signs",
@@ -90,6 +89,12 @@ def opening_risk_check(state: ArcState) -> str:
     )
 
 
+def _most_noticed(session: Mapping[str, Any]) -> str:
+    """The most severe risk the counselor noticed so far this session."""
+    noticed = [t["assessed_risk"] for t in session["turns"] if TURN_RISK_SEVERITY.get(t.get("assessed_risk") or "none")]
+    return max(noticed, key=TURN_RISK_SEVERITY.__getitem__) if noticed else "risk"
+
+
 def crisis_screen(state: ArcState, protocol: CrisisProtocol, recent_turns: int) -> dict[str, str]:
     session = state["session"]
     assessment = _assessment(session.get("risk_assessment"))
@@ -97,7 +102,7 @@ def crisis_screen(state: ArcState, protocol: CrisisProtocol, recent_turns: int) 
     asks = {i.item: i.ask for i in protocol.screener} | {"recency": "when the last such thought or act was"}
     return {
         "position": views.position(session),
-        "noticed": (noticed_risk(session) or "risk").replace("_", " "),
+        "noticed": _most_noticed(session).replace("_", " "),
         "known": assessment_text(assessment),
         "to_ask": views.bullets(asks[item] for item in missing),
         "dialogue": views.dialogue(session["turns"], recent_turns),
