@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from muspsy.agents.spec import SpecError
 from muspsy.data import agents_dir
 from muspsy.records import (
     DISPOSITIONS,
@@ -67,17 +68,19 @@ class CrisisProtocol(_Strict):
     dispositions: dict[str, DispositionAction]
     limits: ProtocolLimits
 
-    def model_post_init(self, context: Any) -> None:
+    @model_validator(mode="after")
+    def _complete(self) -> CrisisProtocol:
         if [i.item for i in self.screener] != list(SCREENER_ITEMS):
             raise ValueError(f"screener: the items must be {', '.join(SCREENER_ITEMS)} in this order")
         if [s.step for s in self.safety_plan] != list(SAFETY_PLAN_STEPS):
             raise ValueError(f"safety_plan: the steps must be {', '.join(SAFETY_PLAN_STEPS)} in this order")
         if sorted(self.dispositions) != sorted(DISPOSITIONS):
             raise ValueError(f"dispositions: one entry for each of {', '.join(DISPOSITIONS)}")
-        unknown = [d.technique for d in self.dispositions.values() if d.technique not in self.techniques]
-        for name in ("ask_directly", "risk_screening", "safety_planning", *unknown):
-            if name not in self.techniques:
-                raise ValueError(f"techniques: {name!r} is used but not described")
+        used = {"ask_directly", "risk_screening", "safety_planning", *(d.technique for d in self.dispositions.values())}
+        missing = sorted(used - set(self.techniques))
+        if missing:
+            raise ValueError(f"techniques: {missing[0]!r} is used but not described")
+        return self
 
 
 def protocol_path() -> Path:
@@ -86,7 +89,15 @@ def protocol_path() -> Path:
 
 @lru_cache(maxsize=1)
 def load_protocol() -> CrisisProtocol:
-    return CrisisProtocol.model_validate(yaml.safe_load(protocol_path().read_text(encoding="utf-8")))
+    path = protocol_path()
+    try:
+        return CrisisProtocol.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(f"{path}: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise SpecError(f"{path}: {'field ' + where + ': ' if where else ''}{first['msg']}") from None
 
 
 # --- the assessment -------------------------------------------------------------------------
