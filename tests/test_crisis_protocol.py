@@ -11,6 +11,7 @@ import pytest
 
 from conftest import arc_of, at_risk_level, overriding
 from muspsy.agents.director import draw_numbers
+from muspsy.agents.spec import SpecError
 from muspsy.config import Limits
 from muspsy.crisis import (
     disposition,
@@ -18,6 +19,7 @@ from muspsy.crisis import (
     merge_findings,
     merge_plan,
     protocol_due,
+    protocol_path,
     still_to_ask,
 )
 from muspsy.evaluation.risk import risk_detection
@@ -342,3 +344,15 @@ async def test_exports_carry_the_assessment_the_plan_and_the_disposition(profile
     assert all(t["disposition"] == "continue_with_safety_plan" for t in tasks)
     later = [t for t in tasks if t["task"] == "counseling_generation" and t["session"] == 2]
     assert later and all("giving the tablets to the pharmacist to keep" in t["input"] for t in later)
+
+
+@pytest.mark.unit
+def test_a_broken_protocol_file_is_refused_with_its_file_and_field(tmp_path) -> None:
+    text = protocol_path().read_text(encoding="utf-8")
+    broken = tmp_path / "crisis.yaml"
+    broken.write_text(text.replace("technique: urgent_referral", "technique: phone_a_friend"), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"crisis\.yaml: .*'phone_a_friend' is used but not described"):
+        load_protocol(broken)
+    broken.write_text(text.replace("assessment_turns: 4", "assessment_turns: 0"), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"crisis\.yaml: field limits\.assessment_turns"):
+        load_protocol(broken)

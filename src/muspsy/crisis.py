@@ -87,9 +87,10 @@ def protocol_path() -> Path:
     return agents_dir() / "counselor" / "crisis.yaml"
 
 
-@lru_cache(maxsize=1)
-def load_protocol() -> CrisisProtocol:
-    path = protocol_path()
+@lru_cache(maxsize=4)
+def load_protocol(path: Path | None = None) -> CrisisProtocol:
+    """The protocol in `path` (default: the bundled `agents/counselor/crisis.yaml`)."""
+    path = path or protocol_path()
     try:
         return CrisisProtocol.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (OSError, yaml.YAMLError) as exc:
