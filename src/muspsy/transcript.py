@@ -93,7 +93,7 @@ def _session_lines(session: SessionRecord) -> list[str]:
         "",
         f"Client state at start: {md(state.emotion_state)} / {md(state.cognitive_state)} "
         f"(distress {level(state.symptom_severity)}/10, alliance {level(state.alliance)}/5, "
-        f"homework {state.homework_adherence})",
+        f"homework {state.homework_adherence}{f', risk level {state.risk_level}' if state.risk_level else ''})",
         "",
     ]
     start = [score_line(found) for found in (session.phq9, session.gad7) if found]
