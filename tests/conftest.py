@@ -41,6 +41,11 @@ def overriding(**replies: Callable[[Sequence[BaseMessage]], dict[str, Any] | str
     return respond
 
 
+def at_risk_level(profile: ClientProfile, level: str) -> ClientProfile:
+    """The profile with another risk level (the scripted client answers the crisis screener by it)."""
+    return profile.model_copy(update={"risk": profile.risk.model_copy(update={"level": level})})
+
+
 async def arc_of(profile: ClientProfile, responder: Any = default_responder, **limits: int) -> ArcRecord:
     settings = {"sessions_min": 2, "sessions_max": 4, "turns_min": 5, "turns_max": 11, **limits}
     return await simulate_arc(profile, scripted_models(responder), limits=Limits(**settings))

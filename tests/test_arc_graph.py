@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage
 
-from conftest import arc_of, overriding
+from conftest import arc_of, at_risk_level, overriding
 from muspsy.config import Limits
 from muspsy.llm import StructuredOutputError
 from muspsy.simulate import simulate_arc
@@ -129,30 +129,31 @@ async def test_a_disclosure_the_counselor_notices_takes_the_crisis_path(profile)
     assert disclosed, "the high-risk client should disclose in session 1"
     after = first.turns[disclosed[0].index]  # the turn right after the disclosure (indices are 1-based)
     # The counselor notices it in the words (its own assessment), responds to it at once, and
-    # its next turn follows the crisis protocol.
+    # after the client's answer the crisis protocol runs.
     assert after.speaker == "counselor" and after.assessed_risk == "active_ideation"
     assert first.turns[after.index + 1].kind == "crisis"
     assert first.crisis
     assert first.memo.risk in ("high", "imminent")
-    # A first disclosure: the scripted supervisor goes on with the safety plan (it refers when the
-    # thoughts persist, see test_adaptive_supervision.py).
+    # A first disclosure: the disposition keeps the arc going with the safety plan, and so does
+    # the scripted supervisor (it refers when the thoughts persist, see test_adaptive_supervision.py).
+    assert first.disposition == "continue_with_safety_plan"
     assert first.decision is not None and first.decision.action == "continue"
 
 
-async def test_a_noticed_plan_or_intent_ends_the_arc_in_crisis_even_before_sessions_min(profile):
-    def discloses_plan(messages):
-        reply = default_responder("ClientTurnOutput", messages)
-        if "turn 4." in str(messages[-1].content):
-            return {"text": "I have the pills saved and I have picked a day.", "risk": "plan_or_intent"}
-        return reply
-
-    record = await arc_of(
-        profile("graham-chronic-pain-risk"), overriding(ClientTurnOutput=discloses_plan), sessions_min=3
-    )
+async def test_an_emergency_ends_the_arc_in_crisis_even_before_sessions_min(profile):
+    """An imminent-risk client answers every screener item yes: intent and a plan, so code sets
+    `emergency`, the session skips the safety plan, closes, and the arc ends in `crisis`."""
+    record = await arc_of(at_risk_level(profile("graham-chronic-pain-risk"), "imminent"), sessions_min=3)
     assert len(record.sessions) == 1
+    only = record.sessions[0]
+    assert only.risk_assessment is not None and (only.risk_assessment.intent, only.risk_assessment.plan) == (
+        "yes",
+        "yes",
+    )
+    assert only.disposition == "emergency" and only.safety_plan is None
+    assert only.turns[-1].kind == "close"
     assert record.outcome.end_reason == "crisis"
-    assert record.sessions[0].decision is not None and record.sessions[0].decision.end_reason == "crisis"
-    assert "counselor noticed" in (record.sessions[0].decision.overridden_by or "")
+    assert only.decision is not None and only.decision.end_reason == "crisis"
 
 
 async def test_the_crisis_path_follows_the_counselor_not_the_client_label(profile):
@@ -162,7 +163,7 @@ async def test_the_crisis_path_follows_the_counselor_not_the_client_label(profil
     def discloses_plan(messages):
         reply = default_responder("ClientTurnOutput", messages)
         if "turn 4." in str(messages[-1].content):
-            return {"text": "I have the pills saved and I have picked a day.", "risk": "plan_or_intent"}
+            return {"text": "I have the pills saved and I have picked a day.", "risk": "plan_with_intent"}
         return reply
 
     def misses_it(schema):
@@ -175,8 +176,9 @@ async def test_the_crisis_path_follows_the_counselor_not_the_client_label(profil
     )
     record = await arc_of(profile("graham-chronic-pain-risk"), responder, sessions_min=2)
     first = record.sessions[0]
-    assert [t.risk for t in first.turns if t.risk == "plan_or_intent"] == ["plan_or_intent"]
+    assert [t.risk for t in first.turns if t.risk == "plan_with_intent"] == ["plan_with_intent"]
     assert not first.crisis and all(t.kind != "crisis" for t in first.turns)
+    assert first.risk_assessment is None and first.disposition is None
     assert record.outcome.end_reason != "crisis" and len(record.sessions) >= 2
 
 
@@ -250,7 +252,7 @@ async def test_chinese_profile_keeps_its_language_and_planned_states(profile):
 async def test_a_low_risk_client_cannot_disclose_a_plan(profile):
     def mislabels(messages):
         reply = default_responder("ClientTurnOutput", messages)
-        return {**reply, "risk": "plan_or_intent"} if "turn 4." in str(messages[-1].content) else reply
+        return {**reply, "risk": "plan_with_intent"} if "turn 4." in str(messages[-1].content) else reply
 
     hannah = profile("hannah-work-anxiety")
     assert hannah.risk.level == "low"

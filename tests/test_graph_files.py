@@ -40,7 +40,7 @@ def test_graph_json_every_node_reaches_the_end_and_none_is_orphaned():
         graphs["arc"]["nodes"][i]["id"] for i in range(len(graphs["arc"]["nodes"]))
     )
     session_nodes = {n["id"] for n in graphs["session"]["nodes"]}
-    assert {"open", "client_turn", "counselor_turn", "crisis_response", "close"} <= session_nodes
+    assert {"open", "client_turn", "counselor_turn", "crisis", "close"} <= session_nodes
 
 
 async def _enter(factory):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage
 
-from conftest import overriding
+from conftest import at_risk_level, overriding
 from muspsy import views
 from muspsy.config import Limits
 from muspsy.instruments import band, score, total_range, trajectory
@@ -109,12 +109,9 @@ async def test_the_client_answers_from_its_own_view(profile):
 
 
 async def test_an_arc_that_ends_in_crisis_still_has_its_sessions_measured(profile):
-    def discloses_plan(messages: Sequence[BaseMessage]) -> dict[str, Any]:
-        if "turn 4." in str(messages[-1].content):
-            return {"text": "I have the pills saved and I have picked a day.", "risk": "plan_or_intent"}
-        return default_responder("ClientTurnOutput", messages)
-
-    record, _ = await run(profile("graham-chronic-pain-risk"), overriding(ClientTurnOutput=discloses_plan))
+    # An imminent-risk client tells the counselor of intent and a plan: the protocol's
+    # disposition is an emergency, which ends the arc in crisis.
+    record, _ = await run(at_risk_level(profile("graham-chronic-pain-risk"), "imminent"))
     assert record.outcome.end_reason == "crisis" and len(record.sessions) == 1
     (only,) = record.sessions
     assert only.crisis and only.phq9 and only.gad7 and only.wai_sr

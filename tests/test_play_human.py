@@ -10,7 +10,7 @@ import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
-from muspsy.agents.outputs import ClosingOutput, CounselorTurnOutput, CrisisTurnOutput
+from muspsy.agents.outputs import ClosingOutput, CounselorTurnOutput, CrisisActionOutput
 from muspsy.events import NullEventLog
 from muspsy.llm import RoleModel, call_structured
 from muspsy.play.human import HumanChatModel, PlayerQuit
@@ -85,8 +85,8 @@ async def test_risk_is_the_persons_own_assessment_for_one_answer_and_quit_stops(
     noticed = await answer(model, CounselorTurnOutput)
     assert noticed.assessed_risk == "active_ideation" and noticed.text == "Are you thinking of ending your life?"
     assert any("/risk takes one of: none, passive_ideation" in line for line in typist.shown)
-    crisis = await answer(model, CrisisTurnOutput)  # the assessment holds for one answer only
-    assert crisis == CrisisTurnOutput(text="Let us make a safety plan together.", assessed_risk="none")
+    crisis = await answer(model, CrisisActionOutput)  # the assessment holds for one answer only
+    assert crisis == CrisisActionOutput(text="Let us make a safety plan together.", assessed_risk="none")
     assert any("crisis protocol" in line for line in typist.shown)
     with pytest.raises(PlayerQuit):
         await answer(model, CounselorTurnOutput)

@@ -89,7 +89,7 @@ def sample(graph: str) -> dict[str, Any]:
 def test_both_graphs_publish_their_shape_and_schemas(studio):
     expected = {
         "arc": {"plan", "memo", "decide", "between_sessions", "finalize"},
-        "session": {"open", "client_turn", "counselor_turn", "crisis_response", "close"},
+        "session": {"open", "client_turn", "counselor_turn", "crisis", "close"},
     }
     for graph, nodes in expected.items():
         found = assistant(studio, graph)

@@ -44,7 +44,7 @@ def course(**fields: Any) -> Course:
 
 @pytest.mark.parametrize("completed", [6, 7])
 def test_continue_at_sessions_max_ends_with_max_sessions(completed: int) -> None:
-    decision = enforce(proposal("continue"), completed=completed, limits=limits(sessions_max=6), imminent=False)
+    decision = enforce(proposal("continue"), completed=completed, limits=limits(sessions_max=6), disposition=None)
     assert decision.action == "end"
     assert decision.end_reason == "max_sessions"
     assert decision.overridden_by is not None and "sessions_max" in decision.overridden_by
@@ -53,7 +53,7 @@ def test_continue_at_sessions_max_ends_with_max_sessions(completed: int) -> None
 
 
 def test_continue_below_sessions_max_stands() -> None:
-    decision = enforce(proposal("continue"), completed=4, limits=limits(sessions_max=6), imminent=False)
+    decision = enforce(proposal("continue"), completed=4, limits=limits(sessions_max=6), disposition=None)
     assert isinstance(decision, ArcDecision)
     assert (decision.action, decision.applied, decision.end_reason, decision.overridden_by) == (
         "continue",
@@ -64,17 +64,17 @@ def test_continue_below_sessions_max_stands() -> None:
 
 
 def test_the_session_before_sessions_max_schedules_the_termination_session() -> None:
-    decision = enforce(proposal("continue"), completed=5, limits=limits(sessions_max=6), imminent=False)
+    decision = enforce(proposal("continue"), completed=5, limits=limits(sessions_max=6), disposition=None)
     assert (decision.action, decision.ending_at) == ("continue", 6)
     assert decision.overridden_by is not None and "termination session" in decision.overridden_by
 
 
 def test_after_the_termination_session_the_arc_ends_with_the_scheduled_reason() -> None:
     ending = {"at": 4, "reason": "goals_met"}
-    decision = enforce(proposal("continue"), 4, limits(), imminent=False, course=course(ending=ending))
+    decision = enforce(proposal("continue"), 4, limits(), disposition=None, course=course(ending=ending))
     assert (decision.action, decision.end_reason, decision.overridden_by) == ("end", "goals_met", None)
     switch = proposal("switch_strategy", strategy="person_centred")
-    switched = enforce(switch, 4, limits(), False, course(ending=ending))
+    switched = enforce(switch, 4, limits(), None, course(ending=ending))
     assert switched.action == "end" and switched.strategy is None
     assert switched.overridden_by and "termination session" in switched.overridden_by
 
@@ -83,7 +83,7 @@ def test_after_the_termination_session_the_arc_ends_with_the_scheduled_reason() 
 
 
 def test_a_referral_ends_the_arc_even_before_sessions_min() -> None:
-    decision = enforce(proposal("refer"), completed=1, limits=limits(sessions_min=3), imminent=False)
+    decision = enforce(proposal("refer"), completed=1, limits=limits(sessions_min=3), disposition=None)
     assert (decision.action, decision.end_reason, decision.overridden_by) == ("end", "referral", None)
     assert decision.proposed_end_reason == "referral"
 
@@ -93,7 +93,7 @@ def test_a_referral_ends_the_arc_even_before_sessions_min() -> None:
     [(3, 1, 4, None), (3, 2, 5, None), (1, 1, 3, "sessions_min"), (4, 5, 6, "sessions_max"), (3, 0, 4, "next")],
 )
 def test_a_scheduled_ending_stays_within_the_limits(completed: int, ending_in: int, at: int, rule: str | None) -> None:
-    decision = enforce(proposal("schedule_ending", ending_in=ending_in), completed, limits(3, 6), imminent=False)
+    decision = enforce(proposal("schedule_ending", ending_in=ending_in), completed, limits(3, 6), disposition=None)
     assert (decision.action, decision.applied, decision.ending_in, decision.ending_at) == (
         "continue",
         "schedule_ending",
@@ -107,14 +107,14 @@ def test_a_scheduled_ending_stays_within_the_limits(completed: int, ending_in: i
 
 
 def test_a_switch_needs_adaptive() -> None:
-    decision = enforce(proposal("switch_strategy", strategy="person_centred"), 2, limits(), False, course())
+    decision = enforce(proposal("switch_strategy", strategy="person_centred"), 2, limits(), None, course())
     assert (decision.applied, decision.strategy, decision.proposed_strategy) == ("continue", None, "person_centred")
     assert decision.overridden_by is not None and "adaptive off" in decision.overridden_by
 
 
 def test_an_adaptive_switch_to_a_known_strategy_is_applied() -> None:
     switch = proposal("switch_strategy", strategy="person_centred")
-    decision = enforce(switch, 2, limits(), False, course(adaptive=True))
+    decision = enforce(switch, 2, limits(), None, course(adaptive=True))
     assert (decision.action, decision.applied, decision.strategy, decision.overridden_by) == (
         "continue",
         "switch_strategy",
@@ -125,21 +125,21 @@ def test_an_adaptive_switch_to_a_known_strategy_is_applied() -> None:
 
 def test_no_switch_into_the_termination_session() -> None:
     switch = proposal("switch_strategy", strategy="person_centred")
-    decision = enforce(switch, 5, limits(3, 6), False, course(adaptive=True))
+    decision = enforce(switch, 5, limits(3, 6), None, course(adaptive=True))
     assert (decision.applied, decision.strategy, decision.ending_at) == ("continue", None, 6)
     assert decision.overridden_by is not None and "is the termination session" in decision.overridden_by
 
 
 @pytest.mark.parametrize(("target", "why"), [("gestalt", "not a strategy of this run"), ("cbt", "already")])
 def test_a_switch_to_an_unknown_or_the_same_strategy_is_refused(target: str, why: str) -> None:
-    decision = enforce(proposal("switch_strategy", strategy=target), 2, limits(), False, course(adaptive=True))
+    decision = enforce(proposal("switch_strategy", strategy=target), 2, limits(), None, course(adaptive=True))
     assert decision.applied == "continue" and decision.strategy is None
     assert decision.overridden_by is not None and why in decision.overridden_by
 
 
 def test_the_goal_review_names_the_plan_goals_and_drops_unknown_numbers() -> None:
     review = [{"goal": 2, "attainment": "met"}, {"goal": 1, "attainment": "some"}, {"goal": 4, "attainment": "met"}]
-    decision = enforce(proposal("continue", goal_review=review), 2, limits(), False, course())
+    decision = enforce(proposal("continue", goal_review=review), 2, limits(), None, course())
     assert [(g.goal, g.attainment) for g in decision.goal_review] == [("Sleep better", "some"), ("Worry less", "met")]
 
 
@@ -147,11 +147,18 @@ def test_the_goal_review_names_the_plan_goals_and_drops_unknown_numbers() -> Non
 
 
 @pytest.mark.parametrize(("action", "completed"), [("continue", 1), ("schedule_ending", 1), ("refer", 4)])
-def test_imminent_risk_ends_in_crisis_even_before_sessions_min(action: str, completed: int) -> None:
-    decision = enforce(proposal(action, ending_in=1), completed=completed, limits=limits(3, 6), imminent=True)
-    assert decision.action == "end"
-    assert decision.end_reason == "crisis"
-    assert decision.overridden_by is not None and "crisis" in decision.overridden_by
+@pytest.mark.parametrize(("disposition", "ending"), [("emergency", "crisis"), ("urgent_referral", "referral")])
+def test_a_crisis_disposition_ends_the_arc_even_before_sessions_min(
+    action: str, completed: int, disposition: str, ending: str
+) -> None:
+    decision = enforce(proposal(action, ending_in=1), completed=completed, limits=limits(3, 6), disposition=disposition)
+    assert (decision.action, decision.end_reason) == ("end", ending)
+    assert decision.overridden_by is not None and "crisis rule" in decision.overridden_by
+
+
+def test_continuing_with_a_safety_plan_follows_the_session_limits() -> None:
+    decision = enforce(proposal("continue"), completed=1, limits=limits(3, 6), disposition="continue_with_safety_plan")
+    assert (decision.action, decision.end_reason, decision.overridden_by) == ("continue", None, None)
 
 
 # --- plan stages within the session limit ----------------------------------------------------

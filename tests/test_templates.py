@@ -15,14 +15,16 @@ from typing import Any
 
 import pytest
 
-from muspsy import views, views_protocol, views_supervision
+from muspsy import views, views_crisis, views_protocol, views_supervision
 from muspsy.agents.base import Agent
 from muspsy.agents.client import Client
 from muspsy.agents.counselor import Counselor
+from muspsy.agents.crisis import CrisisCounselor
 from muspsy.agents.director import Director, WeekPlan, plan_week
 from muspsy.agents.ending import Ending
 from muspsy.agents.spec import available_strategies, load_spec, load_strategy, strategy_aliases
 from muspsy.agents.supervisor import Supervisor
+from muspsy.crisis import load_protocol
 from muspsy.data import agents_dir, profiles_dir
 from muspsy.dynamics import load_params
 from muspsy.events import NullEventLog
@@ -124,7 +126,6 @@ def build_state() -> ArcState:
             ],
             "ready_to_close": False,
             "crisis": True,
-            "imminent": False,
             "homework_given": ["Set a 9 pm cut-off for work email"],
         },
         "usage": {},
@@ -161,8 +162,8 @@ def _counselor_open(state: ArcState) -> dict[str, str]:
     return {**views.counselor_open(state), **views_protocol.opening(state["session"], _strategy())}
 
 
-def _counselor_crisis(state: ArcState) -> dict[str, str]:
-    return views.counselor_crisis(state, _settings("counselor").recent_turns)
+def _counselor_crisis(view: Callable[..., dict[str, str]]) -> Renderer:
+    return lambda state: view(state, load_protocol(), _settings("counselor").recent_turns)
 
 
 def _counselor_close(state: ArcState) -> dict[str, str]:
@@ -197,7 +198,9 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
     ("counselor", "system"): lambda s: views.counselor_system(s, _strategy(), _settings("counselor").earlier_memos),
     ("counselor", "open"): _with_format(_counselor_open),
     ("counselor", "turn"): _with_format(_counselor_turn),
-    ("counselor", "crisis"): _with_format(_counselor_crisis),
+    ("counselor", "crisis_screen"): _with_format(_counselor_crisis(views_crisis.crisis_screen)),
+    ("counselor", "crisis_safety_plan"): _with_format(_counselor_crisis(views_crisis.crisis_safety_plan)),
+    ("counselor", "crisis_action"): _with_format(_counselor_crisis(views_crisis.crisis_action)),
     ("counselor", "close"): _with_format(_counselor_close),
     ("counselor", "terminate"): _with_format(_counselor_terminate),
     ("client", "self_report_exit"): _with_format(
@@ -321,7 +324,12 @@ async def test_agent_methods_render_every_template() -> None:
     await client.report_start(before_session)  # type: ignore[arg-type]
     await counselor.open(before_session)  # type: ignore[arg-type]
     await counselor.turn(state)
-    await counselor.crisis(state)
+    crisis = CrisisCounselor(counselor)
+    started: ArcState = {**state, **crisis.start(state)}  # type: ignore[typeddict-item]
+    screened: ArcState = {**started, **await crisis.screen(started)}  # type: ignore[typeddict-item]
+    disposed: ArcState = {**screened, **crisis.dispose(screened)}  # type: ignore[typeddict-item]
+    await crisis.plan(disposed)
+    await crisis.act(disposed)
     await counselor.close(state)
     await counselor.close({**state, "session": {**state["session"], "termination": True}})
     await client.report_end(state)
@@ -339,7 +347,15 @@ async def test_agent_methods_render_every_template() -> None:
             "ClientTurnOutput",
             "SymptomQuestionnairesOutput",
         ],
-        "counselor": ["OpeningOutput", "CounselorTurnOutput", "CrisisTurnOutput", "ClosingOutput", "TerminationOutput"],
+        "counselor": [
+            "OpeningOutput",
+            "CounselorTurnOutput",
+            "RiskScreenOutput",
+            "SafetyPlanOutput",
+            "CrisisActionOutput",
+            "ClosingOutput",
+            "TerminationOutput",
+        ],
         "supervisor": ["PlanOutput", "MemoOutput", "DecisionOutput", "PlanOutput"],
         "director": ["DirectorWeekOutput"],
     }

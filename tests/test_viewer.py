@@ -55,10 +55,14 @@ def test_the_executed_path_counts_nodes_and_routes_from_the_record(run_dir):
     assert route.edges[("exit_measure", "finalize")] == 1
     inner = session_route(sessions)
     clients = sum(1 for s in sessions for t in s["turns"] if t["speaker"] == "client")
-    crisis_turns = sum(1 for s in sessions for t in s["turns"] if t["kind"] == "crisis")
-    assert crisis_turns > 0 and inner.nodes["crisis_response"] == crisis_turns
-    assert inner.nodes["client_turn"] == clients and inner.nodes["self_report_start"] == n
-    assert inner.edges[("client_turn", "crisis_response")] == crisis_turns
+    # The crisis protocol's turns (counselor and client) are one run of the crisis subgraph.
+    runs = sum(1 for s in sessions if s.get("risk_assessment"))
+    answered = sum(
+        1 for s in sessions for t in s["turns"] if t["kind"] == "crisis" and t["technique"] != "ask_directly"
+    )
+    assert runs > 0 and inner.nodes["crisis"] == runs
+    assert inner.nodes["client_turn"] == clients - answered and inner.nodes["self_report_start"] == n
+    assert inner.edges[("client_turn", "crisis")] == runs
 
     _, dropout = arc_named(run_dir, "zhou-lihua-job-loss--motivational_interviewing")
     assert dropout["outcome"]["end_reason"] == "dropout"
@@ -72,7 +76,7 @@ def test_the_arc_page_draws_the_path_marks_overrides_and_escapes_every_text(run_
     source.refresh()
     position, _ = arc_named(run_dir, "graham-chronic-pain-risk--cbt")
     html = arc_body(source, ServerLinks(), position)
-    assert re.search(r'data-node="crisis_response" data-count="[1-9]', html)
+    assert re.search(r'data-node="crisis" data-count="[1-9]', html)
     assert 'data-node="decide" data-count="3"' in html and "overridden by" in html
     assert "LLM calls per node" in html  # from events.jsonl
     planted = arc_body(source, ServerLinks(), 0)

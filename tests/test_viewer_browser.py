@@ -95,7 +95,7 @@ def test_from_the_run_to_an_arc_and_its_executed_path(tab, address, tmp_path):
     page.get_by_role("link", name="graham-chronic-pain-risk--cbt--seed0").click()
     expect(page.locator("h1")).to_contain_text("graham-chronic-pain-risk--cbt--seed0")
     expect(page.locator("svg.graph")).to_have_count(2)
-    expect(page.locator('g.node[data-node="crisis_response"].ran')).to_have_count(1)
+    expect(page.locator('g.node[data-node="crisis"].ran')).to_have_count(1)
     expect(page.locator('g.node[data-node="between_sessions"]')).to_have_attribute("data-count", "2")
     expect(page.locator("svg.chart")).to_have_count(3)
     expect(page.locator(".override").first).to_contain_text("overridden by")

@@ -123,7 +123,6 @@ def arc_state(session_index: int) -> ArcState:
             ],
             "ready_to_close": False,
             "crisis": False,
-            "imminent": False,
             "homework_given": [],
         },
         "usage": {},

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from muspsy.data import agents_dir
 from muspsy.records import Attitude, HomeworkAdherence, SessionAppraisal, Valence
+from muspsy.risk_dynamics import RiskParams
 
 NEUTRAL_FIT = 0.5
 VALENCE_SIGN: dict[Valence, int] = {"negative": -1, "neutral": 0, "positive": 1}
@@ -110,6 +111,7 @@ class DynamicsParams(Strict):
     life_events: LifeEventParams
     dropout: DropoutParams
     calibration: Calibration
+    risk: RiskParams = Field(default_factory=RiskParams)  # the hidden risk level's weekly moves
 
 
 def dynamics_path() -> Path:

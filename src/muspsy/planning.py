@@ -12,6 +12,7 @@ from typing import Any
 
 from muspsy.agents.spec import AgentSpec, Strategy, available_strategies, load_strategy
 from muspsy.config import RunConfig
+from muspsy.crisis import protocol_path
 from muspsy.dynamics import dynamics_path
 from muspsy.graphs.state import ArcState
 from muspsy.instruments import instrument_hashes
@@ -23,8 +24,8 @@ def now() -> str:
 
 
 def prompt_hashes(specs: dict[Role, AgentSpec], strategies: Sequence[Strategy]) -> dict[str, str]:
-    """sha256 of every template, every strategy used, every questionnaire the client reads and
-    the change engine's parameters."""
+    """sha256 of every template, every strategy used, every questionnaire the client reads, the
+    change engine's parameters and the crisis protocol."""
     hashes = {f"{role}/{name}": t.sha256 for role, spec in specs.items() for name, t in spec.templates.items()}
     for strategy in strategies:
         # Aliases are spellings on the command line; they change nothing an arc produces.
@@ -32,6 +33,7 @@ def prompt_hashes(specs: dict[Role, AgentSpec], strategies: Sequence[Strategy]) 
         hashes[f"counselor/strategies/{strategy.name}"] = hashlib.sha256(strategy_text).hexdigest()
     hashes.update(instrument_hashes())
     hashes["client/dynamics"] = hashlib.sha256(dynamics_path().read_bytes()).hexdigest()
+    hashes["counselor/crisis"] = hashlib.sha256(protocol_path().read_bytes()).hexdigest()
     return dict(sorted(hashes.items()))
 
 

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from muspsy.events import EventLog
 
-DIALOGUE_NODES = frozenset({"open", "turn", "crisis", "close"})
+DIALOGUE_NODES = frozenset({"open", "turn", "crisis_screen", "crisis_safety_plan", "crisis_action", "close"})
 
 
 @dataclass(frozen=True)

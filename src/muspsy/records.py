@@ -7,7 +7,8 @@ here describe what muspsy stores.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -19,8 +20,24 @@ MAX_ID_LENGTH = 64
 MAX_SESSIONS = 100
 
 RiskLevel = Literal["none", "low", "moderate", "high", "imminent"]
-# Per-turn disclosure labels, ordered by C-SSRS severity (wish to be dead .. plan or intent).
-TurnRisk = Literal["none", "passive_ideation", "active_ideation", "plan_or_intent"]
+# Per-turn risk labels: the C-SSRS screener's levels in order of severity (wish to be dead,
+# non-specific active thoughts, thoughts of a method, intent, a plan with intent, preparatory
+# behaviour), then three concerns off that scale: non-suicidal self-harm, risk to others, and a
+# safeguarding concern for a minor.
+SuicideRisk = Literal[
+    "passive_ideation",
+    "active_ideation",
+    "ideation_with_method",
+    "ideation_with_intent",
+    "plan_with_intent",
+    "preparatory_behavior",
+]
+OtherConcern = Literal["self_harm", "harm_to_others", "safeguarding_minor"]
+TurnRisk = Literal["none", SuicideRisk, OtherConcern]
+# Records written before the C-SSRS levels hold `plan_or_intent` (a plan, means or intent):
+# still readable, never produced.
+LEGACY_TURN_RISK = "plan_or_intent"
+StoredTurnRisk = TurnRisk | Literal["plan_or_intent"]
 Attitude = Literal["positive", "neutral", "negative"]
 ConversationalStyle = Literal["plain", "verbose", "tangent", "upset", "reserved", "pleasing"]
 HomeworkAdherence = Literal["not_assigned", "not_done", "partial", "done"]
@@ -35,26 +52,35 @@ ROLES: tuple[Role, ...] = ("client", "counselor", "supervisor", "director")
 COUNSELOR_SIDE: frozenset[str] = frozenset({"counselor", "supervisor"})
 Valence = Literal["negative", "neutral", "positive"]
 
+SUICIDE_LEVELS: tuple[SuicideRisk, ...] = get_args(SuicideRisk)
+OTHER_CONCERNS: tuple[OtherConcern, ...] = get_args(OtherConcern)
+# Severity on the C-SSRS scale (1 wish to be dead .. 6 preparatory behaviour). The concerns off
+# that scale count as noticed risk (above 0) but are not ranked against it.
 TURN_RISK_SEVERITY: dict[str, int] = {
     "none": 0,
-    "passive_ideation": 1,
-    "active_ideation": 2,
-    "plan_or_intent": 3,
+    **{label: rank for rank, label in enumerate(SUICIDE_LEVELS, start=1)},
+    LEGACY_TURN_RISK: SUICIDE_LEVELS.index("plan_with_intent") + 1,
+    **dict.fromkeys(OTHER_CONCERNS, 1),
 }
-# The most severe disclosure a client of each profile risk level can make. The profile is the
-# ground truth of the simulation: a low-risk client does not reveal a suicide plan because a
-# weak model mislabelled a turn.
+# The most severe suicide-risk disclosure a client can make at each (current) risk level. The
+# level is the ground truth of the simulation: a low-risk client does not reveal a suicide
+# plan because a weak model mislabelled a turn.
 MAX_TURN_RISK: dict[str, TurnRisk] = {
     "none": "none",
     "low": "passive_ideation",
-    "moderate": "active_ideation",
-    "high": "plan_or_intent",
-    "imminent": "plan_or_intent",
+    "moderate": "ideation_with_method",
+    "high": "preparatory_behavior",
+    "imminent": "preparatory_behavior",
 }
+RISK_LEVELS: tuple[RiskLevel, ...] = get_args(RiskLevel)
 
 
-def cap_turn_risk(label: TurnRisk, profile_level: RiskLevel) -> TurnRisk:
-    ceiling = MAX_TURN_RISK[profile_level]
+def cap_turn_risk(label: TurnRisk, level: RiskLevel, concerns: Sequence[str] = ()) -> TurnRisk:
+    """The label as the simulation allows it: suicide risk capped by the client's current
+    level, a concern off the C-SSRS scale kept only when the profile has it."""
+    if label in OTHER_CONCERNS:
+        return label if label in concerns else "none"
+    ceiling = MAX_TURN_RISK[level]
     return label if TURN_RISK_SEVERITY[label] <= TURN_RISK_SEVERITY[ceiling] else ceiling
 
 
@@ -150,6 +176,9 @@ class ClientState(Record):
     # which whole numbers would round away.
     alliance: float = Field(default=2, ge=1, le=5, description="Working alliance as felt by the client, 1-5.")
     symptom_severity: float = Field(default=5, ge=0, le=10, description="Overall distress, 0 (none) to 10 (worst).")
+    # Hidden ground truth that moves between sessions (the director's week); None: the
+    # profile's `risk.level` (the first session, and records written before it could move).
+    risk_level: RiskLevel | None = Field(default=None, description="The client's current risk of self-harm.")
 
 
 class PlannedSession(Record):
@@ -164,6 +193,8 @@ class PlannedSession(Record):
 
 class Risk(Record):
     level: RiskLevel
+    # Risks off the C-SSRS scale this client may disclose (ground truth, like the level).
+    concerns: list[OtherConcern] = Field(default_factory=list)
     # A plain string (older profiles, importers) is one risk note, disclosable from session 1.
     notes: str | list[RiskNote] = ""
 
@@ -237,18 +268,19 @@ class Turn(Record):
     index: int = Field(ge=1)
     speaker: Speaker
     text: str
-    risk: TurnRisk | None = Field(
+    risk: StoredTurnRisk | None = Field(
         default=None, description="Client turns: what this turn disclosed (hidden ground truth, never shown)."
     )
     # Counselor turns: the counselor's own reading of the client's last words, on the scale of
     # `risk`. Records written before the counselor assessed every turn hold an overall level
     # (low .. imminent) on crisis turns only.
-    assessed_risk: TurnRisk | RiskLevel | None = Field(
+    assessed_risk: StoredTurnRisk | RiskLevel | None = Field(
         default=None, description="Counselor turns: the risk the counselor noticed in the client's last words."
     )
     kind: Literal["open", "dialogue", "crisis", "close"] = "dialogue"
     # Counselor turns: where in the strategy's protocol the turn was and which technique of its
-    # repertoire it used (None in records written before protocols, and in imported arcs).
+    # repertoire it used (crisis turns: of the crisis protocol's repertoire, with no phase; None
+    # in records written before protocols, and in imported arcs).
     phase: str | None = Field(default=None, description="Counselor turns: the protocol phase of the turn.")
     technique: str | None = Field(default=None, description="Counselor turns: the technique the turn used.")
 
@@ -387,6 +419,62 @@ class Week(Record):
     symptom_change: float = Field(description="Change in distress (0-10 scale); negative is better.")
     alliance_change: float
     dropped_out: bool = False
+    risk_level: RiskLevel | None = Field(default=None, description="The client's risk level after the week.")
+
+
+ScreenAnswer = Literal["unknown", "yes", "no"]
+Recency = Literal["unknown", "today", "past_month", "past_3_months", "longer_ago"]
+Disposition = Literal["continue_with_safety_plan", "urgent_referral", "emergency"]
+DISPOSITIONS: tuple[Disposition, ...] = get_args(Disposition)
+# The C-SSRS screener items in the order it asks them, each with the level a "yes" shows.
+SCREENER_ITEMS: dict[str, SuicideRisk] = {
+    "wish_to_be_dead": "passive_ideation",
+    "active_ideation": "active_ideation",
+    "method": "ideation_with_method",
+    "intent": "ideation_with_intent",
+    "plan": "plan_with_intent",
+    "preparatory_behavior": "preparatory_behavior",
+}
+
+
+class RiskAssessment(Record):
+    """The counselor's structured risk assessment (C-SSRS screener items): what it learned by
+    asking, from its own structured answers about what the client said; `unknown` until asked."""
+
+    wish_to_be_dead: ScreenAnswer = "unknown"
+    active_ideation: ScreenAnswer = "unknown"
+    method: ScreenAnswer = "unknown"
+    intent: ScreenAnswer = "unknown"
+    plan: ScreenAnswer = "unknown"
+    preparatory_behavior: ScreenAnswer = "unknown"
+    recency: Recency = Field(default="unknown", description="When the latest suicidal thought or act was.")
+    other_concerns: list[OtherConcern] = Field(default_factory=list)
+    complete: bool = Field(default=False, description="Every item the screener's branching asks is answered.")
+    level: TurnRisk = Field(default="none", description="The most severe C-SSRS level answered yes.")
+    turns: list[int] = Field(default_factory=list, description="The counselor turns that asked.")
+
+
+class SafetyPlan(Record):
+    """A Stanley-Brown safety plan as agreed with the client, step by step (counselor side)."""
+
+    warning_signs: list[str] = Field(default_factory=list)
+    internal_coping: list[str] = Field(default_factory=list)
+    distraction: list[str] = Field(default_factory=list, description="People and places that take the mind off it.")
+    help_contacts: list[str] = Field(default_factory=list, description="People to ask for help.")
+    professionals: list[str] = Field(default_factory=list, description="Professionals and crisis lines.")
+    means_restriction: list[str] = Field(default_factory=list, description="Making the surroundings safe.")
+    complete: bool = False
+    session: int | None = Field(default=None, description="The session that last updated it.")
+
+
+SAFETY_PLAN_STEPS: tuple[str, ...] = (
+    "warning_signs",
+    "internal_coping",
+    "distraction",
+    "help_contacts",
+    "professionals",
+    "means_restriction",
+)
 
 
 class SessionRecord(Record):
@@ -413,6 +501,13 @@ class SessionRecord(Record):
     strategy: str | None = None
     termination: bool = False
     relapse_prevention: list[str] = Field(default_factory=list, description="Termination session: the plan agreed.")
+    # The crisis protocol (counselor side): the assessment, the safety plan as it stood at the
+    # session's end, the disposition code set from the assessment, and the plan reviewed at
+    # the opening (a session after one with a safety plan opens with a risk check).
+    risk_assessment: RiskAssessment | None = None
+    safety_plan: SafetyPlan | None = None
+    disposition: Disposition | None = None
+    safety_plan_reviewed: SafetyPlan | None = None
 
 
 class Outcome(Record):

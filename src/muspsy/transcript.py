@@ -13,6 +13,7 @@ from typing import Any
 
 from muspsy.records import ArcRecord, InstrumentScore, SessionAppraisal, SessionRecord, TreatmentPlan, Turn, Week
 from muspsy.views import level
+from muspsy.views_crisis import assessment_text, safety_plan_text
 
 
 def md(text: object) -> str:
@@ -92,8 +93,11 @@ def _turn_lines(turns: Sequence[Turn]) -> list[str]:
         risk = f" _(risk: {turn.risk})_" if turn.risk and turn.risk != "none" else ""
         if turn.assessed_risk and turn.assessed_risk != "none":
             risk = f" _(noticed risk: {turn.assessed_risk})_"
-        # The protocol labels of a counselor turn: which phase it was in, which technique it used.
+        # The protocol labels of a counselor turn: which phase it was in, which technique it used
+        # (crisis turns: the crisis protocol's technique).
         labels = f" _[{md(turn.phase or '-')} / {md(turn.technique)}]_" if turn.technique else ""
+        if turn.kind == "crisis":
+            labels = f" _(crisis protocol: {md(turn.technique or 'crisis')})_"
         lines += [f"**{turn.speaker.capitalize()}:**{labels}{risk} {md(turn.text)}", ""]
     return lines
 
@@ -109,15 +113,18 @@ def _session_lines(session: SessionRecord) -> list[str]:
         "",
         f"Client state at start: {md(state.emotion_state)} / {md(state.cognitive_state)} "
         f"(distress {level(state.symptom_severity)}/10, alliance {level(state.alliance)}/5, "
-        f"homework {state.homework_adherence})",
+        f"homework {state.homework_adherence}{f', risk level {state.risk_level}' if state.risk_level else ''})",
         "",
     ]
     start = [score_line(found) for found in (session.phq9, session.gad7) if found]
     if start:
         lines += [f"Self-report before the session: {'; '.join(start)}", ""]
+    if session.safety_plan_reviewed:
+        lines += ["Risk check and safety-plan review at the opening.", ""]
     lines += _turn_lines(session.turns)
     if session.relapse_prevention:
         lines += [f"Relapse-prevention plan: {md('; '.join(session.relapse_prevention))}", ""]
+    lines += _crisis_lines(session)
     if session.wai_sr:
         lines += [f"Self-report after the session: {score_line(session.wai_sr)}", ""]
     if session.appraisal:
@@ -149,6 +156,21 @@ def _session_lines(session: SessionRecord) -> list[str]:
     return lines
 
 
+def _crisis_lines(session: SessionRecord) -> list[str]:
+    if session.risk_assessment is None:
+        return []
+    plan = [md(line) for line in safety_plan_text(session.safety_plan).splitlines()]
+    return [
+        "### Crisis protocol",
+        "",
+        f"- Risk assessment (C-SSRS screener items): {md(assessment_text(session.risk_assessment))}",
+        f"- Disposition: {(session.disposition or 'none').replace('_', ' ')}",
+        "- Safety plan:",
+        *[f"  {line}" for line in plan],
+        "",
+    ]
+
+
 def appraisal_line(a: SessionAppraisal) -> str:
     return (
         f"felt understood {a.felt_understood}/5, goals {a.goal_agreement}/5, tasks {a.task_agreement}/5, "
@@ -162,5 +184,6 @@ def week_line(week: Week) -> str:
     return (
         f"{md(week.narrative)} ({event}homework {week.homework_adherence.replace('_', ' ')}, "
         f"distress {week.symptom_change:+.2f}, alliance {week.alliance_change:+.2f}"
+        f"{f', risk level {week.risk_level}' if week.risk_level else ''}"
         f"{', did not come back' if week.dropped_out else ''})"
     )

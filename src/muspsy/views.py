@@ -22,8 +22,8 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from muspsy import views_crisis
 from muspsy.agents.plan_rules import next_stage_text
-from muspsy.agents.session_ops import noticed_risk
 from muspsy.agents.spec import Strategy
 from muspsy.graphs.state import ArcState, CurrentSession
 from muspsy.ledger import unlocked
@@ -216,7 +216,7 @@ def client_system(state: ArcState, session_index: int | None = None) -> dict[str
         "style": STYLE_NOTES[profile.conversational_style],
         "attitude": ATTITUDE_NOTES[profile.attitude],
         "shareable_facts": bullets(shareable),
-        "risk": f"Risk of self-harm: {profile.risk.level}.",
+        "risk": f"Risk of self-harm: {current.risk_level or profile.risk.level}.",
         "risk_notes": bullets(risk_notes),
         "state": state_text(current),
         "homework": _client_homework(state, current),
@@ -281,6 +281,7 @@ def counselor_system(state: ArcState, strategy: Strategy, earlier_memos: int) ->
         "intake": intake_text(profile),
         "plan": plan_text(plan),
         "memos": last_memo_block(_memos(state), earlier_memos),
+        "safety_plan": views_crisis.counselor_safety_plan(state),
     }
 
 
@@ -295,22 +296,13 @@ def counselor_task(state: ArcState, recent_turns: int) -> dict[str, str]:
     }
 
 
-def counselor_crisis(state: ArcState, recent_turns: int) -> dict[str, str]:
-    """The crisis protocol's task: what the counselor itself noticed, and the dialogue."""
-    session = state["session"]
-    return {
-        "position": position(session),
-        "noticed": (noticed_risk(session) or "risk").replace("_", " "),
-        "dialogue": dialogue(session["turns"], recent_turns),
-    }
-
-
 def counselor_open(state: ArcState) -> dict[str, str]:
     session = state["session"]
     return {
         "position": position(session),
         "goal": session["goal"],
         "ending_note": ENDING_NOTE if session.get("termination") else "",
+        "risk_check": views_crisis.opening_risk_check(state),  # crisis follow-up, before the homework
     }
 
 
@@ -350,6 +342,7 @@ def supervisor_memo(state: ArcState, earlier_memos: int) -> dict[str, str]:
         "goal": session["goal"],
         "transcript": dialogue(session["turns"], with_assessment=True),
         "homework_given": bullets(session["homework_given"]),
+        "crisis": views_crisis.supervisor_crisis(session),
         "scores": scores_block(state, state.get("reports", {})),
         "next_stage": next_stage_text(TreatmentPlan.model_validate(state["plan"]), session["index"] + 1),
     }
@@ -365,7 +358,8 @@ def supervisor_decide(state: ArcState) -> dict[str, str]:
         "position": f"Session {last['index']}, turn {len(last['turns'])}.",
         "completed": str(len(sessions)),
         "limits": f"between {state['limits']['sessions_min']} and {state['limits']['sessions_max']} sessions",
-        "risk_turns": dialogue(noticed, with_assessment=True) if noticed else "(the counselor noticed no risk)",
+        "risk_turns": (dialogue(noticed, with_assessment=True) if noticed else "(the counselor noticed no risk)")
+        + f"\n{views_crisis.supervisor_crisis(last)}",
         "scores": scores_block(state),
     }
 
@@ -434,7 +428,7 @@ def director_system(state: ArcState, plan: WeekPlan) -> dict[str, str]:
     profile = _profile(state)
     ready = unlocked(profile, len(state["sessions"]) + 1, plan.alliance, state.get("disclosures", []))
     shown = profile.model_dump(mode="json", by_alias=True, exclude={"provenance", "extra", "private_history"})
-    shown["risk"] = {"level": profile.risk.level}
+    shown["risk"] = {"level": plan.risk_level}  # the level the week ends with
     return {
         "language": language_name(state["language"]),
         "profile": json.dumps(shown, ensure_ascii=False, indent=1),
@@ -471,7 +465,8 @@ def director_week(state: ArcState, plan: WeekPlan) -> dict[str, str]:
         "life_event": _event_text(plan),
         "change": (
             f"Distress (0-10) goes from {level(current.symptom_severity)} to {level(plan.severity)}; "
-            f"trust in the counselor (1-5) from {level(current.alliance)} to {level(plan.alliance)}."
+            f"trust in the counselor (1-5) from {level(current.alliance)} to {level(plan.alliance)}; "
+            f"risk of self-harm from {current.risk_level or profile.risk.level} to {plan.risk_level}."
         ),
         "planned_state": planned_text,
     }

@@ -16,7 +16,7 @@ from muspsy.llm import RoleModel, call_structured, format_hint
 from muspsy.promptlog import PromptLog
 
 T = TypeVar("T", bound=BaseModel)
-DIALOGUE_TEMPLATES = frozenset({"open", "turn", "crisis", "close"})
+DIALOGUE_TEMPLATES = frozenset({"open", "turn", "crisis_screen", "crisis_safety_plan", "crisis_action", "close"})
 
 
 @dataclass(frozen=True)

@@ -112,16 +112,19 @@ class Client:
         }
 
     async def reply(self, state: ArcState) -> dict[str, Any]:
-        """One client turn: its text, its hidden risk label (ground truth, capped by the
-        profile's level) and the ledger ids it disclosed, checked against the unlock rules."""
+        """One client turn: its text, its hidden risk label (ground truth, capped by its current
+        risk level and the profile's concerns) and the ledger ids it disclosed, checked against
+        the unlock rules."""
         task = views.client_turn(state, self.agent.spec.settings.recent_turns)
         out, usage = await self.agent.ask(ClientTurnOutput, "turn", task, state, views.client_system(state))
         session = state["session"]
-        risk = cap_turn_risk(out.risk, state["profile"]["risk"]["level"])
+        profile = ClientProfile.model_validate(state["profile"])
+        level = ClientState.model_validate(state["client_state"]).risk_level or profile.risk.level
+        risk = cap_turn_risk(out.risk, level, profile.risk.concerns)
         updated = with_turn(session, "client", out.text, "dialogue", risk=risk)
         ledger = state.get("disclosures", [])
         claims = accept_claims(
-            ClientProfile.model_validate(state["profile"]),
+            profile,
             out.disclosed,
             session=session["index"],
             turn=len(updated["turns"]),

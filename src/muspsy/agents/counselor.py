@@ -8,9 +8,10 @@ clinical supervisor made after a session holds from the next session on.
 
 Risk is noticed, not announced: every turn that answers the client (dialogue, crisis and
 close) carries the counselor's own `assessed_risk` of the client's last words. The session
-enters the crisis protocol because the counselor noticed risk, and a plan or intent the
-counselor noticed ends the arc (`imminent`); the client's own label is hidden ground truth,
-used only to measure detection (`muspsy.evaluation.risk`)."""
+enters the crisis protocol (`muspsy.agents.crisis`) because the counselor noticed risk; the
+client's own label is hidden ground truth, used only to measure detection
+(`muspsy.evaluation.risk`). After a session with a safety plan, the opening starts with a risk
+check and a review of the plan."""
 
 from __future__ import annotations
 
@@ -18,12 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from muspsy import views, views_protocol
+from muspsy import views, views_crisis, views_protocol
 from muspsy.agents import protocol
 from muspsy.agents.base import Agent
-from muspsy.agents.outputs import CrisisTurnOutput
 from muspsy.agents.session_ops import with_counselor_turn, with_turn
 from muspsy.agents.spec import Strategy
+from muspsy.crisis import protocol_due
 from muspsy.graphs.state import ArcState, CurrentSession
 from muspsy.records import Memo
 
@@ -57,11 +58,12 @@ class Counselor:
             "turns": [],
             "ready_to_close": False,
             "crisis": False,
-            "imminent": False,
             "homework_given": [],
             "strategy": state["strategy"],
             "termination": is_termination(state, len(history) + 1),
             "relapse_prevention": [],
+            # Crisis follow-up: the safety plan the opening reviews.
+            "safety_plan_reviewed": state.get("safety_plan"),
         }
         state = {**state, "session": session}
         task = {**views.counselor_open(state), **views_protocol.opening(session, strategy)}
@@ -81,37 +83,36 @@ class Counselor:
         )
         return {"session": protocol.labelled(session, phase, out.technique), "usage": usage}
 
-    async def crisis(self, state: ArcState) -> dict[str, Any]:
-        """The crisis protocol, entered because the counselor noticed risk in its last turn."""
-        task = views.counselor_crisis(state, self.agent.spec.settings.recent_turns)
-        out, usage = await self.agent.ask(CrisisTurnOutput, "crisis", task, state, self._system(state))
-        session = with_counselor_turn(state["session"], out.text, "crisis", out.assessed_risk, ready_to_close=False)
-        return {"session": session, "usage": usage}
-
     async def close(self, state: ArcState) -> dict[str, Any]:
         strategy = self.strategy_for(state)
         task = self._task(state)
         del task["turns_left"]
-        task["safety_note"] = (
-            "You noticed thoughts of death or suicide in what the client said this session: before saying "
-            "goodbye, make sure the safety plan and crisis contacts are clear."
-            if state["session"]["crisis"]
-            else ""
-        )
+        task["safety_note"] = views_crisis.closing_safety_note(state)
         task.update(views_protocol.closing(strategy))
+        termination = bool(state["session"].get("termination"))
         out: Any
-        if state["session"].get("termination"):
+        if termination:
             # The last close of the course: progress review and relapse prevention, no homework.
             del task["homework_task"]
             schema = protocol.schema(strategy, "terminate")
             out, usage = await self.agent.ask(schema, "terminate", task, state, self._system(state))
-            changes: dict[str, Any] = {"relapse_prevention": list(out.relapse_prevention)}
         else:
             out, usage = await self.agent.ask(
                 protocol.schema(strategy, "close"), "close", task, state, self._system(state)
             )
-            # A protocol without homework has no field for it.
-            changes = {"homework_given": list(getattr(out, "homework", []))}
+        if protocol_due(state["session"], out.assessed_risk):
+            # The cap makes room: risk noticed at the close (a disclosure on the last allowed
+            # turn) is answered, and the crisis protocol runs before the session closes.
+            asked = with_counselor_turn(
+                state["session"], out.text, "crisis", out.assessed_risk, technique="ask_directly"
+            )
+            return {"session": asked, "usage": usage}
+        # A protocol without homework has no field for it.
+        changes = (
+            {"relapse_prevention": list(out.relapse_prevention)}
+            if termination
+            else {"homework_given": list(getattr(out, "homework", []))}
+        )
         session = with_counselor_turn(state["session"], out.text, "close", out.assessed_risk, **changes)
         return {"session": protocol.labelled(session, strategy.closing.name, out.technique), "usage": usage}
 

@@ -5,7 +5,8 @@ probability from the client's acceptance, attitude and alliance), whether someth
 and which way, and whether the client comes back; the change engine (`muspsy.dynamics`) turns
 that and the client's own appraisal of the session into the next distress and alliance. Then
 one director call narrates the week consistent with the profile, the homework given, the
-adherence, the drawn event and the planned state when the profile has one. Nothing the director
+adherence, the drawn event and the planned state when the profile has one. The client's hidden
+risk level moves too (`muspsy.risk_dynamics`), by the same seeded draws. Nothing the director
 writes is shown to the counselor side.
 """
 
@@ -37,10 +38,12 @@ from muspsy.records import (
     ClientState,
     HomeworkAdherence,
     LifeEvent,
+    RiskLevel,
     SessionAppraisal,
     Valence,
     Week,
 )
+from muspsy.risk_dynamics import next_risk_level
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class WeekDraws:
     impact: float
     noise: float
     dropout: float
+    risk: float  # drawn last, so the draws before it are those of arcs recorded before it existed
 
 
 def draw_numbers(seed: int, client_id: str, week: int) -> WeekDraws:
@@ -67,6 +71,7 @@ def draw_numbers(seed: int, client_id: str, week: int) -> WeekDraws:
         impact=rng.random(),
         noise=rng.gauss(0.0, 1.0),
         dropout=rng.random(),
+        risk=rng.random(),
     )
 
 
@@ -81,6 +86,7 @@ class WeekPlan:
     alliance: float
     dropout_probability: float
     drops_out: bool
+    risk_level: RiskLevel  # the client's hidden risk level for the next session
 
 
 def strategy_fit(profile: ClientProfile, strategy: str, aliases: dict[str, str]) -> float:
@@ -118,6 +124,15 @@ def plan_week(state: ArcState, params: DynamicsParams, aliases: dict[str, str]) 
     alliance = next_alliance(current.alliance, appraisal, params)
     p_drop = dropout_probability(profile.attitude, alliance, appraisal, params)
     may_drop = len(sessions) >= state["limits"]["sessions_min"]
+    risk_level = next_risk_level(
+        current.risk_level or profile.risk.level,
+        profile.risk.level,
+        draws.risk,
+        severity - current.symptom_severity,
+        event,
+        bool(state.get("safety_plan")),
+        params.risk,
+    )
     return WeekPlan(
         adherence=adherence,
         adherence_probability=round(p_work, 3),
@@ -126,6 +141,7 @@ def plan_week(state: ArcState, params: DynamicsParams, aliases: dict[str, str]) 
         alliance=alliance,
         dropout_probability=round(p_drop, 3),
         drops_out=may_drop and draws.dropout < p_drop,
+        risk_level=risk_level,
     )
 
 
@@ -158,6 +174,7 @@ class Director:
             symptom_change=round(plan.severity - current.symptom_severity, 2),
             alliance_change=round(plan.alliance - current.alliance, 2),
             dropped_out=plan.drops_out,
+            risk_level=plan.risk_level,
         )
         next_state = ClientState(
             emotion_state=out.emotion_state,
@@ -166,6 +183,7 @@ class Director:
             homework_adherence=plan.adherence,
             alliance=plan.alliance,
             symptom_severity=plan.severity,
+            risk_level=plan.risk_level,
         )
         update: dict[str, Any] = {
             "client_state": next_state.model_dump(),

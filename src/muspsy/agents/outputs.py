@@ -7,12 +7,21 @@ descriptions are shown to the model.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from muspsy.instruments import SCORING
-from muspsy.records import GoalAttainment, Progress, RiskLevel, ScoreTrend, TurnRisk
+from muspsy.records import (
+    GoalAttainment,
+    OtherConcern,
+    Progress,
+    Recency,
+    RiskLevel,
+    ScoreTrend,
+    ScreenAnswer,
+    TurnRisk,
+)
 
 TURN_TEXT = Field(min_length=8, max_length=700, description="Exactly what you say, in your own voice.")
 SHORT = 300
@@ -24,12 +33,15 @@ class Output(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-# The counselor's own reading of the client's last words (C-SSRS-style, the scale of the
-# client's hidden label): the crisis path follows it, and it is measured against that label.
+# The counselor's own reading of the client's last words (the C-SSRS levels of the client's
+# hidden label, plus three other concerns): the crisis path follows it, and it is measured
+# against that label.
 ASSESSED_RISK = Field(
-    description="What the client's last words showed of thoughts of death or suicide: none unless they did; "
-    "passive_ideation (wishing to be dead), active_ideation (thinking of killing oneself), "
-    "plan_or_intent (a plan, means or intent to act)."
+    description="What the client's last words showed of risk: none unless they did; passive_ideation (wishing "
+    "to be dead), active_ideation (thoughts of killing oneself), ideation_with_method (has thought how), "
+    "ideation_with_intent (some intent to act), plan_with_intent (a worked-out plan and intent), "
+    "preparatory_behavior (has done or prepared something to end their life); self_harm (hurting oneself "
+    "without wanting to die), harm_to_others, safeguarding_minor (a child is being harmed or at risk)."
 )
 FactId = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
@@ -42,7 +54,48 @@ class CounselorTurnOutput(Output):
     )
 
 
-class CrisisTurnOutput(Output):
+# --- the crisis protocol's counselor turns (`muspsy.agents.crisis`) ---------------------------
+SCREEN_ANSWER = "from what the client has said so far: yes, no, or unknown while not yet answered"
+
+
+class RiskScreenOutput(Output):
+    """One risk-screening turn: what the client's words have answered so far, then the question."""
+
+    assessed_risk: TurnRisk = ASSESSED_RISK
+    wish_to_be_dead: ScreenAnswer = Field(description=f"Wished to be dead or not to wake up, {SCREEN_ANSWER}.")
+    active_ideation: ScreenAnswer = Field(description=f"Thoughts of killing themselves, {SCREEN_ANSWER}.")
+    method: ScreenAnswer = Field(description=f"Has thought how they would do it, {SCREEN_ANSWER}.")
+    intent: ScreenAnswer = Field(description=f"Some intent to act on the thoughts, {SCREEN_ANSWER}.")
+    plan: ScreenAnswer = Field(description=f"Has worked out details and means to carry them out, {SCREEN_ANSWER}.")
+    preparatory_behavior: ScreenAnswer = Field(
+        description=f"Has ever done or prepared something to end their life, {SCREEN_ANSWER}."
+    )
+    recency: Recency = Field(description="When the latest such thought or act was, from what they said.")
+    other_concerns: list[OtherConcern] = Field(
+        max_length=3, description="Other risks the client's words showed; [] if none."
+    )
+    text: str = TURN_TEXT
+
+
+PLAN_ENTRIES: Any = Field(max_length=2, description="What the client agreed for this step; [] if not yet.")
+
+
+class SafetyPlanOutput(Output):
+    """One safety-planning turn: the entries the client agreed for each step, then the next step."""
+
+    assessed_risk: TurnRisk = ASSESSED_RISK
+    warning_signs: list[Line] = PLAN_ENTRIES
+    internal_coping: list[Line] = PLAN_ENTRIES
+    distraction: list[Line] = PLAN_ENTRIES
+    help_contacts: list[Line] = PLAN_ENTRIES
+    professionals: list[Line] = PLAN_ENTRIES
+    means_restriction: list[Line] = PLAN_ENTRIES
+    text: str = TURN_TEXT
+
+
+class CrisisActionOutput(Output):
+    """The turn that carries out the disposition code set (follow-up, referral or emergency)."""
+
     assessed_risk: TurnRisk = ASSESSED_RISK
     text: str = TURN_TEXT
 

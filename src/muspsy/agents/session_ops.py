@@ -28,7 +28,6 @@ def with_counselor_turn(
         kind,
         assessed_risk=assessed_risk,
         crisis=session["crisis"] or severity > 0,
-        imminent=session["imminent"] or assessed_risk == "plan_or_intent",
         **changes,
     )
 
@@ -40,6 +39,7 @@ def with_turn(
     kind: str,
     risk: str | None = None,
     assessed_risk: str | None = None,
+    technique: str | None = None,
     **changes: Any,
 ) -> CurrentSession:
     """A copy of `session` with one more turn (and other fields changed)."""
@@ -48,4 +48,6 @@ def with_turn(
         turn["risk"] = risk
     if assessed_risk is not None:
         turn["assessed_risk"] = assessed_risk
+    if technique is not None:
+        turn["technique"] = technique
     return {**session, **changes, "turns": [*session["turns"], turn]}  # type: ignore[typeddict-item]

@@ -6,8 +6,9 @@ proposal: continue, revise the plan, switch strategy (only when the run is `adap
 schedule the ending some sessions ahead, or refer. It sees only what the counselor learned
 (`muspsy.views`), plus the questionnaire scores with measurement-based care.
 
-Code, not the model, has the last word (`enforce`): the crisis rule ends an arc in which the
-counselor noticed a plan or intent to act; a referral ends it whatever `sessions_min` says; an
+Code, not the model, has the last word (`enforce`): the crisis rule ends an arc whose crisis
+protocol ended in an urgent referral (`referral`) or an emergency (`crisis`); a referral ends it
+whatever `sessions_min` says; an
 ending is never scheduled before `sessions_min` nor after `sessions_max`, and the last allowed
 session is always a termination session; a switch needs `adaptive` and a known strategy.
 Every refusal is recorded with its reason."""
@@ -24,10 +25,12 @@ from muspsy.agents.client import initial_state
 from muspsy.agents.outputs import DecisionOutput, MemoOutput, PlanOutput
 from muspsy.agents.plan_rules import fit_stages, plan_version
 from muspsy.agents.spec import Strategy
+from muspsy.crisis import crisis_fields
 from muspsy.graphs.state import ArcState, Limits
 from muspsy.records import (
     ArcDecision,
     ClientProfile,
+    Disposition,
     EndReason,
     GoalReview,
     Memo,
@@ -36,6 +39,10 @@ from muspsy.records import (
     TreatmentPlan,
 )
 
+CRISIS_ENDINGS: dict[str, tuple[EndReason, str]] = {
+    "urgent_referral": ("referral", "crisis rule: the risk assessment calls for an urgent referral"),
+    "emergency": ("crisis", "crisis rule: the risk assessment calls for emergency care"),
+}
 TERMINATION_GOAL = (
     "Termination session: review the progress made on the plan's goals, consolidate what helped, and agree a "
     "relapse-prevention plan."
@@ -54,7 +61,11 @@ class Course:
 
 
 def enforce(
-    proposal: DecisionOutput, completed: int, limits: Limits, imminent: bool, course: Course | None = None
+    proposal: DecisionOutput,
+    completed: int,
+    limits: Limits,
+    disposition: Disposition | None,
+    course: Course | None = None,
 ) -> ArcDecision:
     """Apply the rules no model may break: crisis first, then the proposal within the limits."""
     course = course or Course()
@@ -64,9 +75,10 @@ def enforce(
     applied: Proposal = proposal.action
     strategy, ending = None, dict(course.ending) if course.ending else None
     proposed_strategy = proposal.strategy.strip() or None if proposal.action == "switch_strategy" else None
-    if imminent:
-        action, reason, applied = "end", "crisis", "end"
-        notes.append("crisis rule: the counselor noticed a plan or intent to act")
+    if disposition in CRISIS_ENDINGS:  # whatever sessions_min says
+        action, applied = "end", "end"
+        reason, note = CRISIS_ENDINGS[disposition]
+        notes.append(note)
     elif ending and ending["at"] <= completed:
         # The termination session was held: the course ends as scheduled.
         action, reason = "end", "referral" if proposal.action == "refer" else ending["reason"]
@@ -190,6 +202,7 @@ class Supervisor:
             termination=session.get("termination", False),
             relapse_prevention=session.get("relapse_prevention", []),
             **state.get("reports", {}),
+            **crisis_fields(session),
         )
         compact = {"index": record.index, "memo": record.memo.model_dump(), "homework_given": record.homework_given}
         return {
@@ -215,7 +228,7 @@ class Supervisor:
             ending=state.get("ending"),
             goals=TreatmentPlan.model_validate(state["plan"]).goals,
         )
-        decision = enforce(out, len(sessions), state["limits"], state["session"]["imminent"], course)
+        decision = enforce(out, len(sessions), state["limits"], sessions[-1].get("disposition"), course)
         last = {**sessions[-1], "decision": decision.model_dump()}
         update: dict[str, Any] = {
             "sessions": [*sessions[:-1], last],

@@ -322,10 +322,10 @@ def strategies() -> None:
 
 @app.command()
 def graph(
-    which: Annotated[Literal["arc", "session", "all"], typer.Option(help="Which graph to print.")] = "all",
+    which: Annotated[Literal["arc", "session", "crisis", "all"], typer.Option(help="Which graph to print.")] = "all",
     format: Annotated[Literal["mermaid", "json"], typer.Option(help="Mermaid text or node-link JSON.")] = "mermaid",
 ) -> None:
-    """Print the arc and session graphs as Mermaid or as networkx node-link JSON."""
+    """Print the arc, session and crisis graphs as Mermaid or as networkx node-link JSON."""
     names = GRAPH_NAMES if which == "all" else (which,)
     render: Callable[[Any], Any] = to_mermaid if format == "mermaid" else to_node_link
     if format == "json":

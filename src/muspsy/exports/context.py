@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from pydantic import ValidationError
 
-from muspsy import views
+from muspsy import views, views_crisis
 from muspsy.data import agents_dir
 from muspsy.exports.sources import ExportError
 from muspsy.graphs.state import ArcState
@@ -101,7 +101,14 @@ def counselor_system(arc: ArcRecord, session: SessionRecord) -> str:
         session=str(session.index),
         goal=session.goal,
         memo=memo_or_none(previous_memo(arc, session)),
+        safety_plan=carried_safety_plan(session),
     )
+
+
+def carried_safety_plan(session: SessionRecord) -> str:
+    """The safety plan the counselor carried into the session (its system prompt held it)."""
+    plan = session.safety_plan_reviewed
+    return views_crisis.safety_plan_text(plan) if plan else "(none)"
 
 
 def client_system(arc: ArcRecord, session: SessionRecord) -> str:

@@ -5,14 +5,17 @@ Three configs, one Parquet file each (split `train`):
   index, speaker, text, risk, assessed_risk, kind, and for counselor turns the protocol `phase`
   and `technique`), the client state at session start, the memo,
   homework, crisis flag and end reason; self-report scores as a JSON string (`instruments`); the
-  strategy the session used (`session_strategy`), `termination` and its `relapse_prevention`.
+  strategy the session used (`session_strategy`), `termination` and its `relapse_prevention`;
+  the crisis protocol's `risk_assessment` and `safety_plan` (structs), `disposition` and whether
+  the opening reviewed an earlier plan (`safety_plan_reviewed`).
 - `arcs`: one row per arc: outcome, session count, crisis flags, strategy switches, the exit and
   follow-up PHQ-9 and GAD-7 totals, and the profile, plan, plan versions, provenance and usage as
   JSON strings (their shapes vary between sources).
 - `turns`: one row per turn, flat, for quick filtering.
 Near-duplicate sessions (`--dedup`) are left out of `sessions` and `turns`.
 `README.md` is the dataset card: YAML header (configs, licence), then provenance, models,
-counts, strategies, end reasons, switches, terminations and a statement on crisis content.
+counts, strategies, end reasons, switches, terminations and a statement on crisis content with
+the dispositions.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import yaml
 
 from muspsy.course import course_counts, strategy_switches
 from muspsy.exports.sources import ExportError, Selection, has_crisis
-from muspsy.records import TURN_RISK_SEVERITY, ArcRecord
+from muspsy.records import DISPOSITIONS, SAFETY_PLAN_STEPS, SCREENER_ITEMS, TURN_RISK_SEVERITY, ArcRecord
 from muspsy.redact import redact
 
 DEFAULT_LICENSE = "cc-by-4.0"
@@ -54,6 +57,7 @@ STATE = pa.struct(
         ("homework_adherence", _str),
         ("alliance", pa.float64()),
         ("symptom_severity", pa.float64()),
+        ("risk_level", _str),  # the client's hidden risk level (null: the profile's)
     ]
 )
 MEMO = pa.struct(
@@ -67,6 +71,19 @@ MEMO = pa.struct(
         ("progress", _str),
         ("risk", _str),
     ]
+)
+ASSESSMENT = pa.struct(
+    [
+        *[(item, _str) for item in SCREENER_ITEMS],
+        ("recency", _str),
+        ("other_concerns", pa.list_(_str)),
+        ("complete", pa.bool_()),
+        ("level", _str),
+        ("turns", pa.list_(pa.int32())),
+    ]
+)
+SAFETY_PLAN = pa.struct(
+    [*[(step, pa.list_(_str)) for step in SAFETY_PLAN_STEPS], ("complete", pa.bool_()), ("session", pa.int32())]
 )
 KEYS = [("run_id", _str), ("arc_id", _str), ("client_id", _str), ("language", _str), ("strategy", _str)]
 SCHEMAS: dict[str, pa.Schema] = {
@@ -86,6 +103,10 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("session_strategy", _str),
             ("termination", pa.bool_()),
             ("relapse_prevention", pa.list_(_str)),
+            ("risk_assessment", ASSESSMENT),
+            ("safety_plan", SAFETY_PLAN),
+            ("disposition", _str),
+            ("safety_plan_reviewed", pa.bool_()),
         ]
     ),
     "arcs": pa.schema(
@@ -194,6 +215,10 @@ def build_tables(selection: Selection) -> dict[str, pa.Table]:
                     "session_strategy": session.strategy,
                     "termination": session.termination,
                     "relapse_prevention": session.relapse_prevention,
+                    "risk_assessment": data["risk_assessment"],
+                    "safety_plan": data["safety_plan"],
+                    "disposition": session.disposition,
+                    "safety_plan_reviewed": session.safety_plan_reviewed is not None,
                 }
             )
             rows["turns"] += [
@@ -299,6 +324,7 @@ def dataset_card(selection: Selection, tables: Mapping[str, pa.Table], license: 
     crisis_arcs = sum(1 for a in arcs if has_crisis(a))
     crisis_sessions = sum(1 for a in arcs for s in a.sessions if s.crisis)
     disclosing = sum(1 for a in arcs if _disclosures(a))
+    dispositions = Counter(s.disposition for a in arcs for s in a.sessions if s.disposition)
     imported = [a for a in arcs if a.provenance.get("kind") == "imported" or not a.provenance.get("models")]
     formats = sorted({str(a.provenance.get("format") or "unknown format") for a in imported})
     lines = [
@@ -348,6 +374,10 @@ def dataset_card(selection: Selection, tables: Mapping[str, pa.Table], license: 
         f"{disclosing} of {len(arcs)} arc(s) contain client disclosures of suicidal thoughts or self-harm risk;"
         f" {crisis_arcs} arc(s) have a crisis session or a crisis outcome ({crisis_sessions} crisis session(s)"
         " in all). Such dialogue may be distressing to read. Turn-level `risk` labels mark the disclosures.",
+        "",
+        "Crisis protocol dispositions (sessions; set by rule from the counselor's risk assessment):",
+        "",
+        *[f"- `{name}`: {dispositions.get(name, 0)}" for name in DISPOSITIONS],
         "",
         "## Licence",
         "",

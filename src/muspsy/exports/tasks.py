@@ -4,12 +4,14 @@ Each record is `{"task", "instruction", "input", "output", "run_id", "arc_id", "
 "turn", "phase", "technique", "strategy", "termination"}` (`turn`, `phase` and `technique` only
 for counseling generation: the index of the counselor turn in `output`, and the protocol phase
 and technique it used, null for arcs without protocol labels; `strategy` the one the session
-used, `termination` whether it was the termination session).
+used, `termination` whether it was the termination session), plus the session's
+`risk_assessment`, `safety_plan` and `disposition` (null without a crisis protocol).
 - `memory_extraction`: the memories of earlier sessions, the session goal and the transcript ->
   the memo in the paper's memory layout (what the clinical supervisor saw when it wrote it);
 - `goal_planning`: intake information and the memories of earlier sessions -> this session's goal;
 - `counseling_generation`: what the simulated counselor saw (its approach, the intake, the plan,
-  the last memory and earlier summaries, the session goal) and the dialogue so far -> the next
+  the last memory and earlier summaries, the safety plan it carried into the session, the
+  session goal) and the dialogue so far -> the next
   counselor utterance. One record per counselor utterance that answers a client utterance (a
   session's opening line answers nobody and gets none).
 
@@ -33,6 +35,7 @@ from muspsy.agents.spec import SpecError, load_spec, load_strategy
 from muspsy.course import plan_in_force, session_strategy
 from muspsy.exports.context import (
     LABELS,
+    carried_safety_plan,
     counselor_memories,
     dialogue_lines,
     memory_text,
@@ -49,6 +52,10 @@ FIELDS = {"task", "instruction", "input", "output", "run_id", "arc_id", "session
 TASK_FILES = {"memory_extraction": "memory", "goal_planning": "goal", "counseling_generation": "counseling"}
 
 
+# The session's crisis protocol, on every record of that session (null when it did not run).
+CRISIS_FIELDS = ("risk_assessment", "safety_plan", "disposition")
+
+
 def _record(
     task: str,
     arc: ArcRecord,
@@ -58,6 +65,7 @@ def _record(
     turn: int | None = None,
     labels: Turn | None = None,
 ) -> dict[str, Any]:
+    found = session.model_dump(mode="json", include=set(CRISIS_FIELDS))
     return {
         "task": task,
         "instruction": render(f"task_{TASK_FILES[task]}"),
@@ -72,6 +80,7 @@ def _record(
         "technique": labels.technique if labels else None,
         "strategy": session_strategy(arc, session),
         "termination": session.termination,
+        **{name: found.get(name) for name in CRISIS_FIELDS},
     }
 
 
@@ -146,6 +155,7 @@ def build_tasks(selection: Selection) -> list[dict[str, Any]]:
                     session=n,
                     goal=one_line(session.goal),
                     memory=memory,
+                    safety_plan=carried_safety_plan(session),
                     dialogue=dialogue_lines(items[:i]),
                     **seen,
                 )
@@ -178,6 +188,9 @@ def check_tasks(records: Sequence[Any], arcs: Sequence[ArcRecord] | None = None)
                 raise ExportError(f"{where}: field {name}: empty or not a string")
         if not isinstance(record["session"], int) or record["session"] < 1:
             raise ExportError(f"{where}: field session: must be a session number")
+        for name in CRISIS_FIELDS:
+            if not isinstance(record.get(name), dict | str | None):
+                raise ExportError(f"{where}: field {name}: must be an object, a string or null")
         if record["task"] != "counseling_generation":
             continue
         last = record["input"].rstrip().splitlines()[-1]

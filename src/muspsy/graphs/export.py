@@ -15,16 +15,16 @@ from muspsy.agents.spec import load_strategy
 from muspsy.graphs.arc import build_arc_graph
 from muspsy.testing import scripted_models
 
-GraphName = Literal["arc", "session"]
-GRAPH_NAMES: tuple[GraphName, ...] = ("arc", "session")
+GraphName = Literal["arc", "session", "crisis"]
+GRAPH_NAMES: tuple[GraphName, ...] = ("arc", "session", "crisis")
 
 
 def drawable(name: GraphName) -> Graph:
     arc = build_arc_graph(scripted_models(), load_strategy("cbt")).compile(name="arc")
     if name == "arc":
         return arc.get_graph()
-    session = next(g for n, g in arc.get_subgraphs() if n == "session")
-    return session.get_graph()
+    namespace = {"session": "session", "crisis": "session|crisis"}[name]  # the crisis graph is inside the session
+    return next(g for n, g in arc.get_subgraphs(recurse=True) if n == namespace).get_graph()
 
 
 def to_mermaid(name: GraphName) -> str:

@@ -34,7 +34,19 @@ class Limits(TypedDict):
     turns_max: int
 
 
-class CurrentSession(TypedDict):
+class CrisisFields(TypedDict, total=False):
+    """The crisis protocol's part of the current session (counselor side; absent in sessions
+    checkpointed before the protocol had it). Records as in `muspsy.records`, dumped."""
+
+    risk_assessment: dict[str, Any] | None  # RiskAssessment: what the counselor learned by asking
+    safety_plan: dict[str, Any] | None  # SafetyPlan: as agreed so far this session
+    disposition: str | None  # set by code from the assessment (`muspsy.crisis.disposition`)
+    safety_plan_reviewed: dict[str, Any] | None  # the earlier plan the opening went over
+    protocol_runs: int  # how often the protocol started this session
+    protocol_turns: int  # counselor turns of the current protocol step
+
+
+class CurrentSession(CrisisFields):
     index: int
     goal: str
     client_state: dict[str, Any]
@@ -42,7 +54,6 @@ class CurrentSession(TypedDict):
     turns: list[dict[str, Any]]
     ready_to_close: bool
     crisis: bool  # the counselor noticed risk in this session (its own assessment)
-    imminent: bool  # the counselor assessed a plan or intent to act
     homework_given: list[str]
     # Adaptive supervision and the ending; absent in states checkpointed before them.
     strategy: NotRequired[str]  # the strategy the counselor uses in this session
@@ -83,6 +94,7 @@ class SessionState(TypedDict, total=False):
     # client's `appraisal` of the session (simulation side).
     reports: dict[str, Any]
     disclosures: list[dict[str, Any]]  # the disclosure ledger: {fact, session, turn}, first disclosures
+    safety_plan: dict[str, Any] | None  # the latest safety plan agreed with the client (counselor side)
     usage: dict[str, dict[str, float]]
 
 

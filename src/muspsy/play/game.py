@@ -29,6 +29,7 @@ from muspsy.data import agents_dir
 from muspsy.evaluation.judges import judge_session, open_judge
 from muspsy.events import EventLog, JsonlEventLog
 from muspsy.graphs.arc import build_arc_graph, recursion_limit
+from muspsy.graphs.crisis import CRISIS_CLIENT_NODES
 from muspsy.llm import RoleModel, call_structured, describe_models, format_hint
 from muspsy.planning import arc_id, initial_arc_state, now
 from muspsy.play.human import HumanChatModel, PlayerQuit, Terminal
@@ -184,7 +185,7 @@ async def _show(node: str, values: Any, game: Play, judge: RoleModel | None, eve
     elif node == "between_sessions" and not values.get("outcome"):
         # What happened in the client's week stays on the simulation side: the counselor learns it in session.
         say(f"\n=== session {game.held + 1}: a week later ===\nYou open the session; review the homework.")
-    elif node == "client_turn":
+    elif node == "client_turn" or node in CRISIS_CLIENT_NODES:
         turn = values["session"]["turns"][-1]
         say(f"client: {turn['text']}")
     elif node == "memo":

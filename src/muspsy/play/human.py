@@ -35,9 +35,17 @@ HELP = """commands:
   /see         what the counselor may see: intake, plan, memos, strategy
   /hint        ask the clinical supervisor for a hint
   /risk LEVEL  your assessment of risk in the client's last words, sent with your next line
-               (none, passive_ideation, active_ideation, plan_or_intent; none unless you say)
+               (none, passive_ideation ... preparatory_behavior, self_harm, harm_to_others,
+               safeguarding_minor; none unless you say)
   /help        this list
   /quit        stop here; run the same `muspsy play` again to resume"""
+
+
+CRISIS_STEPS = {
+    "RiskScreenOutput": "risk screening - ask the next questions, then record what the client has answered",
+    "SafetyPlanOutput": "safety plan - work on the next steps, then record what the client agreed",
+    "CrisisActionOutput": "next steps - tell the client what the disposition means now",
+}
 
 
 class PlayerQuit(Exception):
@@ -99,11 +107,8 @@ class HumanChatModel(BaseChatModel):
             self._closing = False
         elif self._closing:
             self.terminal.say("(the session closes once it has its minimum of turns: one more turn from you)")
-        if name == "CrisisTurnOutput":
-            self.terminal.say(
-                "(you noticed risk: crisis protocol - assess, safety plan, refer;"
-                " /risk LEVEL with each answer while it lasts)"
-            )
+        if name in CRISIS_STEPS:
+            self.terminal.say(f"(crisis protocol: {CRISIS_STEPS[name]}; /risk LEVEL with each answer)")
         if "text" in properties:
             prompt = "closing words> " if closing else "counselor> "
             text, wants_close = await self._line(prompt, messages, properties["text"])

@@ -25,8 +25,9 @@ from pydantic import ConfigDict, PrivateAttr
 from muspsy.agents.spec import Strategy
 from muspsy.llm import RoleModel
 from muspsy.records import ROLES, Role
-from muspsy.testing import scripted_protocol, scripted_supervision
+from muspsy.testing import scripted_crisis, scripted_protocol, scripted_supervision
 from muspsy.testing.judge_replies import judge_reply
+from muspsy.testing.scripted_crisis import RISK_RESPONSE, assess_risk
 from muspsy.testing.scripted_protocol import strategies as _strategies
 from muspsy.testing.scripted_protocol import strategy_in
 from muspsy.views import ATTITUDE_NOTES
@@ -218,38 +219,7 @@ def _alliance_answers(prompt: str) -> list[int]:
     return [min(5, alliance + (1 if number in bond and alliance >= 2 else 0)) for number in range(1, 13)]
 
 
-# The scripted counselor's keyword rule for noticing risk in the client's last words: the
-# first rule (most severe) whose phrase occurs wins.
-RISK_PHRASES: list[tuple[str, tuple[str, ...]]] = [
-    ("plan_or_intent", ("a plan to", "saved up", "pills saved", "picked a day", "going to do it", "tonight i will")),
-    ("active_ideation", ("end my life", "kill myself", "better off if i were not here", "suicide")),
-    ("passive_ideation", ("wish i were dead", "not wake up", "better off without me", "no point going on")),
-]
-RISK_RESPONSE = (
-    "I am really glad you told me that. When you say that, are you having thoughts of ending your life? "
-    "I would like us to talk about it openly and keep you safe."
-)
-NOTICED_LINE = re.compile(r"^Counselor \[noticed risk: (\w+)\]", re.MULTILINE)
-MEMO_RISK = {"none": "low", "passive_ideation": "moderate", "active_ideation": "high", "plan_or_intent": "imminent"}
-SEVERITY = ["none", "passive_ideation", "active_ideation", "plan_or_intent"]
 LEDGER_ITEM = re.compile(r"^- \[([a-z0-9][a-z0-9_-]*)\] ", re.MULTILINE)
-
-
-def _last_client_words(messages: Sequence[BaseMessage]) -> str:
-    lines = [line for line in str(messages[-1].content).splitlines() if line.startswith("Client:")]
-    return lines[-1].lower() if lines else ""
-
-
-def assess_risk(messages: Sequence[BaseMessage]) -> str:
-    """What the scripted counselor notices in the client's last line of the dialogue shown."""
-    words = _last_client_words(messages)
-    return next((label for label, phrases in RISK_PHRASES if any(p in words for p in phrases)), "none")
-
-
-def _most_noticed(prompt: str) -> str:
-    """The most severe risk the counselor noticed in a transcript the supervisor is shown."""
-    found = NOTICED_LINE.findall(prompt)
-    return max(found, key=SEVERITY.index) if found else "none"
 
 
 def _ledger_ids(prompt: str, heading: str) -> list[str]:
@@ -282,6 +252,11 @@ def _client_turn(prompt: str, session: int, turn: int) -> dict[str, Any]:
 
 
 COUNSELOR_SCHEMAS = frozenset({"OpeningOutput", "CounselorTurnOutput", "ClosingOutput", "TerminationOutput"})
+CRISIS_TURNS: dict[str, Callable[[Sequence[BaseMessage]], dict[str, Any]]] = {
+    "RiskScreenOutput": scripted_crisis.screen,
+    "SafetyPlanOutput": scripted_crisis.safety_plan,
+    "CrisisActionOutput": scripted_crisis.action,
+}
 
 
 def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str, Any]:
@@ -311,40 +286,49 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
         text = RISK_RESPONSE if noticed != "none" else step["text"] or fallback
         return {**step, "assessed_risk": noticed, "text": text, "ready_to_close": turn >= 7}
     if schema == "OpeningOutput" and strategy:
+        risk_check = scripted_crisis.opening(messages, _section_items(messages, "Homework to review:")) or {}
         return {
             **scripted_protocol.opening(strategy, messages, session),
             **scripted_supervision.termination_opening(prompt),
+            **risk_check,  # the risk check comes first
         }
     if schema == "OpeningOutput":
         opening = scripted_supervision.termination_opening(prompt)
         if opening:
             return opening
         homework = _section_items(messages, "Homework to review:")
+        checked = scripted_crisis.opening(messages, homework)
+        if checked:
+            return checked
         if homework:
             text = f"Welcome back. Last time you planned to: {homework[0]}. How did that go?"
         else:
             text = "Welcome. I am glad you came. What would you like to talk about today?"
         return {"text": text}
-    if schema == "CrisisTurnOutput":
-        return {
-            "assessed_risk": assess_risk(messages),
-            "text": "Thank you for trusting me with that. Are you thinking of acting on these thoughts, "
-            "and do you have a plan? Let's write a safety plan together, and I will give you a crisis line.",
-        }
-    if schema == "ClosingOutput" and strategy:
-        return {**scripted_protocol.closing(strategy, session), "assessed_risk": assess_risk(messages)}
+    if schema in CRISIS_TURNS:
+        return CRISIS_TURNS[schema](messages)
+    if schema in ("ClosingOutput", "TerminationOutput") and strategy:
+        reply = {**scripted_protocol.closing(strategy, session), "assessed_risk": assess_risk(messages)}
+        if schema == "TerminationOutput":
+            reply = {**scripted_supervision.termination_close(reply["assessed_risk"]), "technique": reply["technique"]}
+        asked = scripted_crisis.closing_text(messages)  # new risk at the close: ask about it first
+        return {**reply, "text": asked} if asked else reply
     if schema == "ClosingOutput":
         task = HOMEWORK[(session - 1) % len(HOMEWORK)]
         return {
             "assessed_risk": assess_risk(messages),
-            "text": f"We are nearly at time. Before we meet again, could you {task.lower()}?",
+            "text": scripted_crisis.closing_text(messages)
+            or f"We are nearly at time. Before we meet again, could you {task.lower()}?",
             "homework": [task],
         }
     if schema == "ClientTurnOutput":
-        return scripted_supervision.client_feedback(prompt, session, turn) or _client_turn(prompt, session, turn)
+        return (
+            scripted_crisis.client_reply(prompt, messages)
+            or scripted_supervision.client_feedback(prompt, session, turn)
+            or _client_turn(prompt, session, turn)
+        )
     if schema == "TerminationOutput":
-        technique = {"technique": scripted_protocol.closing(strategy, session)["technique"]} if strategy else {}
-        return {**scripted_supervision.termination_close(assess_risk(messages)), **technique}
+        return scripted_supervision.termination_close(assess_risk(messages))
     if schema == "MemoOutput":
         assigned = _section_items(messages, "Homework given at the end of the session:")
         return {
@@ -355,10 +339,11 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             "session_goal": "Understand the current difficulties and agree a first step.",
             "next_session_goal": f"Review the homework and deepen the work begun in session {session}.",
             "progress": scripted_supervision.memo_progress(prompt),
-            "risk": MEMO_RISK[_most_noticed(prompt)],
+            "risk": scripted_crisis.memo_risk(prompt),
         }
     if schema == "DecisionOutput":
-        return scripted_supervision.review(prompt, session, _most_noticed(prompt) != "none")
+        risk_noticed = scripted_crisis.most_noticed(prompt) != "none"
+        return {**scripted_supervision.review(prompt, session, risk_noticed), **scripted_crisis.decision(prompt)}
     if schema == "DirectorWeekOutput":
         return _director_week(prompt)
     if schema == "SymptomQuestionnairesOutput":

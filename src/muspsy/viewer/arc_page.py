@@ -123,7 +123,7 @@ def _executed_path(source: Source, record: dict[str, Any]) -> str:
         arc_notes["between_sessions"] = "client dropped out"
     session_notes = {}
     if crisis:
-        session_notes["crisis_response"] = f"session {', '.join(map(str, crisis))}"
+        session_notes["crisis"] = f"session {', '.join(map(str, crisis))}"
     if capped:
         session_notes["close"] = f"turn cap in session {', '.join(map(str, capped))}"
     calls = source.calls_of(str(record.get("arc_id")))

@@ -3,9 +3,9 @@
 The record is enough to retrace the route: one `session`, `memo` and `decide` per session,
 `revise_plan` after a decision that revised the plan, `between_sessions` between sessions,
 `exit_measure` (and `follow_up`) after the last one when the record holds them, and inside a
-session one node per turn by its speaker and kind (open, dialogue, crisis, close). Nodes the
-record cannot speak for (added by newer graphs) are left uncounted; the viewer draws them as
-not traced.
+session one node per turn by its speaker and kind (open, dialogue, close), the crisis
+protocol's turns together one run of `crisis`. Nodes the record cannot speak for (added by
+newer graphs) are left uncounted; the viewer draws them as not traced.
 """
 
 from __future__ import annotations
@@ -34,12 +34,23 @@ def turn_node(turn: dict[str, Any]) -> str:
     if turn.get("speaker") == "client":
         return "client_turn"
     kind = turn.get("kind", "dialogue")
-    return {"open": "open", "close": "close", "crisis": "crisis_response"}.get(kind, "counselor_turn")
+    if kind == "crisis" and turn.get("technique") == "ask_directly":
+        return "close"  # a close that noticed new risk asked about it instead of closing
+    return {"open": "open", "close": "close", "crisis": "crisis"}.get(kind, "counselor_turn")
 
 
 def session_sequence(session: dict[str, Any]) -> list[str]:
-    """The session graph's nodes in the order they ran."""
-    return [START, "self_report_start", *(turn_node(t) for t in session.get("turns") or []), "self_report_end", END]
+    """The session graph's nodes in the order they ran: the crisis protocol's turns (its
+    counselor turns and the client's answers between them) are one run of the `crisis` node."""
+    sequence = [START, "self_report_start"]
+    in_protocol = False
+    for turn in session.get("turns") or []:
+        node = turn_node(turn)
+        if in_protocol and node in ("crisis", "client_turn"):
+            continue
+        in_protocol = node == "crisis"
+        sequence.append(node)
+    return [*sequence, "self_report_end", END]
 
 
 def arc_sequence(record: dict[str, Any]) -> list[str]:
