@@ -19,6 +19,7 @@ from muspsy.llm import RoleModel
 from muspsy.records import ArcRecord, ClientProfile
 from muspsy.simulate import simulate_arc
 from muspsy.testing import ScriptedChatModel, default_responder, scripted_models
+from muspsy.testing.scripted_crisis import RISK_CHECK
 from muspsy.views import strategy_text
 
 pytestmark = pytest.mark.graph
@@ -184,9 +185,15 @@ async def test_persisting_suicidal_thoughts_make_the_scripted_supervisor_refer(p
             }
         return default_responder("ClientTurnOutput", messages)
 
+    def settles_after_the_plan(messages: Sequence[BaseMessage]) -> dict[str, Any]:
+        last_counselor_line = str(messages[-1].content).rsplit("Counselor:", 1)[-1]
+        if RISK_CHECK in last_counselor_line:
+            return {"text": "No, those thoughts have not come back. I kept the plan by the phone.", "risk": "none"}
+        return default_responder("ClientTurnOutput", messages)
+
     graham = profile("graham-chronic-pain-risk")
-    once, _ = await run(graham, limits={"sessions_min": 3})
-    assert len(once.sessions) > 1 and once.outcome.end_reason != "referral"  # one disclosure: safety plan, go on
+    once, _ = await run(graham, overriding(ClientTurnOutput=settles_after_the_plan), limits={"sessions_min": 3})
+    assert len(once.sessions) > 2 and once.outcome.end_reason != "referral"  # one disclosure: safety plan, go on
     again, _ = await run(graham, overriding(ClientTurnOutput=discloses_every_session), limits={"sessions_min": 3})
     assert len(again.sessions) == 2 and again.outcome.end_reason == "referral"
 
