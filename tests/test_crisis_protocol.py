@@ -79,7 +79,10 @@ async def test_the_high_risk_arc_carries_assessment_plan_disposition_and_later_s
     assert second.safety_plan_reviewed == first.safety_plan
     opening = second.turns[0]
     assert opening.kind == "open" and "suicide or self-harm come back" in opening.text
-    assert opening.text.index("safety plan") < opening.text.index("how it went")
+    assert "safety plan" in opening.text
+    # The homework comes after it: later in the opening, or in its own phase (CBT: after the agenda).
+    if "how it went" in opening.text:
+        assert opening.text.index("safety plan") < opening.text.index("how it went")
     opens = [prompt for schema, prompt in _counselor_prompts(models) if schema == "OpeningOutput"]
     assert "Risk check first" not in opens[0] and "Risk check first" in opens[1]
     assert "giving the tablets to the pharmacist to keep" in opens[1]  # the plan, shown to the counselor
@@ -114,7 +117,8 @@ async def test_an_urgent_referral_ends_the_arc_before_sessions_min_after_the_saf
         return {**default_responder("RiskScreenOutput", messages), "other_concerns": ["safeguarding_minor"]}
 
     def proposes_to_continue(messages):
-        return {"action": "continue", "end_reason": "none", "rationale": "Keep going."}
+        reply = default_responder("DecisionOutput", messages)
+        return {**reply, "action": "continue", "rationale": "Keep going."}
 
     responder = overriding(RiskScreenOutput=records_a_safeguarding_concern, DecisionOutput=proposes_to_continue)
     record = await arc_of(profile(GRAHAM), responder, sessions_min=3)
