@@ -195,7 +195,7 @@ async def test_persisting_suicidal_thoughts_make_the_scripted_supervisor_refer(p
     once, _ = await run(graham, overriding(ClientTurnOutput=settles_after_the_plan), limits={"sessions_min": 3})
     assert len(once.sessions) > 2 and once.outcome.end_reason != "referral"  # one disclosure: safety plan, go on
     again, _ = await run(graham, overriding(ClientTurnOutput=discloses_every_session), limits={"sessions_min": 3})
-    assert len(again.sessions) == 2 and again.outcome.end_reason == "referral"
+    assert len(again.sessions) == 3 and again.outcome.end_reason == "referral"
 
 
 async def test_a_plan_revision_is_kept_as_a_version_and_the_counselor_sees_it(profile):

@@ -4,8 +4,9 @@ visible feedback they rest on: deterministic answers from the prompt alone.
 - The client (simulation side) voices, at the start of a session, how the last one felt when
   its own recollection was that it was not for it: the counselor side sees only those words.
 - The memo rates progress `no_change` when the transcript holds such words, else `some`.
-- The review refers when the counselor noticed risk again after an earlier session it rated
-  high risk; proposes switching to the first approach
+- The review refers when the counselor noticed risk again after two earlier sessions it rated
+  high risk (ideation that persists through two safety-plan reviews; one recurrence is met with
+  the plan and closer follow-up, as the crisis protocol's disposition says); proposes switching to the first approach
   listed when the last memo shows no progress (or, with measurement-based care, the PHQ-9 got
   worse), switching is offered, the approach in use has had two sessions at least and the
   approach was not used before;
@@ -23,6 +24,7 @@ from muspsy.views import ENDING_NOTE
 NOT_FOR_ME = "not on the same page"  # the scripted client's recollection of a session that put it off
 FEEDBACK = "To be honest, I left last time feeling we were not on the same page, and nothing has really changed."
 RISK_RATED = re.compile(r"; suicide risk (?:high|imminent)")
+REFER_AFTER_HIGH_RISK_SESSIONS = 3
 PROGRESS = re.compile(r"Rated: progress (\w+);")
 PHQ9 = re.compile(r"^- Session \d+: PHQ-9 (\d+)", re.MULTILINE)
 SWITCH_TO = re.compile(r"Approaches you may switch to \(use the name\): ([^.\n]+)\.")
@@ -71,8 +73,8 @@ def _switch_target(prompt: str, session: int) -> str | None:
 
 def review(prompt: str, session: int, risk_noticed: bool) -> dict[str, Any]:
     """The supervisor's review after session `session`; `risk_noticed` when the counselor noticed
-    suicidal thoughts in it. It refers when the memories rate the risk high in this session and an
-    earlier one (ideation that persists despite the safety plan)."""
+    suicidal thoughts in it. It refers when the memories rate the risk high in this session and two
+    earlier ones (ideation that persists despite the safety plan)."""
     progress = PROGRESS.findall(prompt)
     last = progress[-1] if progress else "some"
     goals = GOAL_LINE.findall(prompt.partition("The plan's goals, numbered:")[2].split("\n\n", 1)[0])
@@ -86,7 +88,7 @@ def review(prompt: str, session: int, risk_noticed: bool) -> dict[str, Any]:
         "ending_in": 0,
         "rationale": "Work is under way; continue as planned.",
     }
-    if risk_noticed and len(RISK_RATED.findall(prompt)) >= 2:
+    if risk_noticed and len(RISK_RATED.findall(prompt)) >= REFER_AFTER_HIGH_RISK_SESSIONS:
         reply.update(
             action="refer", rationale="Suicidal thoughts again despite the safety plan: refer to specialist care."
         )
