@@ -28,8 +28,8 @@ from muspsy.records import ROLES, Role
 from muspsy.testing import scripted_crisis, scripted_protocol, scripted_supervision
 from muspsy.testing.judge_replies import judge_reply
 from muspsy.testing.scripted_crisis import RISK_RESPONSE, assess_risk
+from muspsy.testing.scripted_protocol import items_under, strategy_in
 from muspsy.testing.scripted_protocol import strategies as _strategies
-from muspsy.testing.scripted_protocol import strategy_in
 from muspsy.views import ATTITUDE_NOTES
 
 # A responder gets the schema name asked for and the prompt, and returns the tool arguments
@@ -145,16 +145,7 @@ def _position(messages: Sequence[BaseMessage]) -> tuple[int, int]:
 
 def _section_items(messages: Sequence[BaseMessage], heading: str) -> list[str]:
     """The `- ` lines under a `heading` line of the prompt (views write lists this way)."""
-    text = "\n".join(str(m.content) for m in messages)
-    _, found, rest = text.partition(heading)
-    if not found:
-        return []
-    items = []
-    for line in rest.splitlines()[1:]:
-        if not line.startswith("- "):
-            break
-        items.append(line[2:].strip())
-    return items
+    return items_under("\n".join(str(m.content) for m in messages), heading)
 
 
 COUNSELOR_LINES = [

@@ -19,6 +19,7 @@ from langchain_core.messages import BaseMessage
 
 from muspsy.crisis import load_protocol, still_to_ask
 from muspsy.records import SAFETY_PLAN_STEPS, SCREENER_ITEMS, TURN_RISK_SEVERITY, RiskAssessment
+from muspsy.testing.scripted_protocol import items_under
 
 # The scripted client's answer to each screener item: (yes, no). No yes phrase occurs in a no
 # phrase, so the counselor's phrase rules below read them apart.
@@ -148,16 +149,6 @@ def memo_risk(prompt: str) -> str:
     return MEMO_RISK[most_noticed(prompt)]
 
 
-def _section(prompt: str, heading: str) -> list[str]:
-    _, found, rest = prompt.partition(heading)
-    items = []
-    for line in rest.splitlines()[1:] if found else []:
-        if not line.startswith("- "):
-            break
-        items.append(line[2:].strip())
-    return items
-
-
 # --- counselor --------------------------------------------------------------------------------
 
 
@@ -183,7 +174,7 @@ def safety_plan(messages: Sequence[BaseMessage]) -> dict[str, Any]:
     """SafetyPlanOutput: entries from the client's last words, then the next three steps."""
     last = _last(messages, "Client:").lower()
     entries = {step: [answer] if answer in last else [] for step, answer in PLAN_ANSWERS.items()}
-    missing = _section(_prompt(messages), "Steps still to fill:")
+    missing = items_under(_prompt(messages), "Steps still to fill:")
     asks = {s.step: s.ask for s in load_protocol().safety_plan}
     steps = [s for s in SAFETY_PLAN_STEPS if any(item.endswith(asks[s]) for item in missing) and not entries[s]]
     if steps:

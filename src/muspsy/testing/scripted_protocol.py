@@ -34,7 +34,8 @@ def strategy_in(prompt: str) -> Strategy | None:
     return next((s for text, s in _described() if text in prompt), None)
 
 
-def _items_under(prompt: str, heading: str) -> list[str]:
+def items_under(prompt: str, heading: str) -> list[str]:
+    """The `- ` lines under a `heading` line of the prompt (views write lists this way)."""
     _, found, rest = prompt.partition(heading)
     items = []
     for line in rest.splitlines()[1:] if found else []:
@@ -66,7 +67,7 @@ def _lowered(text: str) -> str:
 def opening(strategy: Strategy, messages: Sequence[BaseMessage], session: int) -> dict[str, Any]:
     """A greeting in the opening phase's first technique; the homework reviewed first where the
     opening reviews it."""
-    homework = _items_under(str(messages[-1].content), HOMEWORK_HEADING)
+    homework = items_under(str(messages[-1].content), HOMEWORK_HEADING)
     technique = _pick(strategy, strategy.opening, 0)
     if homework:
         text = f"Welcome back. Last time you planned to: {homework[0]}. How did that go?"
@@ -79,7 +80,7 @@ def opening(strategy: Strategy, messages: Sequence[BaseMessage], session: int) -
 def dialogue(strategy: Strategy, messages: Sequence[BaseMessage], session: int, turn: int) -> dict[str, Any]:
     """One dialogue phase per counselor turn, in order, skipping a homework review when there is
     no homework; the last dialogue phase is held until the close."""
-    homework = _items_under(str(messages[-1].content), HOMEWORK_HEADING)
+    homework = items_under(str(messages[-1].content), HOMEWORK_HEADING)
     phases = [p for p in strategy.dialogue_phases if homework or not p.reviews_homework]
     phase = phases[min(max((turn - 3) // 2, 0), len(phases) - 1)]
     step = max((turn - 3) // 2, 0)
