@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -87,6 +88,11 @@ def band(instrument: Instrument, total: int) -> str | None:
         if total >= floor:
             found = name
     return found
+
+
+def questionnaires_text(specs: Mapping[Instrument, InstrumentSpec], names: Sequence[Instrument]) -> str:
+    """The questionnaires' texts as the client is shown them, in `names` order."""
+    return "\n\n".join(specs[name].text for name in names)
 
 
 def score(instrument: Instrument, items: list[int]) -> InstrumentScore:

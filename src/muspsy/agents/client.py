@@ -24,7 +24,7 @@ from muspsy.agents.outputs import (
 from muspsy.agents.session_ops import with_turn
 from muspsy.agents.spec import Strategy, available_strategies, load_strategy
 from muspsy.graphs.state import ArcState
-from muspsy.instruments import AT_END, AT_START, InstrumentSpec, load_instruments, score
+from muspsy.instruments import AT_END, AT_START, InstrumentSpec, load_instruments, questionnaires_text, score
 from muspsy.ledger import accept_claims
 from muspsy.records import ClientProfile, ClientState, Instrument, SessionAppraisal, cap_turn_risk
 
@@ -59,7 +59,7 @@ class Client:
     strategies: dict[str, Strategy] = field(default_factory=load_strategies)
 
     def _questionnaires(self, names: tuple[Instrument, ...]) -> str:
-        return "\n\n".join(self.instruments[name].text for name in names)
+        return questionnaires_text(self.instruments, names)
 
     async def report_start(self, state: ArcState) -> dict[str, Any]:
         """PHQ-9 and GAD-7 before the session opens, from the client's state and persona.

@@ -20,7 +20,7 @@ from muspsy.agents.outputs import SymptomQuestionnairesOutput
 from muspsy.agents.spec import strategy_aliases
 from muspsy.dynamics import DynamicsParams, life_event_from_draw, load_params, untreated_severity
 from muspsy.graphs.state import ArcState
-from muspsy.instruments import AT_START, InstrumentSpec, load_instruments, score
+from muspsy.instruments import AT_START, InstrumentSpec, load_instruments, questionnaires_text, score
 from muspsy.records import ClientState, ExitMeasurement, Instrument
 
 NOT_MEASURED_AFTER = frozenset({"crisis", "dropout"})
@@ -38,7 +38,7 @@ class Ending:
     ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
         shown: ArcState = {**state, "client_state": client_state.model_dump()}
         index = len(state["sessions"])
-        questionnaires = "\n\n".join(self.instruments[name].text for name in AT_START)
+        questionnaires = questionnaires_text(self.instruments, AT_START)
         task = views_supervision.client_self_report_exit(state, weeks, purpose, questionnaires)
         out, usage = await self.agent.ask(
             SymptomQuestionnairesOutput,
