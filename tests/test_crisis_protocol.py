@@ -11,6 +11,7 @@ import pytest
 
 from conftest import arc_of, at_risk_level, overriding
 from muspsy.agents.director import draw_numbers
+from muspsy.agents.session_ops import grounded_risk
 from muspsy.agents.spec import SpecError
 from muspsy.config import Limits
 from muspsy.crisis import (
@@ -147,6 +148,50 @@ async def test_the_assessment_is_what_the_counselor_recorded_not_the_clients_tru
     assert first.disposition == "continue_with_safety_plan"
     said = [t.risk for t in first.turns if t.speaker == "client"]
     assert "ideation_with_method" in said  # the ground truth the counselor side got wrong
+
+
+@pytest.mark.graph
+async def test_a_risk_flag_the_clients_words_do_not_bear_out_starts_no_protocol(profile):
+    """A counselor that flags preparatory behaviour on every turn, quoting words the client never
+    said (as a small model does), gets no crisis protocol: code keeps a risk only when its quote
+    is the client's. The same flag quoting the client's own words does start it."""
+
+    def invents(messages):
+        reply = default_responder("CounselorTurnOutput", messages)
+        return {**reply, "assessed_risk": "preparatory_behavior", "risk_cue": "I have saved up the tablets"}
+
+    low = await arc_of(profile("hannah-work-anxiety"), overriding(CounselorTurnOutput=invents), sessions_max=2)
+    turns = [t for s in low.sessions for t in s.turns if t.speaker == "counselor"]
+    assert all(t.kind != "crisis" and t.assessed_risk in (None, "none") and t.risk_cue is None for t in turns)
+    assert all(s.risk_assessment is None and s.disposition is None for s in low.sessions)
+
+    def quotes_the_client(messages):
+        said = [line for line in str(messages[-1].content).splitlines() if line.startswith("Client:")]
+        quote = " ".join(said[-1].removeprefix("Client:").split()[:4]) if said else ""
+        return {**invents(messages), "risk_cue": quote}
+
+    grounded = await arc_of(profile("hannah-work-anxiety"), overriding(CounselorTurnOutput=quotes_the_client))
+    first = grounded.sessions[0]
+    assert first.risk_assessment is not None and any(t.kind == "crisis" for t in first.turns)
+    flagged = next(t for t in first.turns if t.assessed_risk == "preparatory_behavior")
+    assert flagged.risk_cue and flagged.risk_cue.lower() in first.turns[flagged.index - 2].text.lower()
+
+
+@pytest.mark.unit
+def test_a_risk_stands_only_when_its_quote_is_in_the_clients_words() -> None:
+    session: Any = {
+        "turns": [
+            {"speaker": "counselor", "text": "You said you saved up the tablets?"},
+            {"speaker": "client", "text": "Honestly... some nights I wish I were dead."},
+        ]
+    }
+    assert grounded_risk(session, "passive_ideation", "I wish I were DEAD") == "passive_ideation"  # case, marks
+    assert grounded_risk(session, "passive_ideation", "wish I were dead tonight") == "none"  # not what was said
+    assert grounded_risk(session, "preparatory_behavior", "saved up the tablets") == "none"  # the counselor's words
+    assert grounded_risk(session, "passive_ideation", "dead") == "none"  # one word shows nothing
+    assert grounded_risk(session, "passive_ideation", "") == "none"
+    assert grounded_risk(session, "none", "I wish I were dead") == "none"
+    assert grounded_risk(session, "passive_ideation", "ere dead") == "none"  # whole words only
 
 
 @pytest.mark.graph

@@ -277,6 +277,9 @@ class Turn(Record):
     assessed_risk: StoredTurnRisk | RiskLevel | None = Field(
         default=None, description="Counselor turns: the risk the counselor noticed in the client's last words."
     )
+    risk_cue: str | None = Field(
+        default=None, description="Counselor turns that noticed a risk: the client's words it quoted for it."
+    )
     kind: Literal["open", "dialogue", "crisis", "close"] = "dialogue"
     # Counselor turns: where in the strategy's protocol the turn was and which technique of its
     # repertoire it used (crisis turns: of the crisis protocol's repertoire, with no phase; None

@@ -22,7 +22,7 @@ from typing import Any
 from muspsy import views, views_crisis, views_protocol
 from muspsy.agents import protocol
 from muspsy.agents.base import Agent
-from muspsy.agents.session_ops import with_counselor_turn, with_turn
+from muspsy.agents.session_ops import grounded_risk, with_counselor_turn, with_turn
 from muspsy.agents.spec import Strategy
 from muspsy.crisis import protocol_due
 from muspsy.graphs.state import ArcState, CurrentSession
@@ -79,7 +79,7 @@ class Counselor:
         out, usage = await self.agent.ask(protocol.schema(strategy, "turn"), "turn", task, state, self._system(state))
         phase = protocol.forward_phase(state["session"], strategy, out.phase)
         session = with_counselor_turn(
-            state["session"], out.text, "dialogue", out.assessed_risk, ready_to_close=out.ready_to_close
+            state["session"], out.text, "dialogue", out.assessed_risk, out.risk_cue, ready_to_close=out.ready_to_close
         )
         return {"session": protocol.labelled(session, phase, out.technique), "usage": usage}
 
@@ -100,11 +100,11 @@ class Counselor:
             out, usage = await self.agent.ask(
                 protocol.schema(strategy, "close"), "close", task, state, self._system(state)
             )
-        if protocol_due(state["session"], out.assessed_risk):
+        if protocol_due(state["session"], grounded_risk(state["session"], out.assessed_risk, out.risk_cue)):
             # The cap makes room: risk noticed at the close (a disclosure on the last allowed
             # turn) is answered, and the crisis protocol runs before the session closes.
             asked = with_counselor_turn(
-                state["session"], out.text, "crisis", out.assessed_risk, technique="ask_directly"
+                state["session"], out.text, "crisis", out.assessed_risk, out.risk_cue, technique="ask_directly"
             )
             return {"session": asked, "usage": usage}
         # A protocol without homework has no field for it.
@@ -113,7 +113,7 @@ class Counselor:
             if termination
             else {"homework_given": list(getattr(out, "homework", []))}
         )
-        session = with_counselor_turn(state["session"], out.text, "close", out.assessed_risk, **changes)
+        session = with_counselor_turn(state["session"], out.text, "close", out.assessed_risk, out.risk_cue, **changes)
         return {"session": protocol.labelled(session, strategy.closing.name, out.technique), "usage": usage}
 
 

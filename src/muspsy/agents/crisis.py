@@ -69,7 +69,7 @@ class CrisisCounselor:
         out, usage = await self.agent.ask(RiskScreenOutput, "crisis_screen", task, state, self._system(state))
         session = state["session"]
         current = session.get("risk_assessment")
-        findings = out.model_dump(exclude={"assessed_risk", "text"})
+        findings = out.model_dump(exclude={"risk_cue", "assessed_risk", "text"})
         assessment = merge_findings(
             RiskAssessment.model_validate(current) if current else None, findings, len(session["turns"]) + 1
         )
@@ -123,6 +123,7 @@ def _crisis_turn(session: CurrentSession, out: CrisisTurn, technique: str, **cha
         out.text,
         "crisis",
         out.assessed_risk,
+        out.risk_cue,
         technique=technique,
         ready_to_close=False,
         protocol_turns=session.get("protocol_turns", 0) + 1,

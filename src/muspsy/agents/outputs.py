@@ -43,10 +43,19 @@ ASSESSED_RISK = Field(
     "preparatory_behavior (has done or prepared something to end their life); self_harm (hurting oneself "
     "without wanting to die), harm_to_others, safeguarding_minor (a child is being harmed or at risk)."
 )
+# The counselor quotes what it noticed before it names it: code keeps a risk only when the
+# quote is found in what the client said (`muspsy.agents.session_ops.grounded_risk`).
+RISK_CUE = Field(
+    default="",
+    max_length=200,
+    description="The client's own words that show a risk, copied exactly from what they said this session; "
+    "empty when they showed none.",
+)
 FactId = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
 
 class CounselorTurnOutput(Output):
+    risk_cue: str = RISK_CUE
     assessed_risk: TurnRisk = ASSESSED_RISK
     text: str = TURN_TEXT
     ready_to_close: bool = Field(
@@ -61,6 +70,7 @@ SCREEN_ANSWER = "from what the client has said so far: yes, no, or unknown while
 class RiskScreenOutput(Output):
     """One risk-screening turn: what the client's words have answered so far, then the question."""
 
+    risk_cue: str = RISK_CUE
     assessed_risk: TurnRisk = ASSESSED_RISK
     wish_to_be_dead: ScreenAnswer = Field(description=f"Wished to be dead or not to wake up, {SCREEN_ANSWER}.")
     active_ideation: ScreenAnswer = Field(description=f"Thoughts of killing themselves, {SCREEN_ANSWER}.")
@@ -83,6 +93,7 @@ PLAN_ENTRIES: Any = Field(max_length=2, description="What the client agreed for 
 class SafetyPlanOutput(Output):
     """One safety-planning turn: the entries the client agreed for each step, then the next step."""
 
+    risk_cue: str = RISK_CUE
     assessed_risk: TurnRisk = ASSESSED_RISK
     warning_signs: list[Line] = PLAN_ENTRIES
     internal_coping: list[Line] = PLAN_ENTRIES
@@ -96,11 +107,13 @@ class SafetyPlanOutput(Output):
 class CrisisActionOutput(Output):
     """The turn that carries out the disposition code set (follow-up, referral or emergency)."""
 
+    risk_cue: str = RISK_CUE
     assessed_risk: TurnRisk = ASSESSED_RISK
     text: str = TURN_TEXT
 
 
 class ClosingOutput(Output):
+    risk_cue: str = RISK_CUE
     assessed_risk: TurnRisk = ASSESSED_RISK
     text: str = TURN_TEXT
     homework: list[Line] = Field(
@@ -111,6 +124,7 @@ class ClosingOutput(Output):
 class TerminationOutput(Output):
     """The close of a termination session: the last words of the course, no new homework."""
 
+    risk_cue: str = RISK_CUE
     assessed_risk: TurnRisk = ASSESSED_RISK
     text: str = TURN_TEXT
     relapse_prevention: list[Line] = Field(

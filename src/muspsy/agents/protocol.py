@@ -32,12 +32,13 @@ def _enum(names: list[str]) -> Any:
 
 
 def _rebuilt(base: type[Output], extra: dict[str, tuple[Any, FieldInfo]], drop: tuple[str, ...] = ()) -> type[Output]:
-    """`base` with `extra` fields inserted after `assessed_risk` (or first), `drop` left out:
+    """`base` with `extra` fields inserted after its risk reading (or first), `drop` left out:
     the model picks its phase and technique before it writes what it says."""
     fields: dict[str, Any] = {}
     own = {name: (info.annotation, info) for name, info in base.model_fields.items() if name not in drop}
-    if "assessed_risk" in own:
-        fields["assessed_risk"] = own.pop("assessed_risk")
+    for reading in ("risk_cue", "assessed_risk"):
+        if reading in own:
+            fields[reading] = own.pop(reading)
     fields.update(extra)
     fields.update(own)
     model: type[Output] = create_model(base.__name__, __base__=Output, __doc__=base.__doc__, **fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from muspsy.graphs.state import CurrentSession
@@ -15,19 +16,43 @@ def noticed_risk(session: CurrentSession) -> str | None:
     return assessed if TURN_RISK_SEVERITY.get(assessed or "none", 0) > 0 else None
 
 
+# A quote shorter than this says too little to show a risk ("I", "yes").
+CUE_MIN_WORDS = 2
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"[^\W_]+", text.lower()))
+
+
+def grounded_risk(session: CurrentSession, assessed_risk: str, risk_cue: str) -> str:
+    """The counselor's risk reading as code acts on it: a risk stands only when its quoted cue
+    (at least two words, case and punctuation aside) occurs in something the client said this
+    session. A label the client's words do not bear out reads as none, so it cannot start the
+    crisis protocol; what the client said stays the only evidence."""
+    if TURN_RISK_SEVERITY[assessed_risk] == 0:
+        return "none"
+    cue = _words(risk_cue)
+    if len(cue.split()) < CUE_MIN_WORDS:
+        return "none"
+    said = (_words(t["text"]) for t in session["turns"] if t["speaker"] == "client")
+    return assessed_risk if any(f" {cue} " in f" {words} " for words in said) else "none"
+
+
 def with_counselor_turn(
-    session: CurrentSession, text: str, kind: str, assessed_risk: str, **changes: Any
+    session: CurrentSession, text: str, kind: str, assessed_risk: str, risk_cue: str, **changes: Any
 ) -> CurrentSession:
-    """A counselor turn with its risk assessment; the session's crisis flags follow the
-    counselor's assessment, never the client's own label."""
-    severity = TURN_RISK_SEVERITY[assessed_risk]
+    """A counselor turn with its risk reading, grounded in the client's words; the session's
+    crisis flag follows the counselor's reading, never the client's own label."""
+    risk = grounded_risk(session, assessed_risk, risk_cue)
+    cue = {"risk_cue": " ".join(risk_cue.split())} if risk != "none" else {}
     return with_turn(
         session,
         "counselor",
         text,
         kind,
-        assessed_risk=assessed_risk,
-        crisis=session["crisis"] or severity > 0,
+        assessed_risk=risk,
+        crisis=session["crisis"] or risk != "none",
+        **cue,
         **changes,
     )
 
@@ -40,6 +65,7 @@ def with_turn(
     risk: str | None = None,
     assessed_risk: str | None = None,
     technique: str | None = None,
+    risk_cue: str | None = None,
     **changes: Any,
 ) -> CurrentSession:
     """A copy of `session` with one more turn (and other fields changed)."""
@@ -48,6 +74,8 @@ def with_turn(
         turn["risk"] = risk
     if assessed_risk is not None:
         turn["assessed_risk"] = assessed_risk
+    if risk_cue is not None:
+        turn["risk_cue"] = risk_cue
     if technique is not None:
         turn["technique"] = technique
     return {**session, **changes, "turns": [*session["turns"], turn]}  # type: ignore[typeddict-item]

@@ -8,8 +8,9 @@ for the same way, so the model needs no change when the counselor's outputs grow
 
 Commands at the prompt: `/close` (say this and then wind the session up), `/see` (what the
 counselor may see: its system prompt with intake, plan and memos), `/hint` (ask the clinical
-supervisor), `/risk LEVEL` (the risk the person noticed in the client's last words: the
-counselor-side assessment that routes the crisis protocol; `none` unless given), `/help`,
+supervisor), `/risk LEVEL WORDS` (the risk the person noticed in the client's words, quoting
+them: the counselor-side assessment that routes the crisis protocol, kept like a model's only
+when the quote is the client's; `none` unless given), `/help`,
 `/quit` (stop; `muspsy play` with the same folder resumes).
 """
 
@@ -34,9 +35,9 @@ HELP = """commands:
   /close TEXT  say TEXT and wind the session up (the closing words and homework come next)
   /see         what the counselor may see: intake, plan, memos, strategy
   /hint        ask the clinical supervisor for a hint
-  /risk LEVEL  your assessment of risk in the client's last words, sent with your next line
-               (none, passive_ideation ... preparatory_behavior, self_harm, harm_to_others,
-               safeguarding_minor; none unless you say)
+  /risk LEVEL WORDS  your assessment of risk, quoting the client's words that show it, sent
+               with your next line (none, passive_ideation ... preparatory_behavior, self_harm,
+               harm_to_others, safeguarding_minor; none unless you say)
   /help        this list
   /quit        stop here; run the same `muspsy play` again to resume"""
 
@@ -74,6 +75,7 @@ class HumanChatModel(BaseChatModel):
     _closing: bool = PrivateAttr(default=False)
     # Set by /risk for the next answer only: the person's own reading of the client's words.
     _risk: str = PrivateAttr(default="none")
+    _cue: str = PrivateAttr(default="")
 
     @property
     def _llm_type(self) -> str:
@@ -118,6 +120,7 @@ class HumanChatModel(BaseChatModel):
                 answer["ready_to_close"] = self._closing
         if "assessed_risk" in properties:
             answer["assessed_risk"], self._risk = self._risk, "none"
+            answer["risk_cue"], self._cue = self._cue, ""
         for field, spec in properties.items():
             if field in answer:
                 continue
@@ -150,11 +153,14 @@ class HumanChatModel(BaseChatModel):
                     self.terminal.say(f"supervisor: {await self.hint(messages)}")
             elif command == "/risk":
                 levels = list(get_args(TurnRisk))
-                if rest.strip() in levels:
-                    self._risk = rest.strip()
-                    self.terminal.say(f"(noted: risk {self._risk}, sent with your next line)")
-                else:
+                level, _, quote = rest.strip().partition(" ")
+                if level not in levels:
                     self.terminal.say(f"(/risk takes one of: {', '.join(levels)})")
+                elif level != "none" and not quote.strip():
+                    self.terminal.say("(quote the client's words that show it: /risk LEVEL WORDS)")
+                else:
+                    self._risk, self._cue = level, quote.strip()
+                    self.terminal.say(f"(noted: risk {self._risk}, sent with your next line)")
             elif command == "/close":
                 if rest.strip():
                     return rest.strip(), True

@@ -27,7 +27,7 @@ from muspsy.llm import RoleModel
 from muspsy.records import ROLES, Role
 from muspsy.testing import scripted_crisis, scripted_protocol, scripted_supervision
 from muspsy.testing.judge_replies import judge_reply
-from muspsy.testing.scripted_crisis import RISK_RESPONSE, assess_risk
+from muspsy.testing.scripted_crisis import RISK_RESPONSE, risk_reading
 from muspsy.testing.scripted_protocol import items_under, strategy_in
 from muspsy.testing.scripted_protocol import strategies as _strategies
 from muspsy.views import ATTITUDE_NOTES
@@ -271,11 +271,11 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
     # The counselor's calls follow the protocol of the strategy its system prompt describes.
     strategy = strategy_in(prompt) if schema in COUNSELOR_SCHEMAS else None
     if schema == "CounselorTurnOutput":
-        noticed = assess_risk(messages)
+        noticed = risk_reading(messages)
         step = scripted_protocol.dialogue(strategy, messages, session, turn) if strategy else {"text": None}
         fallback = COUNSELOR_LINES[(turn // 2 + session) % len(COUNSELOR_LINES)]
-        text = RISK_RESPONSE if noticed != "none" else step["text"] or fallback
-        return {**step, "assessed_risk": noticed, "text": text, "ready_to_close": turn >= 7}
+        text = RISK_RESPONSE if noticed["assessed_risk"] != "none" else step["text"] or fallback
+        return {**step, **noticed, "text": text, "ready_to_close": turn >= 7}
     if schema == "OpeningOutput" and strategy:
         risk_check = scripted_crisis.opening(messages, _section_items(messages, "Homework to review:")) or {}
         return {
@@ -299,15 +299,15 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
     if schema in CRISIS_TURNS:
         return CRISIS_TURNS[schema](messages)
     if schema in ("ClosingOutput", "TerminationOutput") and strategy:
-        reply = {**scripted_protocol.closing(strategy, session), "assessed_risk": assess_risk(messages)}
+        reply = {**scripted_protocol.closing(strategy, session), **risk_reading(messages)}
         if schema == "TerminationOutput":
-            reply = {**scripted_supervision.termination_close(reply["assessed_risk"]), "technique": reply["technique"]}
+            reply = {**scripted_supervision.termination_close(risk_reading(messages)), "technique": reply["technique"]}
         asked = scripted_crisis.closing_text(messages)  # new risk at the close: ask about it first
         return {**reply, "text": asked} if asked else reply
     if schema == "ClosingOutput":
         task = HOMEWORK[(session - 1) % len(HOMEWORK)]
         return {
-            "assessed_risk": assess_risk(messages),
+            **risk_reading(messages),
             "text": scripted_crisis.closing_text(messages)
             or f"We are nearly at time. Before we meet again, could you {task.lower()}?",
             "homework": [task],
@@ -319,7 +319,7 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             or _client_turn(prompt, session, turn)
         )
     if schema == "TerminationOutput":
-        return scripted_supervision.termination_close(assess_risk(messages))
+        return scripted_supervision.termination_close(risk_reading(messages))
     if schema == "MemoOutput":
         assigned = _section_items(messages, "Homework given at the end of the session:")
         return {

@@ -133,10 +133,15 @@ def _last(messages: Sequence[BaseMessage], label: str) -> str:
     return lines[-1] if lines else ""
 
 
-def assess_risk(messages: Sequence[BaseMessage]) -> str:
-    """What the scripted counselor notices in the client's last line of the dialogue shown."""
+def risk_reading(messages: Sequence[BaseMessage]) -> dict[str, str]:
+    """What the scripted counselor notices in the client's last line of the dialogue shown, with
+    the phrase it noticed as the quoted cue."""
     words = _last(messages, "Client:").lower()
-    return next((label for label, phrases in RISK_PHRASES if any(p in words for p in phrases)), "none")
+    for label, phrases in RISK_PHRASES:
+        for phrase in phrases:
+            if phrase in words:
+                return {"risk_cue": phrase, "assessed_risk": label}
+    return {"risk_cue": "", "assessed_risk": "none"}
 
 
 def most_noticed(prompt: str) -> str:
@@ -167,7 +172,7 @@ def screen(messages: Sequence[BaseMessage]) -> dict[str, Any]:
         " ".join(to_ask)
         or "Thank you for answering all of that so openly. Now let us plan together how to keep you safe."
     )
-    return {"assessed_risk": assess_risk(messages), **findings, "other_concerns": [], "text": text}
+    return {**risk_reading(messages), **findings, "other_concerns": [], "text": text}
 
 
 def safety_plan(messages: Sequence[BaseMessage]) -> dict[str, Any]:
@@ -181,7 +186,7 @@ def safety_plan(messages: Sequence[BaseMessage]) -> dict[str, Any]:
         text = f"Let's write your safety plan together. Tell me {', and '.join(PLAN_QUESTIONS[s] for s in steps[:3])}."
     else:
         text = "Let's go over your safety plan together, step by step: does each part of it still fit?"
-    return {"assessed_risk": assess_risk(messages), **entries, "text": text}
+    return {**risk_reading(messages), **entries, "text": text}
 
 
 ACTION_LINES = {
@@ -198,7 +203,7 @@ def action(messages: Sequence[BaseMessage]) -> dict[str, Any]:
     """CrisisActionOutput: the disposition's next steps, said plainly."""
     match = re.search(r"the disposition is: ([a-z ]+)\.", _prompt(messages))
     chosen = match.group(1) if match else "continue with safety plan"
-    return {"assessed_risk": assess_risk(messages), "text": ACTION_LINES[chosen]}
+    return {**risk_reading(messages), "text": ACTION_LINES[chosen]}
 
 
 def opening(messages: Sequence[BaseMessage], homework: list[str]) -> dict[str, Any] | None:
@@ -213,7 +218,7 @@ def opening(messages: Sequence[BaseMessage], homework: list[str]) -> dict[str, A
 
 def closing_text(messages: Sequence[BaseMessage]) -> str | None:
     """The close's words when the client's last words show risk: ask about it first."""
-    return RISK_RESPONSE if assess_risk(messages) != "none" else None
+    return RISK_RESPONSE if risk_reading(messages)["assessed_risk"] != "none" else None
 
 
 def decision(prompt: str) -> dict[str, Any]:

@@ -131,10 +131,10 @@ def termination_opening(prompt: str) -> dict[str, Any]:
     return {"text": "Welcome back. As we agreed, this is our last session. How have things been since we started?"}
 
 
-def termination_close(assessed_risk: str) -> dict[str, Any]:
+def termination_close(risk_reading: dict[str, str]) -> dict[str, Any]:
     """The last close of the course: a look back and a relapse-prevention plan, no homework."""
     return {
-        "assessed_risk": assessed_risk,
+        **risk_reading,
         "text": "This is where our work together ends. Looking back, you have made real progress. Let's write down "
         "the early warning signs and what you will do if they come back. Take good care.",
         "relapse_prevention": [
