@@ -4,6 +4,7 @@ a 135M model's wording is never asserted on."""
 from __future__ import annotations
 
 import json
+import re
 from itertools import pairwise
 
 import pytest
@@ -18,6 +19,10 @@ from muspsy.runner import start_run
 pytestmark = pytest.mark.embedded
 
 
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"[^\W_]+", text.lower()))
+
+
 async def test_short_real_arc_on_the_embedded_model(tmp_path):
     config = RunConfig.model_validate(
         {"backend": "embedded", "limits": {"sessions_min": 2, "sessions_max": 2, "turns_min": 3, "turns_max": 5}}
@@ -28,9 +33,16 @@ async def test_short_real_arc_on_the_embedded_model(tmp_path):
     lines = (result.run_dir / "arcs.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1
     record = ArcRecord.model_validate(json.loads(lines[0]))
-    assert len(record.sessions) == 2
+    # A 135M model may still quote the client's words for a risk it reads into them: then the
+    # protocol runs (past the cap) and an urgent referral or emergency ends the arc early.
+    ended_early = record.sessions[-1].disposition in ("urgent_referral", "emergency")
+    assert len(record.sessions) == 2 or (ended_early and len(record.sessions) == 1)
     for session in record.sessions:
-        assert 3 <= len(session.turns) <= 5
+        assert 3 <= len(session.turns) <= 5 or session.risk_assessment is not None
+        client_words = [_words(t.text) for t in session.turns if t.speaker == "client"]
+        for turn in session.turns:  # every risk acted on was quoted from the client
+            if turn.assessed_risk not in (None, "none"):
+                assert turn.risk_cue and any(_words(turn.risk_cue) in said for said in client_words)
         speakers = [t.speaker for t in session.turns]
         assert all(a != b for a, b in pairwise(speakers))
         assert all(t.text.strip() for t in session.turns)

@@ -3,15 +3,32 @@ short limits, compact windows and answer bounds."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 
-from muspsy.agents.outputs import MemoOutput
+from muspsy.agents.outputs import MemoOutput, PlanOutput
 from muspsy.agents.spec import load_specs
 from muspsy.backends import embedded_request_fields
-from muspsy.backends.embedded import expected_time, free_cores, quiet_openmp_threads, slot_of, thread_count
-from muspsy.config import EmbeddedSettings, RunConfig, build_config, fingerprint, resolved, role_settings
+from muspsy.backends.embedded import (
+    busy_between,
+    busy_cores,
+    expected_time,
+    free_cores,
+    quiet_openmp_threads,
+    slot_of,
+    thread_count,
+)
+from muspsy.config import (
+    BACKEND_DEFAULTS,
+    EmbeddedSettings,
+    RunConfig,
+    build_config,
+    fingerprint,
+    resolved,
+    role_settings,
+)
 from muspsy.llm import request_options
 from muspsy.records import ROLES
 
@@ -19,12 +36,19 @@ pytestmark = pytest.mark.unit
 
 
 def test_threads_follow_the_free_cores_unless_configured():
-    assert free_cores(total=2, load=0.2) == 2
-    assert free_cores(total=2, load=1.4) == 1
-    assert free_cores(total=2, load=9.0) == 1  # never none
+    assert free_cores(total=2, busy=0.2) == 2
+    assert free_cores(total=2, busy=1.4) == 1
+    assert free_cores(total=2, busy=9.0) == 1  # never none
     assert thread_count(EmbeddedSettings(threads=3)) == 3
     assert thread_count(EmbeddedSettings(threads=0)) == -1  # llama.cpp's own choice
-    assert 1 <= thread_count(EmbeddedSettings()) <= free_cores(load=0)
+    assert 1 <= thread_count(EmbeddedSettings()) <= free_cores(busy=0)
+
+
+def test_busy_cores_are_read_from_two_cpu_time_readings_not_the_load_average():
+    # (busy, total) jiffies summed over 2 CPUs: 150 of 200 jiffies busy is 1.5 CPUs.
+    assert busy_between((1_000, 10_000), (1_150, 10_200), cpus=2) == 1.5
+    assert busy_between((1_000, 10_000), (1_000, 10_000), cpus=2) == 0.0  # no time passed
+    assert 0.0 <= busy_cores(sample_s=0.05) <= (os.cpu_count() or 1)
 
 
 def test_openmp_threads_sleep_unless_the_user_chose(monkeypatch):
@@ -89,7 +113,25 @@ def test_compact_windows_and_answer_bounds():
         if "maxLength" in prop:
             assert prop["maxLength"] == original["properties"][name]["maxLength"] // 2
             assert prop["maxLength"] >= prop.get("minLength", 0)
-    assert request_options(MemoOutput, "json_schema")["response_format"]["json_schema"]["schema"] == original
+    unscaled = request_options(MemoOutput, "json_schema")["response_format"]["json_schema"]["schema"]
+    assert unscaled == {**original, "additionalProperties": False}
+
+
+def test_schemas_sent_are_closed_and_the_embedded_model_gets_a_compact_json_grammar():
+    # Every object, nested ones too, allows no made-up keys for a small model to run on with.
+    plan = request_options(PlanOutput, "json_schema")["response_format"]["json_schema"]["schema"]
+    objects = [plan, *plan["$defs"].values()]
+    assert all(o["additionalProperties"] is False for o in objects if "properties" in o)
+    grammar = request_options(MemoOutput, "llguidance", 0.5)["grammar"]
+    header, _, schema_json = grammar.partition("start: %json ")
+    assert header == "%llguidance {}\n"
+    sent = json.loads(schema_json)
+    assert sent["x-guidance"] == {"whitespace_flexible": False} and sent["additionalProperties"] is False
+    assert (
+        sent["properties"]["summary"]["maxLength"]
+        == MemoOutput.model_json_schema()["properties"]["summary"]["maxLength"] // 2
+    )
+    assert BACKEND_DEFAULTS["embedded"].structured_method == "llguidance"
 
 
 def test_the_expected_time_is_said_in_minutes_for_long_runs():

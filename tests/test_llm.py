@@ -236,4 +236,5 @@ async def test_structured_options_and_the_endpoints_extra_body_reach_the_server_
     assert payload is not None
     assert payload["repeat_penalty"] == 1.2
     assert payload["response_format"]["json_schema"]["name"] == "CounselorTurnOutput"
-    assert payload["response_format"]["json_schema"]["schema"] == CounselorTurnOutput.model_json_schema()
+    sent = payload["response_format"]["json_schema"]["schema"]
+    assert sent == {**CounselorTurnOutput.model_json_schema(), "additionalProperties": False}

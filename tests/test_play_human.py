@@ -80,7 +80,7 @@ async def test_fields_of_newer_schemas_are_asked_for_or_defaulted():
 
 async def test_risk_is_the_persons_own_assessment_for_one_answer_and_quit_stops():
     typist = Typist(["/risk bogus", "/risk active_ideation", "/risk active_ideation no way out but to end it",
-                     "Are you thinking of ending your life?", "Let us make a safety plan together.", "/quit"])  # fmt: skip
+                     "Are you thinking of ending your life?", "Let us make a safety plan.", "/quit"])  # fmt: skip
     model = HumanChatModel(terminal=typist)
     noticed = await answer(model, CounselorTurnOutput)
     assert noticed.assessed_risk == "active_ideation" and noticed.text == "Are you thinking of ending your life?"
@@ -88,7 +88,7 @@ async def test_risk_is_the_persons_own_assessment_for_one_answer_and_quit_stops(
     assert any("/risk takes one of: none, passive_ideation" in line for line in typist.shown)
     assert any("quote the client's words" in line for line in typist.shown)  # a level alone is refused
     crisis = await answer(model, CrisisActionOutput)  # the assessment holds for one answer only
-    assert crisis == CrisisActionOutput(text="Let us make a safety plan together.", assessed_risk="none")
+    assert crisis == CrisisActionOutput(text="Let us make a safety plan.", assessed_risk="none")
     assert any("crisis protocol" in line for line in typist.shown)
     with pytest.raises(PlayerQuit):
         await answer(model, CounselorTurnOutput)

@@ -106,7 +106,7 @@ def test_phase_and_technique_are_enums_of_the_strategys_own_names():
     assert set(properties["technique"]["enum"]) == {
         t.name for t in strategy.techniques_for(*properties["phase"]["enum"])
     }
-    assert list(properties)[:3] == ["assessed_risk", "phase", "technique"]  # chosen before the text
+    assert list(properties)[:4] == ["risk_cue", "assessed_risk", "phase", "technique"]  # chosen before the text
     assert turn.__name__ == "CounselorTurnOutput"  # backends and scripted responders see the usual name
     base = {"assessed_risk": "none", "phase": "scaling", "text": "Where are you on the scale?", "ready_to_close": False}
     turn.model_validate({**base, "technique": "scaling_question"})

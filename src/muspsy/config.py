@@ -20,7 +20,9 @@ from muspsy.redact import redact
 from muspsy.safeyaml import YamlFileError, parse_yaml, read_regular_file
 
 Backend = Literal["openai", "embedded", "scripted"]
-StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
+# llguidance: a llama.cpp server built with LLGuidance, sent the JSON schema as a grammar that
+# allows no whitespace between JSON tokens (the embedded model's default).
+StructuredMethod = Literal["json_schema", "function_calling", "json_mode", "llguidance"]
 
 
 MAX_SEED = 2**31 - 1
@@ -212,7 +214,7 @@ BACKEND_DEFAULTS: dict[Backend, ModelSettings] = {
         timeout_s=3600,
         max_retries=0,
         extra_body={"repeat_penalty": 1.2},
-        structured_method="json_schema",
+        structured_method="llguidance",
     ),
     "scripted": ModelSettings(model="scripted", structured_method="json_schema"),
 }

@@ -155,8 +155,27 @@ def request_options(schema: type[BaseModel], method: StructuredMethod, length_sc
         return {"tools": [tool], "tool_choice": {"type": "function", "function": {"name": tool["function"]["name"]}}}
     if method == "json_mode":
         return {"response_format": {"type": "json_object"}}
-    json_schema = {"name": schema.__name__, "schema": scaled_bounds(schema.model_json_schema(), length_scale)}
-    return {"response_format": {"type": "json_schema", "json_schema": json_schema}}
+    sent = closed(scaled_bounds(schema.model_json_schema(), length_scale))
+    if method == "llguidance":
+        # Compact JSON: with whitespace allowed a small model spends tokens on indentation and
+        # blank lines between keys (llama.cpp's `response_format` path allows them).
+        compact = {"x-guidance": {"whitespace_flexible": False}, **sent}
+        return {"grammar": "%llguidance {}\nstart: %json " + json.dumps(compact)}
+    return {"response_format": {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": sent}}}
+
+
+def closed(node: Any) -> Any:
+    """A JSON schema whose objects allow no properties beyond their own: the replies are parsed
+    ignoring extras, but a grammar that allows them lets a small model write on past the last
+    field (nested made-up keys until max_tokens)."""
+    if isinstance(node, list):
+        return [closed(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: closed(value) for key, value in node.items()}
+    if "properties" in out and out.get("type") == "object":
+        out.setdefault("additionalProperties", False)
+    return out
 
 
 def scaled_bounds(node: Any, scale: float) -> Any:

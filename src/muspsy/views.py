@@ -18,7 +18,6 @@ one-way mirror:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -203,16 +202,8 @@ def client_system(state: ArcState, session_index: int | None = None) -> dict[str
     shareable = [f"[{item.id}] {item.text}" for item in items if item.kind == "fact"]
     risk_notes = [f"[{item.id}] {item.text}" for item in items if item.kind == "risk"]
     return {
-        "name": profile.name,
-        "age": str(profile.age),
-        "gender": profile.gender,
-        "culture": profile.culture.rstrip("."),  # the template ends the sentence
-        "occupation": profile.occupation,
+        **_persona(profile),
         "language": language_name(state["language"]),
-        "personality": profile.personality,
-        "background": profile.background,
-        "presenting_problem": profile.intake.presenting_problem,
-        "story": _own_story(profile),
         "style": STYLE_NOTES[profile.conversational_style],
         "attitude": ATTITUDE_NOTES[profile.attitude],
         "shareable_facts": bullets(shareable),
@@ -221,6 +212,22 @@ def client_system(state: ArcState, session_index: int | None = None) -> dict[str
         "state": state_text(current),
         "homework": _client_homework(state, current),
         "memories": bullets(state.get("client_memories", []), empty="(this is your first session)"),
+    }
+
+
+def _persona(profile: ClientProfile) -> dict[str, str]:
+    """Who the client is and the story it brought to counseling: what the client knows of
+    itself, and what the director keeps its week true to."""
+    return {
+        "name": profile.name,
+        "age": str(profile.age),
+        "gender": profile.gender,
+        "culture": profile.culture.rstrip("."),  # the template ends the sentence
+        "occupation": profile.occupation,
+        "personality": profile.personality,
+        "background": profile.background,
+        "presenting_problem": profile.intake.presenting_problem,
+        "story": _own_story(profile),
     }
 
 
@@ -422,16 +429,16 @@ def client_appraisal(state: ArcState, questionnaires: str, recent_turns: int, pr
 
 
 def director_system(state: ArcState, plan: WeekPlan) -> dict[str, str]:
-    """The director sees the whole profile except the private facts and risk notes the client is
-    not ready to tell in the next session: what it writes becomes the client's next state, so a
-    locked item narrated there would reach the client's prompt before the ledger unlocks it."""
+    """The director sees who the client is, as the client knows itself, and of the private facts
+    and risk notes only those the client is ready to tell in the next session: what it writes
+    becomes the client's next state, so a locked item narrated there would reach the client's
+    prompt before the ledger unlocks it. The week's own facts (the last state, the planned
+    state, the drawn numbers, the risk level) come in the week's task, each once."""
     profile = _profile(state)
     ready = unlocked(profile, len(state["sessions"]) + 1, plan.alliance, state.get("disclosures", []))
-    shown = profile.model_dump(mode="json", by_alias=True, exclude={"provenance", "extra", "private_history"})
-    shown["risk"] = {"level": plan.risk_level}  # the level the week ends with
     return {
+        **_persona(profile),
         "language": language_name(state["language"]),
-        "profile": json.dumps(shown, ensure_ascii=False, indent=1),
         "ready_to_tell": bullets((item.text for item in ready), empty="(nothing yet)"),
     }
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -64,11 +65,46 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def free_cores(total: int | None = None, load: float | None = None) -> int:
-    """Cores not busy with other work right now (the 1-minute load average), at least one."""
+# How long the server watches the CPUs before it picks its thread count.
+BUSY_SAMPLE_S = 0.3
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat; None off Linux."""
+    try:
+        fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = sum(fields[3:5])  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_between(before: tuple[int, int], after: tuple[int, int], cpus: int) -> float:
+    """How many of `cpus` CPUs were busy between two /proc/stat readings."""
+    total = after[1] - before[1]
+    return cpus * (after[0] - before[0]) / total if total > 0 else 0.0
+
+
+def busy_cores(sample_s: float = BUSY_SAMPLE_S) -> float:
+    """Cores busy with other work right now: measured over `sample_s` where /proc/stat exists.
+
+    Not the 1-minute load average: it trails the work by a minute, so right after
+    `pip install` an idle machine reads as one core busy and the server would start on half
+    the threads it could use for the whole run."""
+    before = _cpu_times()
+    if before is None:
+        return os.getloadavg()[0]
+    time.sleep(sample_s)
+    after = _cpu_times()
+    assert after is not None
+    return busy_between(before, after, os.cpu_count() or 1)
+
+
+def free_cores(total: int | None = None, busy: float | None = None) -> int:
+    """Cores not busy with other work right now, at least one."""
     total = cores() if total is None else total
-    load = os.getloadavg()[0] if load is None else load
-    return max(1, min(total, total - round(load)))
+    busy = busy_cores() if busy is None else busy
+    return max(1, min(total, total - round(busy)))
 
 
 def thread_count(settings: EmbeddedSettings) -> int:
