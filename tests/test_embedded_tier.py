@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from muspsy.agents.outputs import MemoOutput, PlanOutput
+from muspsy.agents.outputs import AllianceQuestionnaireOutput, MemoOutput, PlanOutput
 from muspsy.agents.spec import load_specs
 from muspsy.backends import embedded_request_fields
 from muspsy.backends.embedded import (
@@ -113,6 +113,10 @@ def test_compact_windows_and_answer_bounds():
         if "maxLength" in prop:
             assert prop["maxLength"] == original["properties"][name]["maxLength"] // 2
             assert prop["maxLength"] >= prop.get("minLength", 0)
+    plan = request_options(PlanOutput, "json_schema", 0.35)["response_format"]["json_schema"]["schema"]
+    assert plan["properties"]["goals"]["maxItems"] == 2  # 4 goals at most, rounded up
+    wai = request_options(AllianceQuestionnaireOutput, "json_schema", 0.35)["response_format"]["json_schema"]["schema"]
+    assert wai["properties"]["wai_sr"]["minItems"] == wai["properties"]["wai_sr"]["maxItems"] == 12  # fixed
     unscaled = request_options(MemoOutput, "json_schema")["response_format"]["json_schema"]["schema"]
     assert unscaled == {**original, "additionalProperties": False}
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import math
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
@@ -179,7 +180,8 @@ def closed(node: Any) -> Any:
 
 
 def scaled_bounds(node: Any, scale: float) -> Any:
-    """A JSON schema with every string's maxLength times `scale`, never below its minLength.
+    """A JSON schema with every string's maxLength and every list's maxItems times `scale`
+    (lists rounded up), never below their minimum (a questionnaire's fixed length stays).
 
     Shorter bounds in the grammar give shorter answers that still validate against the full
     schema."""
@@ -192,6 +194,8 @@ def scaled_bounds(node: Any, scale: float) -> Any:
     out = {key: scaled_bounds(value, scale) for key, value in node.items()}
     if isinstance(out.get("maxLength"), int):
         out["maxLength"] = max(out.get("minLength", 1), int(out["maxLength"] * scale))
+    if isinstance(out.get("maxItems"), int):
+        out["maxItems"] = max(out.get("minItems", 1), math.ceil(out["maxItems"] * scale))
     return out
 
 
