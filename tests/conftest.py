@@ -30,6 +30,12 @@ def profile() -> Callable[[str], ClientProfile]:
     return lambda name: load_profile(PROFILES / f"{name}.yaml")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The embedded model's Q8_0 copy is built in the test session's own folder, not the user's cache."""
+    os.environ.setdefault("MUSPSY_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 def overriding(**replies: Callable[[Sequence[BaseMessage]], dict[str, Any] | str]) -> Any:
     """The default responder, except for the schemas given (schema name -> reply function)."""
 

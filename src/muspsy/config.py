@@ -127,6 +127,11 @@ class EmbeddedSettings(Strict):
     compact: bool = Field(
         default=True, description="Shorter dialogue windows and answer bounds, sized for a small model on a CPU."
     )
+    weights: Literal["q8_0", "as_shipped"] = Field(
+        default="q8_0",
+        description="q8_0: serve a Q8_0 copy of the shipped Q4_1 GGUF (built once in muspsy's cache folder; "
+        "faster prompt processing on a CPU); as_shipped: the file as installed.",
+    )
 
 
 class Price(Strict):

