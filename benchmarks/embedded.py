@@ -3,6 +3,7 @@
     python benchmarks/embedded.py             # before (old server settings) and after, idle
     python benchmarks/embedded.py --busy      # also: after, with busy loops on every core
     python benchmarks/embedded.py --only after --busy
+    python benchmarks/embedded.py --only after q4_1 --no-floor   # the Q8_0 copy against the shipped Q4_1
     python benchmarks/embedded.py --only after --baseline main   # main's prompts and code, then these
     python benchmarks/embedded.py --only after --baseline main --side-by-side --no-floor  # at once
 
@@ -15,8 +16,9 @@ alone needs for these prompts. Printed per variant: the arc's wall time, per cal
 tokens processed and reused from the server's cache, the generation rate, and the floor.
 
 "before" reproduces the settings before issue 12: two unpinned slots, llama.cpp's own thread
-count, OpenMP's default spin-wait, full-length answers and windows, a 300 s timeout with two
-retries.
+count, OpenMP's default spin-wait, full-length answers and windows, JSON through
+`response_format`, the shipped Q4_1 weights, a 300 s timeout with two retries. "q4_1" is
+"after" with the shipped Q4_1 weights instead of their Q8_0 copy.
 `--baseline REF` adds a variant run from git revision REF's tree (its code, prompts and
 defaults, exported with `git archive`), first: the deterministic counts (prompt tokens
 processed and reused per role, completion tokens, calls) compare the two under the same load.
@@ -45,13 +47,21 @@ LIMITS = {"sessions_max": 2, "turns_max": 7}
 VARIANTS: dict[str, dict[str, Any]] = {
     "before": {
         "config": {
-            "embedded": {"parallel": 2, "threads": 0, "slot_per_role": False, "compact": False},
-            "models": {"default": {"timeout_s": 300, "max_retries": 2}},
+            "embedded": {
+                "parallel": 2,
+                "threads": 0,
+                "slot_per_role": False,
+                "compact": False,
+                "weights": "as_shipped",
+            },
+            "models": {"default": {"timeout_s": 300, "max_retries": 2, "structured_method": "json_schema"}},
         },
         # libgomp's default spin count when no wait policy is set: the old behaviour.
         "env": {"GOMP_SPINCOUNT": "300000"},
     },
     "after": {"config": {}, "env": {}},
+    # The defaults with the weights as installed (Q4_1) instead of the Q8_0 copy.
+    "q4_1": {"config": {"embedded": {"weights": "as_shipped"}}, "env": {}},
 }
 
 
@@ -253,7 +263,9 @@ def call_table(calls: list[dict[str, Any]]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--busy", action="store_true", help="also run 'after' with a busy loop on every core")
-    parser.add_argument("--only", choices=[*VARIANTS, "busy"], help="run one variant only (busy: after, busy loops)")
+    parser.add_argument(
+        "--only", nargs="+", choices=[*VARIANTS, "busy"], help="run these variants only (busy: after, busy loops)"
+    )
     parser.add_argument("--side-by-side", action="store_true", help="run the variants at the same time")
     parser.add_argument("--no-floor", action="store_true", help="skip the floor (the bare re-sent requests)")
     parser.add_argument("--baseline", metavar="REF", help="also run git revision REF's tree (e.g. main), first")
@@ -268,11 +280,11 @@ def main() -> None:
         return
     # The floor is measured once, for the settings that ship.
     plan: list[tuple[str, bool, bool, str | None]] = [
-        (v, False, v == "after" and not args.no_floor, None) for v in VARIANTS if args.only in (None, v)
+        (v, False, v == "after" and not args.no_floor, None) for v in VARIANTS if args.only is None or v in args.only
     ]
     if args.baseline:
         plan.insert(0, ("after", False, False, args.baseline))
-    if args.busy or args.only == "busy":
+    if args.busy or "busy" in (args.only or []):
         plan.append(("after", True, False, None))
     with tempfile.TemporaryDirectory() as tmp:
 
