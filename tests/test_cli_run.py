@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -191,3 +192,48 @@ def test_bad_config_file_is_one_line_exit_2(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and str(config) in lines[0] and "limits.turns_max" in lines[0]
     assert not (tmp_path / "runs").exists()
+
+
+def test_resume_takes_the_base_url_again_with_the_password_it_never_stored(tmp_path):
+    password = "pw-never-stored-8142"
+    login = base64.b64encode(f"muspsy:{password}".encode()).decode()
+    broken = [True]
+
+    def refuses_hannah_at_first(schema, messages):
+        from muspsy.testing import default_responder
+
+        if broken and schema == "ClientTurnOutput" and "Hannah" in str(messages[0].content):
+            return "I refuse to answer in JSON"
+        return default_responder(schema, messages)
+
+    profiles = [str(PROFILES / "hannah-work-anxiety.yaml"), str(PROFILES / "mateo-social-anxiety.yaml")]
+    limits = ["--sessions-max", "2", "--turns-max", "7"]
+    key = {"OPENAI_API_KEY": "sk-unused-the-url-login-wins-0000"}  # a URL with a login is not a local server
+    with FakeOpenAIServer(responder=refuses_hannah_at_first, authorization=f"Basic {login}") as server:
+        url = server.base_url.replace("http://", f"http://muspsy:{password}@")
+        command = ["run", *profiles, "--backend", "openai", "--base-url", url, *limits, "--runs-dir", str(tmp_path)]
+        first = muspsy(*command, env=key)
+        assert first.returncode == 1, first.stderr  # Hannah's arc failed, Mateo's finished
+        run_dir = Path(first.stdout.strip().splitlines()[-1])
+        broken.clear()
+
+        # The stored URL has its password masked: the endpoint refuses it, in one line.
+        stored = muspsy("resume", str(run_dir), "--quiet", env=key)
+        assert stored.returncode == 2 and "refused the API key" in stored.stderr
+        assert "Traceback" not in stored.stderr and len(stored.stderr.strip().splitlines()) == 1
+        # Validated as for `muspsy run`: another endpoint changes the fingerprint, and an
+        # unreachable one is one line before any arc starts.
+        elsewhere = muspsy("resume", str(run_dir), "--base-url", "http://127.0.0.1:9/v1", "--quiet", env=key)
+        assert elsewhere.returncode == 2 and "config_fingerprint" in elsewhere.stderr
+        down = muspsy("resume", str(run_dir), "--base-url", "http://127.0.0.1:9/v1", "--force", "--quiet", env=key)
+        assert down.returncode == 2 and "127.0.0.1:9/v1: cannot connect" in down.stderr
+        assert "Traceback" not in down.stderr
+
+        resumed = muspsy("resume", str(run_dir), "--base-url", url, env=key)
+        assert resumed.returncode == 0, resumed.stderr
+        assert "1 arc(s) finished" in resumed.stderr
+    arcs = read_arcs(run_dir)
+    assert sorted(a["client_id"] for a in arcs) == ["hannah-work-anxiety", "mateo-social-anxiety"]
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert password.encode() not in path.read_bytes(), path

@@ -28,11 +28,7 @@ def test_the_ray_executor_refuses_what_it_cannot_honour():
     ray = ExecutorOptions("ray", workers=2)
     with pytest.raises(ExecutorError, match="needs --checkpointer postgresql"):
         check_executor(ray, None)
-    recording = resolved(build_config({"backend": "scripted", "record_prompts": True}, "test"))
-    with pytest.raises(ExecutorError, match="--record-prompts"):
-        check_executor(ray, POSTGRES, recording)
     check_executor(ray, POSTGRES, resolved(build_config({"backend": "scripted"}, "test")))
-    check_executor(ExecutorOptions(), None, recording)  # the local executor records prompts
 
 
 def test_fewer_request_slots_than_workers_is_refused():

@@ -1,6 +1,7 @@
 """The Ray executor on a local Ray cluster (2 CPUs, 2 workers) and a throwaway Postgres: every
 arc exactly once, a killed worker's arcs continued elsewhere, endpoint limits across workers,
-no finished arc left in the checkpoint database, and resume with either executor.
+no finished arc left in the checkpoint database, resume with either executor, and prompts
+recorded by the workers as the local executor records them.
 
 Ray starts once for the module (it is slow on two cores); arcs are tiny, against the fake
 endpoint. Skipped without Ray or Postgres binaries, except in CI, where that is a failure.
@@ -17,10 +18,11 @@ import pytest
 from conftest import PROFILES
 from muspsy.config import build_config, resolved
 from muspsy.profiles import load_profiles
+from muspsy.promptlog import read_prompts
 from muspsy.runfolder import RunFolder
 from muspsy.runledger import current_arcs
 from muspsy.runner import ExecutorOptions, resume_run, start_run
-from muspsy.testing import FakeOpenAIServer
+from muspsy.testing import FakeOpenAIServer, default_responder
 from postgres_cluster import postgres_cluster, server_bin
 from test_batch import arcs_of
 
@@ -195,3 +197,36 @@ async def test_a_ray_run_resumes_with_either_executor(tmp_path, reference, postg
     assert manifest["status"] == "completed"
     assert comparable(arcs_of(run_dir)) == comparable(arcs_of(reference[0].run_dir))
     assert await threads_left(postgres_url, manifest["run_id"]) == 0
+
+
+LEAKED = "sk-test-leaked-in-dialogue-0123456789"
+
+
+def a_key_in_the_dialogue(schema, messages):
+    """The client quotes a key-shaped token: every later prompt carries it."""
+    reply = default_responder(schema, messages)
+    if schema == "ClientTurnOutput" and isinstance(reply, dict):
+        reply = {**reply, "text": f"{reply['text']} My token is {LEAKED}."}
+    return reply
+
+
+def prompt_lines(run_dir) -> list[dict]:
+    return sorted(
+        ({k: v for k, v in line.items() if k != "run"} for line in read_prompts(run_dir / "prompts.jsonl")), key=repr
+    )
+
+
+def test_prompts_recorded_by_ray_workers_are_the_local_executors_and_redacted(tmp_path, ray_cluster, postgres_url):
+    profiles = load_profiles(PROFILE_FILES[:2])
+    with FakeOpenAIServer(responder=a_key_in_the_dialogue, latency_s=0.02) as server:
+        config = config_for(server).model_copy(update={"record_prompts": True})
+        local = asyncio.run(start_run(profiles, config, tmp_path / "local", checkpointer=postgres_url))
+        on_ray = asyncio.run(start_run(profiles, config, tmp_path / "ray", checkpointer=postgres_url, executor=RAY))
+    assert not local.failed and not on_ray.failed
+    lines = prompt_lines(on_ray.run_dir)
+    events = [json.loads(x) for x in (on_ray.run_dir / "events.jsonl").read_text().splitlines()]
+    assert len(lines) == sum(e["event"] == "llm_call" for e in events)
+    assert lines == prompt_lines(local.run_dir)
+    assert {line["run"] for line in read_prompts(on_ray.run_dir / "prompts.jsonl")} == {on_ray.run_dir.name}
+    text = (on_ray.run_dir / "prompts.jsonl").read_text()
+    assert LEAKED not in text and "My token is ***" in text

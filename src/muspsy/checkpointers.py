@@ -23,7 +23,6 @@ from muspsy.runfolder import CHECKPOINTS, RunFolder
 
 POSTGRES_SCHEMES = ("postgres", "postgresql")
 WAL_LIMIT_BYTES = 16 * 1024 * 1024
-POSTGRES_POOL = 4  # connections per process
 
 
 class CheckpointerError(ValueError):
@@ -119,19 +118,15 @@ async def open_checkpointer(stack: AsyncExitStack, folder: RunFolder, url: str |
 
 async def open_postgres_saver(stack: AsyncExitStack, url: str) -> Any:
     """A Postgres saver on a small connection pool: one connection would serialize the
-    checkpoint writes of every arc in flight in this process."""
+    checkpoint writes of every arc in flight in this process (`muspsy.postgres_saver`)."""
     check_checkpointer(url)
-    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-    from psycopg.rows import dict_row
-    from psycopg_pool import AsyncConnectionPool
+    from muspsy.postgres_saver import PooledPostgresSaver, connection_pool
 
-    # The options LangGraph's own from_conn_string sets on its connection.
-    options = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(url, max_size=POSTGRES_POOL, kwargs=options, open=False)
+    pool = connection_pool(url)
     try:
         await pool.open(wait=True, timeout=10)
         stack.push_async_callback(pool.close)
-        saver = AsyncPostgresSaver(conn=pool)
+        saver = PooledPostgresSaver(conn=pool)
         await saver.setup()
     except Exception as exc:
         await pool.close()

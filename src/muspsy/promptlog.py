@@ -33,6 +33,15 @@ def message_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
     return [{"role": ROLE_OF_MESSAGE.get(m.type, m.type), "content": str(m.content)} for m in messages]
 
 
+def prompt_line(context: Mapping[str, Any], messages: Sequence[BaseMessage], run: str | None, **extra: Any) -> str:
+    """One call's line, redacted, without its newline; `run` fills in a context with no run id."""
+    line: dict[str, Any] = {name: context.get(name) for name in FIELDS}
+    line["run"] = line["run"] or run
+    line.update(extra)
+    line["messages"] = message_dicts(messages)
+    return redact(json.dumps(line, ensure_ascii=False))
+
+
 class JsonlPromptLog:
     """Appends one line per call to `path`; `run` fills in calls whose context has no run id."""
 
@@ -41,15 +50,32 @@ class JsonlPromptLog:
         self._run = run
 
     def record(self, context: Mapping[str, Any], messages: Sequence[BaseMessage], **extra: Any) -> None:
-        line: dict[str, Any] = {name: context.get(name) for name in FIELDS}
-        line["run"] = line["run"] or self._run
-        line.update(extra)
-        line["messages"] = message_dicts(messages)
-        self._file.write(redact(json.dumps(line, ensure_ascii=False)) + "\n")
+        self.write(prompt_line(context, messages, self._run, **extra))
+
+    def write(self, line: str) -> None:
+        """Append a line made by `prompt_line` (here, or in a Ray worker); redacted again here, as
+        this process may know secrets the worker did not."""
+        self._file.write(redact(line) + "\n")
         self._file.flush()
 
     def close(self) -> None:
         self._file.close()
+
+
+class BufferedPromptLog:
+    """A Ray worker's prompt lines, made and redacted there, kept until the driver drains them
+    into the run's log (the driver is the only writer of the run folder)."""
+
+    def __init__(self, run: str) -> None:
+        self.pending: list[str] = []
+        self._run = run
+
+    def record(self, context: Mapping[str, Any], messages: Sequence[BaseMessage], **extra: Any) -> None:
+        self.pending.append(prompt_line(context, messages, self._run, **extra))
+
+    def drain(self) -> list[str]:
+        out, self.pending = self.pending, []
+        return out
 
 
 def read_prompts(path: Path) -> list[dict[str, Any]]:

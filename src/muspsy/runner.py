@@ -92,9 +92,6 @@ def check_executor(options: ExecutorOptions, checkpointer: str | None, config: R
         return
     if options.executor != "ray":
         raise ExecutorError(f"--executor: expected local or ray, got {options.executor}")
-    if config is not None and config.record_prompts:
-        # Workers would each need the run folder's prompts.jsonl; only the driver writes there.
-        raise ExecutorError("--executor ray: --record-prompts is not supported yet; run it with --executor local")
     if checkpointer is None or checkpointer == "sqlite":
         raise ExecutorError(
             "--executor ray: needs --checkpointer postgresql://... (workers in other processes share the checkpoints)"
@@ -400,6 +397,7 @@ def _make_executor(
             list(strategies),
             run.manifest["prompt_hashes"],
             run.events,
+            prompts,
             workers=options.workers,
             address=options.ray_address,
         )

@@ -195,6 +195,13 @@ def resume(
         Path | None, typer.Option("--config", help="YAML settings laid over the run's own config.")
     ] = None,
     concurrency: Concurrency = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="OpenAI-compatible base URL for every role, as for `muspsy run`: again when the run's had a "
+            "password (never stored); another endpoint changes the run's fingerprint (needs --force)."
+        ),
+    ] = None,
     checkpointer: Annotated[
         str | None, typer.Option(help="The run's postgresql:// URL, when it used Postgres with a password.")
     ] = None,
@@ -207,7 +214,8 @@ def resume(
     """Continue every unfinished or failed arc of a run from its last checkpoint, with either executor; finished
     arcs are never redone."""
     with user_errors():
-        overrides = merge(load_config_file(config) if config else {}, cli_overrides(concurrency=concurrency))
+        options = cli_overrides(concurrency=concurrency, base_url=base_url)
+        overrides = merge(load_config_file(config) if config else {}, options)
         result = run_until_stopped(
             resume_run(
                 run_dir,

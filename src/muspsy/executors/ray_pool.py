@@ -9,8 +9,9 @@
   a limiter actor: no round trip per call, no slot leaked by a worker that dies holding it, no
   actor every call depends on; the driver keeps the workers equally loaded, so little of the
   budget sits idle.
-- Events and progress are drained from the workers once a second into `events.jsonl` and the
-  progress display; a worker that dies loses at most its last second of events, never a record.
+- Events, progress and (with `--record-prompts`) prompt lines are drained from the workers once
+  a second into `events.jsonl`, the progress display and `prompts.jsonl`; a worker that dies
+  loses at most its last second of them, never a record.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from muspsy.executors.base import ArcDone, ArcJob, ArcSink, ExecutorError
 from muspsy.executors.local import first_wave_delay
 from muspsy.executors.ray_worker import ArcWorker
 from muspsy.preflight import EndpointDown
+from muspsy.promptlog import JsonlPromptLog
 
 WORKER_DEATHS_PER_ARC = 3
 DRAIN_EVERY_S = 1.0
@@ -67,6 +69,7 @@ class RayExecutor:
         strategies: list[str],
         hashes: dict[str, str],
         events: EventLog,
+        prompts: JsonlPromptLog | None,
         *,
         workers: int | None = None,
         address: str | None = None,
@@ -77,6 +80,7 @@ class RayExecutor:
         self.strategies = strategies
         self.hashes = hashes
         self.events = events
+        self.prompts = prompts
         self.requested_workers = workers
         self.address = address
         self.workers: list[Worker] = []  # the live ones
@@ -140,7 +144,7 @@ class RayExecutor:
         ).remote(name, (index, self.count))
         try:
             await actor.setup.remote(
-                self.config.model_dump(mode="json"), self.strategies, self.checkpointer, self.hashes
+                self.config.model_dump(mode="json"), self.strategies, self.checkpointer, self.hashes, self.run_id
             )
         except Exception as exc:
             raise ExecutorError(f"ray {name}: could not start: {exc}") from None
@@ -201,9 +205,12 @@ class RayExecutor:
     async def _drain(self, sink: ArcSink) -> None:
         for worker in list(self.workers):
             try:
-                events, (sessions, turns, tokens), worker.cpu_s = await worker.actor.drain.remote()
+                events, prompts, (sessions, turns, tokens), worker.cpu_s = await worker.actor.drain.remote()
             except RayActorError:
                 continue  # its consumers see the death and replace it
             for event, fields in events:
                 self.events.emit(event, **fields)
+            if self.prompts is not None:
+                for line in prompts:
+                    self.prompts.write(line)
             sink.progressed(sessions, turns, tokens)

@@ -49,6 +49,7 @@ class FakeOpenAIServer:
         retry_after_ms: int = 100,
         seed: int = 0,
         port: int = 0,
+        authorization: str | None = None,
     ) -> None:
         unknown = set(faults) - set(FAULTS)
         if unknown:
@@ -60,6 +61,9 @@ class FakeOpenAIServer:
         self.hang_s = hang_s
         self.retry_after_ms = retry_after_ms
         self.port = port
+        # When set, the Authorization header every request must carry, else 401 (as a real
+        # endpoint refuses a wrong key or URL password).
+        self.authorization = authorization
         self.requests = 0
         # What a test of client-side limits looks at: the most requests in flight at once and
         # when each request arrived (time.monotonic()).
@@ -152,9 +156,15 @@ def _handler_for(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
         # ACKs add ~40 ms to every response on a kept-alive connection.
         disable_nagle_algorithm = True
 
+        def do_GET(self) -> None:
+            if self._authorized():
+                self._send(404, {"error": {"message": f"no route {self.path}"}})
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length) if length else b"{}"
+            if not self._authorized():
+                return
             if not self.path.endswith("/chat/completions"):
                 self._send(404, {"error": {"message": f"no route {self.path}"}})
                 return
@@ -187,6 +197,12 @@ def _handler_for(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
             else:
                 self._send(200, server.completion(json.loads(body), number, malformed=fault == "malformed"))
+
+        def _authorized(self) -> bool:
+            if server.authorization is None or self.headers.get("Authorization") == server.authorization:
+                return True
+            self._send(401, {"error": {"message": "invalid credentials", "type": "invalid_request_error"}})
+            return False
 
         def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             data = json.dumps(body).encode("utf-8")
