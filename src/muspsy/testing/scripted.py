@@ -299,9 +299,10 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
     if schema in CRISIS_TURNS:
         return CRISIS_TURNS[schema](messages)
     if schema in ("ClosingOutput", "TerminationOutput") and strategy:
-        reply = {**scripted_protocol.closing(strategy, session), **risk_reading(messages)}
+        noticed = risk_reading(messages)
+        reply = {**scripted_protocol.closing(strategy, session), **noticed}
         if schema == "TerminationOutput":
-            reply = {**scripted_supervision.termination_close(risk_reading(messages)), "technique": reply["technique"]}
+            reply = {**scripted_supervision.termination_close(noticed), "technique": reply["technique"]}
         asked = scripted_crisis.closing_text(messages)  # new risk at the close: ask about it first
         return {**reply, "text": asked} if asked else reply
     if schema == "ClosingOutput":
