@@ -163,7 +163,12 @@ async def test_a_referral_before_sessions_min_ends_the_arc(profile):
     def refers(messages: Sequence[BaseMessage]) -> dict[str, Any]:
         reply = default_responder("DecisionOutput", messages)
         assert isinstance(reply, dict)
-        return {**reply, "action": "refer", "rationale": "Needs specialist care for suicidal thoughts."}
+        return {
+            **reply,
+            "action": "refer",
+            "referral_cue": "better off if I were not here",
+            "rationale": "Needs specialist care for suicidal thoughts.",
+        }
 
     graham = profile("graham-chronic-pain-risk")
     record, _ = await run(graham, overriding(DecisionOutput=refers), limits={"sessions_min": 3})
@@ -172,8 +177,24 @@ async def test_a_referral_before_sessions_min_ends_the_arc(profile):
     decision = record.sessions[0].decision
     assert decision is not None
     assert (decision.proposed_action, decision.action, decision.end_reason) == ("refer", "end", "referral")
-    assert decision.overridden_by is None
+    assert decision.overridden_by is None and decision.referral_cue == "better off if I were not here"
     assert record.exit_measurement is not None  # measured as the client leaves the service
+
+
+async def test_a_referral_that_quotes_nothing_the_client_said_does_not_end_the_arc(profile):
+    # A small model may propose a referral for a client with nothing beyond work stress; with no
+    # words of the client to show the need, code keeps the course going.
+    def refers(messages: Sequence[BaseMessage]) -> dict[str, Any]:
+        reply = default_responder("DecisionOutput", messages)
+        assert isinstance(reply, dict)
+        return {**reply, "action": "refer", "referral_cue": "severe psychosis", "rationale": "Refer."}
+
+    record, _ = await run(profile("hannah-work-anxiety"), overriding(DecisionOutput=refers), limits={"sessions_max": 2})
+    assert len(record.sessions) == 2 and record.outcome.end_reason == "max_sessions"
+    first = record.sessions[0].decision
+    assert first is not None
+    assert (first.proposed_action, first.applied, first.action) == ("refer", "continue", "continue")
+    assert first.overridden_by and "quotes nothing the client said" in first.overridden_by
 
 
 async def test_persisting_suicidal_thoughts_make_the_scripted_supervisor_refer(profile):

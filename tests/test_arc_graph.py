@@ -52,6 +52,7 @@ def review(action: str, rationale: str, ending_in: int = 0) -> dict[str, Any]:
         "action": action,
         "strategy": "none",
         "ending_in": ending_in,
+        "referral_cue": "none",
         "rationale": rationale,
     }
 

@@ -33,9 +33,14 @@ async def test_short_real_arc_on_the_embedded_model(tmp_path):
     lines = (result.run_dir / "arcs.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1
     record = ArcRecord.model_validate(json.loads(lines[0]))
-    # A 135M model may still quote the client's words for a risk it reads into them: then the
-    # protocol runs (past the cap) and an urgent referral or emergency ends the arc early.
-    ended_early = record.sessions[-1].disposition in ("urgent_referral", "emergency")
+    # A 135M model may still quote the client's words for a risk or a referral it reads into
+    # them: then the protocol runs (past the cap) and an urgent referral or emergency ends the
+    # arc early, or the supervisor's referral does.
+    first = record.sessions[0]
+    cue = first.decision.referral_cue if first.decision else None
+    if cue:  # a referral code acted on quotes the client
+        assert any(_words(cue) in _words(t.text) for t in first.turns if t.speaker == "client")
+    ended_early = first.disposition in ("urgent_referral", "emergency") or cue is not None
     assert len(record.sessions) == 2 or (ended_early and len(record.sessions) == 1)
     for session in record.sessions:
         assert 3 <= len(session.turns) <= 5 or session.risk_assessment is not None

@@ -29,6 +29,7 @@ def proposal(action: str, rationale: str = "The supervisor's reasons.", **fields
         "action": action,
         "strategy": "none",
         "ending_in": 0,
+        "referral_cue": "none",
         "rationale": rationale,
         **fields,
     }
@@ -82,10 +83,40 @@ def test_after_the_termination_session_the_arc_ends_with_the_scheduled_reason() 
 # --- the proposals ---------------------------------------------------------------------------
 
 
-def test_a_referral_ends_the_arc_even_before_sessions_min() -> None:
-    decision = enforce(proposal("refer"), completed=1, limits=limits(sessions_min=3), disposition=None)
+SAID = [
+    {"speaker": "counselor", "text": "What brings you here?"},
+    {"speaker": "client", "text": "I haven't eaten properly in weeks, and I make myself sick after meals."},
+]
+
+
+def test_a_referral_quoting_the_client_ends_the_arc_even_before_sessions_min() -> None:
+    refer = proposal("refer", referral_cue="  I make myself  SICK after meals ")
+    decision = enforce(refer, completed=1, limits=limits(sessions_min=3), disposition=None, course=course(turns=SAID))
     assert (decision.action, decision.end_reason, decision.overridden_by) == ("end", "referral", None)
     assert decision.proposed_end_reason == "referral"
+    assert decision.referral_cue == "I make myself SICK after meals"
+
+
+@pytest.mark.parametrize("cue", ["none", "sick", "she purges after every meal", "What brings you here"])
+def test_a_referral_that_quotes_nothing_the_client_said_is_refused(cue: str) -> None:
+    refer = proposal("refer", referral_cue=cue)
+    decision = enforce(refer, completed=1, limits=limits(sessions_min=3), disposition=None, course=course(turns=SAID))
+    assert (decision.action, decision.applied, decision.end_reason, decision.referral_cue) == (
+        "continue",
+        "continue",
+        None,
+        None,
+    )
+    assert decision.proposed_action == "refer"
+    assert decision.overridden_by and "quotes nothing the client said" in decision.overridden_by
+
+
+def test_an_ungrounded_referral_after_the_termination_session_ends_with_the_scheduled_reason() -> None:
+    ending = {"at": 4, "reason": "goals_met"}
+    for cue, reason in (("none", "goals_met"), ("make myself sick", "referral")):
+        refer = proposal("refer", referral_cue=cue)
+        decision = enforce(refer, 4, limits(), None, course(ending=ending, turns=SAID))
+        assert (decision.action, decision.end_reason) == ("end", reason)
 
 
 @pytest.mark.parametrize(

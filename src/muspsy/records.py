@@ -351,6 +351,9 @@ class ArcDecision(Record):
     strategy: str | None = Field(default=None, description="The strategy of the next session, when it switched.")
     ending_in: int | None = Field(default=None, description="Proposed: the ending this many sessions ahead.")
     ending_at: int | None = Field(default=None, description="The session scheduled to be the termination session.")
+    referral_cue: str | None = Field(
+        default=None, description="The client's words, quoted from the sessions, that a referral acted on."
+    )
 
 
 class PlanVersion(Record):

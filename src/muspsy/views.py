@@ -64,7 +64,8 @@ def dialogue(turns: list[dict[str, Any]], last: int | None = None, with_assessme
     """The turns as `Counselor:` / `Client:` lines; never the client's own risk labels.
 
     `with_assessment` marks counselor turns with the risk the counselor noticed in the
-    client's words before it (counselor-side knowledge, for the clinical supervisor).
+    client's words before it, and the words it quoted (counselor-side knowledge, for the
+    clinical supervisor).
     """
     shown = turns[-last:] if last else turns
     if not shown:
@@ -73,7 +74,10 @@ def dialogue(turns: list[dict[str, Any]], last: int | None = None, with_assessme
     for turn in shown:
         label = "Counselor" if turn["speaker"] == "counselor" else "Client"
         noticed = turn.get("assessed_risk") if turn["speaker"] == "counselor" else None
-        mark = f" [{NOTICED_MARK} {noticed}]" if with_assessment and noticed not in (None, "none") else ""
+        mark = ""
+        if with_assessment and noticed not in (None, "none"):
+            cue = f'; the client\'s words: "{turn["risk_cue"]}"' if turn.get("risk_cue") else ""
+            mark = f" [{NOTICED_MARK} {noticed}{cue}]"
         lines.append(f"{label}{mark}: {turn['text']}")
     return "\n".join(lines)
 

@@ -188,6 +188,10 @@ class DecisionOutput(Output):
     ending_in: int = Field(
         ge=0, le=10, description="For schedule_ending: sessions until the last one (1 = the next); else 0."
     )
+    referral_cue: str = Field(
+        max_length=SHORT,
+        description="For refer: the client's own words, quoted exactly, that show the need for other care; else none.",
+    )
     rationale: str = Field(min_length=2, max_length=SHORT)
 
 

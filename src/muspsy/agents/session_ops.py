@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from muspsy.graphs.state import CurrentSession
@@ -24,18 +25,24 @@ def _words(text: str) -> str:
     return " ".join(re.findall(r"[^\W_]+", text.lower()))
 
 
+def quotes_client(cue: str, turns: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether `cue` (at least two words, case and punctuation aside, whole words) occurs in
+    something the client said in `turns`: the test every decision that acts on the client's
+    words must pass, so that what the client said stays the only evidence."""
+    words = _words(cue)
+    if len(words.split()) < CUE_MIN_WORDS:
+        return False
+    said = (_words(t["text"]) for t in turns if t["speaker"] == "client")
+    return any(f" {words} " in f" {text} " for text in said)
+
+
 def grounded_risk(session: CurrentSession, assessed_risk: str, risk_cue: str) -> str:
     """The counselor's risk reading as code acts on it: a risk stands only when its quoted cue
-    (at least two words, case and punctuation aside) occurs in something the client said this
-    session. A label the client's words do not bear out reads as none, so it cannot start the
-    crisis protocol; what the client said stays the only evidence."""
+    occurs in something the client said this session. A label the client's words do not bear
+    out reads as none, so it cannot start the crisis protocol."""
     if TURN_RISK_SEVERITY[assessed_risk] == 0:
         return "none"
-    cue = _words(risk_cue)
-    if len(cue.split()) < CUE_MIN_WORDS:
-        return "none"
-    said = (_words(t["text"]) for t in session["turns"] if t["speaker"] == "client")
-    return assessed_risk if any(f" {cue} " in f" {words} " for words in said) else "none"
+    return assessed_risk if quotes_client(risk_cue, session["turns"]) else "none"
 
 
 def with_counselor_turn(

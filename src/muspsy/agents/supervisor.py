@@ -8,10 +8,10 @@ schedule the ending some sessions ahead, or refer. It sees only what the counsel
 
 Code, not the model, has the last word (`enforce`): the crisis rule ends an arc whose crisis
 protocol ended in an urgent referral (`referral`) or an emergency (`crisis`); a referral ends it
-whatever `sessions_min` says; an
-ending is never scheduled before `sessions_min` nor after `sessions_max`, and the last allowed
-session is always a termination session; a switch needs `adaptive` and a known strategy.
-Every refusal is recorded with its reason."""
+whatever `sessions_min` says, but only when it quotes something the client said; an ending is
+never scheduled before `sessions_min` nor after `sessions_max`, and the last allowed session is
+always a termination session; a switch needs `adaptive` and a known strategy. Every refusal is
+recorded with its reason."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from muspsy.agents.base import Agent
 from muspsy.agents.client import initial_state
 from muspsy.agents.outputs import DecisionOutput, MemoOutput, PlanOutput
 from muspsy.agents.plan_rules import fit_stages, plan_version
+from muspsy.agents.session_ops import quotes_client
 from muspsy.agents.spec import Strategy
 from muspsy.crisis import crisis_fields
 from muspsy.graphs.state import ArcState, Limits
@@ -58,6 +59,7 @@ class Course:
     catalog: Sequence[str] = ()  # the strategies a switch may go to
     ending: Mapping[str, Any] | None = None  # the scheduled ending: {"at": session, "reason": ...}
     goals: Sequence[str] = ()  # the plan's goals, numbered from 1 in the review
+    turns: Sequence[Mapping[str, Any]] = ()  # the course's turns so far: a referral must quote the client
 
 
 def enforce(
@@ -74,6 +76,7 @@ def enforce(
     reason: EndReason | None = None
     applied: Proposal = proposal.action
     strategy, ending = None, dict(course.ending) if course.ending else None
+    referral: str | None = None
     proposed_strategy = proposal.strategy.strip() or None if proposal.action == "switch_strategy" else None
     if disposition in CRISIS_ENDINGS:  # whatever sessions_min says
         action, applied = "end", "end"
@@ -81,12 +84,17 @@ def enforce(
         notes.append(note)
     elif ending and ending["at"] <= completed:
         # The termination session was held: the course ends as scheduled.
-        action, reason = "end", "referral" if proposal.action == "refer" else ending["reason"]
-        applied = "refer" if proposal.action == "refer" else "end"
+        referral = _grounded_referral(proposal, course, notes)
+        action, reason = "end", "referral" if referral else ending["reason"]
+        applied = "refer" if referral else "end"
         if proposal.action in ("revise_plan", "switch_strategy"):
             notes.append(f"scheduled ending: session {ending['at']} was the termination session")
     elif proposal.action == "refer":
-        action, reason = "end", "referral"  # whatever sessions_min says: the client needs other care
+        referral = _grounded_referral(proposal, course, notes)
+        if referral:
+            action, reason = "end", "referral"  # whatever sessions_min says: the client needs other care
+        else:
+            applied = "continue"
     elif proposal.action == "schedule_ending":
         ending = {"at": _ending_at(completed, proposal.ending_in, limits, notes), "reason": "goals_met"}
     elif proposal.action == "switch_strategy":
@@ -121,7 +129,19 @@ def enforce(
         strategy=strategy,
         ending_in=proposal.ending_in if proposal.action == "schedule_ending" else None,
         ending_at=ending["at"] if ending and action == "continue" else None,
+        referral_cue=referral,
     )
+
+
+def _grounded_referral(proposal: DecisionOutput, course: Course, notes: list[str]) -> str | None:
+    """The referral's quote when it occurs in something the client said in the course; a
+    referral that quotes nothing the client said is refused, as an ungrounded risk is."""
+    if proposal.action != "refer":
+        return None
+    if quotes_client(proposal.referral_cue, course.turns):
+        return " ".join(proposal.referral_cue.split())
+    notes.append("refer: the referral quotes nothing the client said, so code does not act on it")
+    return None
 
 
 def _ending_at(completed: int, ending_in: int, limits: Limits, notes: list[str]) -> int:
@@ -227,6 +247,7 @@ class Supervisor:
             catalog=list(self.strategies),
             ending=state.get("ending"),
             goals=TreatmentPlan.model_validate(state["plan"]).goals,
+            turns=[turn for session in sessions for turn in session["turns"]],
         )
         decision = enforce(out, len(sessions), state["limits"], sessions[-1].get("disposition"), course)
         last = {**sessions[-1], "decision": decision.model_dump()}

@@ -334,8 +334,8 @@ def default_responder(schema: str, messages: Sequence[BaseMessage]) -> dict[str,
             "risk": scripted_crisis.memo_risk(prompt),
         }
     if schema == "DecisionOutput":
-        risk_noticed = scripted_crisis.most_noticed(prompt) != "none"
-        return {**scripted_supervision.review(prompt, session, risk_noticed), **scripted_crisis.decision(prompt)}
+        risk_words = scripted_crisis.noticed_words(prompt)
+        return {**scripted_supervision.review(prompt, session, risk_words), **scripted_crisis.decision(prompt)}
     if schema == "DirectorWeekOutput":
         return _director_week(prompt)
     if schema == "SymptomQuestionnairesOutput":

@@ -115,7 +115,8 @@ RISK_RESPONSE = (
     f"I am really glad you told me that. {load_protocol().screener[1].question} "
     "I would like us to talk about it openly and keep you safe."
 )
-NOTICED_LINE = re.compile(r"^Counselor \[noticed risk: (\w+)\]", re.MULTILINE)
+NOTICED_LINE = re.compile(r"^Counselor \[noticed risk: (\w+)[;\]]", re.MULTILINE)
+NOTICED_WORDS = re.compile(r"^Counselor \[noticed risk: \w+; the client's words: \"([^\"]+)\"\]", re.MULTILINE)
 RISK_LEVEL = re.compile(r"Risk of self-harm: (none|low|moderate|high|imminent)")
 DISPOSITION_LINE = re.compile(r"Disposition \(set by the rules from the assessment\): ([a-z ]+)\.")
 
@@ -148,6 +149,12 @@ def most_noticed(prompt: str) -> str:
     """The most severe risk the counselor noticed in a transcript the supervisor is shown."""
     found = NOTICED_LINE.findall(prompt)
     return max(found, key=lambda label: TURN_RISK_SEVERITY.get(label, 0)) if found else "none"
+
+
+def noticed_words(prompt: str) -> str:
+    """The client's words the counselor last quoted for a noticed risk ("" when none)."""
+    found = NOTICED_WORDS.findall(prompt)
+    return found[-1] if found else ""
 
 
 def memo_risk(prompt: str) -> str:
@@ -226,11 +233,11 @@ def decision(prompt: str) -> dict[str, Any]:
     referral to other care); nothing when there is no crisis ending."""
     match = DISPOSITION_LINE.search(prompt)
     chosen = match.group(1) if match else None
-    if chosen == "urgent referral":
-        return {"action": "refer", "rationale": "Urgent referral after the risk assessment."}
-    if chosen == "emergency":
-        return {"action": "refer", "rationale": "Emergency care after the risk assessment."}
-    return {}
+    rationale = {
+        "urgent referral": "Urgent referral after the risk assessment.",
+        "emergency": "Emergency care after the risk assessment.",
+    }.get(chosen or "")
+    return {"action": "refer", "referral_cue": noticed_words(prompt), "rationale": rationale} if rationale else {}
 
 
 # --- client -----------------------------------------------------------------------------------

@@ -71,10 +71,11 @@ def _switch_target(prompt: str, session: int) -> str | None:
     return fresh[0] if fresh else None
 
 
-def review(prompt: str, session: int, risk_noticed: bool) -> dict[str, Any]:
-    """The supervisor's review after session `session`; `risk_noticed` when the counselor noticed
-    suicidal thoughts in it. It refers when the memories rate the risk high in this session and two
-    earlier ones (ideation that persists despite the safety plan)."""
+def review(prompt: str, session: int, risk_words: str) -> dict[str, Any]:
+    """The supervisor's review after session `session`; `risk_words` are the client's words the
+    counselor quoted for a risk noticed in it ("" when none). It refers, quoting them, when the
+    memories rate the risk high in this session and two earlier ones (ideation that persists
+    despite the safety plan)."""
     progress = PROGRESS.findall(prompt)
     last = progress[-1] if progress else "some"
     goals = GOAL_LINE.findall(prompt.partition("The plan's goals, numbered:")[2].split("\n\n", 1)[0])
@@ -86,11 +87,14 @@ def review(prompt: str, session: int, risk_noticed: bool) -> dict[str, Any]:
         "action": "continue",
         "strategy": "none",
         "ending_in": 0,
+        "referral_cue": "none",
         "rationale": "Work is under way; continue as planned.",
     }
-    if risk_noticed and len(RISK_RATED.findall(prompt)) >= REFER_AFTER_HIGH_RISK_SESSIONS:
+    if risk_words and len(RISK_RATED.findall(prompt)) >= REFER_AFTER_HIGH_RISK_SESSIONS:
         reply.update(
-            action="refer", rationale="Suicidal thoughts again despite the safety plan: refer to specialist care."
+            action="refer",
+            referral_cue=risk_words,
+            rationale="Suicidal thoughts again despite the safety plan: refer to specialist care.",
         )
         return reply
     target = _switch_target(prompt, session) if last in ("no_change", "worse") or trend == "worsening" else None
