@@ -23,6 +23,7 @@ from muspsy.crisis import (
     protocol_path,
     still_to_ask,
 )
+from muspsy.evaluation.compare import arc_measures
 from muspsy.evaluation.risk import risk_detection
 from muspsy.exports.parquet import build_tables, check_tables, dataset_card
 from muspsy.exports.sources import Selection
@@ -91,6 +92,7 @@ async def test_the_high_risk_arc_carries_assessment_plan_disposition_and_later_s
     # reviewing the plan rather than starting a new one.
     assert second.risk_assessment is not None and second.disposition == "continue_with_safety_plan"
     assert second.safety_plan is not None and second.safety_plan.session == 2
+    assert arc_measures(record, None)["disposition_continue_with_safety_plan"] == 1.0
 
 
 @pytest.mark.graph
@@ -130,6 +132,13 @@ async def test_an_urgent_referral_ends_the_arc_before_sessions_min_after_the_saf
     assert record.outcome.end_reason == "referral"
     assert only.decision is not None and only.decision.overridden_by is not None
     assert "urgent referral" in only.decision.overridden_by
+    # `compare` counts the arc under its most severe disposition only.
+    shares = {k: v for k, v in arc_measures(record, None).items() if k.startswith("disposition_")}
+    assert shares == {
+        "disposition_continue_with_safety_plan": 0.0,
+        "disposition_urgent_referral": 1.0,
+        "disposition_emergency": 0.0,
+    }
 
 
 @pytest.mark.graph

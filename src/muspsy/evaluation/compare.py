@@ -27,7 +27,7 @@ from muspsy.evaluation.rubrics import RUBRICS
 from muspsy.evaluation.sources import Source, seed_of
 from muspsy.evaluation.tables import Table
 from muspsy.evaluation.techniques import SHARE_PREFIX
-from muspsy.records import ArcRecord, ExitMeasurement
+from muspsy.records import DISPOSITIONS, ArcRecord, ExitMeasurement
 
 RESAMPLES = 2000
 SEED = 0
@@ -47,6 +47,7 @@ MEASURES: list[tuple[str, str]] = [
     ("strategy_switches", "strategy switches per arc"),
     ("termination_session", "share ending with a termination session"),
     *[(f"end_{r}", f"share ended: {r}") for r in END_REASONS],
+    *[(f"disposition_{d}", f"share, worst crisis disposition: {d}") for d in DISPOSITIONS],
     ("client_leaks", "client role-leak turns per arc"),
     ("counselor_leaks", "counselor role-leak turns per arc"),
     ("alternation_violation_rate", "speaker alternation violation rate"),
@@ -97,6 +98,13 @@ def _pre_post(arc: ArcRecord, instrument: str, point: ExitMeasurement | None) ->
     return float(getattr(point, instrument).total - first.total)
 
 
+def worst_disposition(arc: ArcRecord) -> str | None:
+    """The most severe disposition the crisis protocol set in any session (DISPOSITIONS runs
+    from the mildest to the most severe), or None for an arc without one."""
+    found = [DISPOSITIONS.index(s.disposition) for s in arc.sessions if s.disposition]
+    return DISPOSITIONS[max(found)] if found else None
+
+
 def arc_measures(
     arc: ArcRecord, judged: dict[str, Any] | None, fidelity: float | None = None
 ) -> dict[str, float | None]:
@@ -115,6 +123,7 @@ def arc_measures(
         "strategy_switches": float(strategy_switches(arc)),
         "termination_session": float(any(s.termination for s in arc.sessions)),
         **{f"end_{r}": float(m["end_reason"] == r) for r in END_REASONS},
+        **{f"disposition_{d}": float(worst_disposition(arc) == d) for d in DISPOSITIONS},
     }
     for key, _ in MEASURES:
         if key in m:
