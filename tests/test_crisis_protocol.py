@@ -132,7 +132,7 @@ async def test_an_urgent_referral_ends_the_arc_before_sessions_min_after_the_saf
     assert record.outcome.end_reason == "referral"
     assert only.decision is not None and only.decision.overridden_by is not None
     assert "urgent referral" in only.decision.overridden_by
-    # `compare` counts the arc under its most severe disposition only.
+    # `compare` has one row per disposition; the arc counts under its own one only.
     shares = {k: v for k, v in arc_measures(record, None).items() if k.startswith("disposition_")}
     assert shares == {
         "disposition_continue_with_safety_plan": 0.0,

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from muspsy.course import strategy_switches
+from muspsy.crisis import most_severe
 from muspsy.evaluation.judges import matched_fidelity
 from muspsy.evaluation.metrics import arc_metrics
 from muspsy.evaluation.rubrics import RUBRICS
@@ -98,19 +99,13 @@ def _pre_post(arc: ArcRecord, instrument: str, point: ExitMeasurement | None) ->
     return float(getattr(point, instrument).total - first.total)
 
 
-def worst_disposition(arc: ArcRecord) -> str | None:
-    """The most severe disposition the crisis protocol set in any session (DISPOSITIONS runs
-    from the mildest to the most severe), or None for an arc without one."""
-    found = [DISPOSITIONS.index(s.disposition) for s in arc.sessions if s.disposition]
-    return DISPOSITIONS[max(found)] if found else None
-
-
 def arc_measures(
     arc: ArcRecord, judged: dict[str, Any] | None, fidelity: float | None = None
 ) -> dict[str, float | None]:
     """Every measure of MEASURES for one arc (None when it does not apply or is missing);
     `fidelity` is the arc's strategy-matched fidelity from its evaluation, when it has one."""
     m = arc_metrics(arc)
+    worst = most_severe([s.disposition for s in arc.sessions])
     wai = [s.wai_sr.total for s in arc.sessions if s.wai_sr is not None]
     out: dict[str, float | None] = {
         "phq9_change": _change(arc, "phq9"),
@@ -123,7 +118,7 @@ def arc_measures(
         "strategy_switches": float(strategy_switches(arc)),
         "termination_session": float(any(s.termination for s in arc.sessions)),
         **{f"end_{r}": float(m["end_reason"] == r) for r in END_REASONS},
-        **{f"disposition_{d}": float(worst_disposition(arc) == d) for d in DISPOSITIONS},
+        **{f"disposition_{d}": float(worst == d) for d in DISPOSITIONS},
     }
     for key, _ in MEASURES:
         if key in m:
