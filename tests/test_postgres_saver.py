@@ -1,6 +1,7 @@
 """muspsy's Postgres saver against LangGraph's own, on a throwaway cluster: given the same calls
 it writes the same rows, each reads what the other wrote the same way, and a graph interrupted
-by a failing node resumes from its checkpoint with the finished node not run again.
+by a failing node resumes from its checkpoint with the finished node not run again. Arcs in
+flight share the group commit's round trips, and a row the server refuses fails only its call.
 
 Skipped without Postgres server binaries, except in CI, where that is a failure.
 """
@@ -14,14 +15,17 @@ from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from typing import Annotated, Any
 
+import psycopg
 import pytest
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.graph import END, START, StateGraph
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from typing_extensions import TypedDict
 
 from muspsy.checkpointers import open_postgres_saver
+from muspsy.group_commit import GroupCommit
 from muspsy.postgres_saver import CONNECTION_OPTIONS, PooledPostgresSaver
 from postgres_cluster import postgres_cluster, server_bin
 
@@ -152,3 +156,47 @@ async def compression(url: str) -> list[str]:
 def test_large_values_are_compressed_with_lz4(postgres_url):
     methods = asyncio.run(compression(postgres_url))
     assert methods and set(methods) == {"lz4"}
+
+
+async def grouped(url: str, arcs: int) -> tuple[list[Any], GroupCommit]:
+    async with AsyncExitStack() as stack:
+        saver = await open_postgres_saver(stack, url)
+        graph = graph_failing_once([], {"first": 0, "second": 0}).compile(checkpointer=saver)
+        threads: list[Any] = [{"configurable": {"thread_id": f"group-{n}"}} for n in range(arcs)]
+        await asyncio.gather(*(graph.ainvoke({"log": []}, thread, durability="sync") for thread in threads))
+        states = [(await graph.aget_state(thread)).values for thread in threads]
+        await asyncio.gather(*(saver.adelete_thread(f"group-{n}") for n in range(arcs)))
+        left = await rows(saver.conn, "checkpoints", "group-0")
+        assert not left  # the deletes went through the group commit too
+        return states, saver.writes
+
+
+def test_arcs_in_flight_share_round_trips_and_each_reads_back_its_own_state(postgres_url):
+    states, writes = asyncio.run(grouped(postgres_url, 16))
+    assert all(state["log"] == ["first", "second"] and state["count"] == 2 for state in states)
+    assert writes.round_trips < writes.calls / 4  # 16 arcs' steps went together
+
+
+async def one_refused_row(url: str) -> tuple[list[BaseException | None], list[str], int]:
+    async with AsyncExitStack() as stack:
+        saver = await open_postgres_saver(stack, url)
+        async with saver.conn.connection() as conn:
+            await conn.execute("CREATE TABLE IF NOT EXISTS grouped (name text PRIMARY KEY, value jsonb)")
+        group = GroupCommit(saver.conn)
+        insert = "INSERT INTO grouped (name, value) VALUES (%s, %s)"
+        values = {"good-1": {"a": 1}, "bad": {"text": "nul \x00 here"}, "good-2": {"b": 2}}
+        outcomes = await asyncio.gather(
+            *(group.execute([(insert, [(name, Jsonb(value))])]) for name, value in values.items()),
+            return_exceptions=True,
+        )
+        async with saver.conn.connection() as conn:
+            found = await (await conn.execute("SELECT name FROM grouped ORDER BY name")).fetchall()
+        return outcomes, [row["name"] for row in found], group.round_trips
+
+
+def test_a_row_the_server_refuses_fails_only_the_call_that_sent_it(postgres_url):
+    outcomes, committed, round_trips = asyncio.run(one_refused_row(postgres_url))
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], psycopg.Error) and "\\u0000" in str(outcomes[1])
+    assert committed == ["good-1", "good-2"]
+    assert round_trips == 4  # the three calls in one batch, then one each once it was refused
