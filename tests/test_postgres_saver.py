@@ -168,7 +168,7 @@ async def grouped(url: str, arcs: int) -> tuple[list[Any], GroupCommit]:
         await asyncio.gather(*(saver.adelete_thread(f"group-{n}") for n in range(arcs)))
         left = await rows(saver.conn, "checkpoints", "group-0")
         assert not left  # the deletes went through the group commit too
-        return states, saver.writes
+        return states, saver.group_commit
 
 
 def test_arcs_in_flight_share_round_trips_and_each_reads_back_its_own_state(postgres_url):

@@ -51,7 +51,7 @@ class GroupCommit:
         finally:
             self.flusher = None
             for _, done in batch + self.pending:  # cancelled mid-batch (the loop is closing)
-                settle(done, asyncio.CancelledError())
+                done.cancel()
             self.pending = []
 
     async def _commit(self, batch: list[tuple[list[Statement], asyncio.Future[None]]]) -> None:

@@ -81,7 +81,7 @@ class PooledPostgresSaver(AsyncPostgresSaver):
 
     def __init__(self, conn: AsyncConnectionPool[AsyncConnection[DictRow]], **kwargs: Any) -> None:
         super().__init__(conn, **kwargs)
-        self.writes = GroupCommit(conn)
+        self.group_commit = GroupCommit(conn)
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
@@ -114,7 +114,7 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         statements.append(
             (self.UPSERT_CHECKPOINTS_SQL, [(thread_id, namespace, checkpoint["id"], parent, Jsonb(row), meta)])
         )
-        await self.writes.execute(statements)
+        await self.group_commit.execute(statements)
         return {"configurable": {"thread_id": thread_id, "checkpoint_ns": namespace, "checkpoint_id": checkpoint["id"]}}
 
     async def aput_writes(
@@ -132,12 +132,12 @@ class PooledPostgresSaver(AsyncPostgresSaver):
             task_path,
             writes,
         )
-        await self.writes.execute([(query, rows)])
+        await self.group_commit.execute([(query, rows)])
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Through the group commit too, so it lands after every write the thread asked for."""
         tables = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
-        await self.writes.execute(
+        await self.group_commit.execute(
             [(f"DELETE FROM {table} WHERE thread_id = %s", [(str(thread_id),)]) for table in tables]
         )
 
