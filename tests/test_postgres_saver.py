@@ -172,9 +172,9 @@ async def grouped(url: str, arcs: int) -> tuple[list[Any], GroupCommit]:
 
 
 def test_arcs_in_flight_share_round_trips_and_each_reads_back_its_own_state(postgres_url):
-    states, writes = asyncio.run(grouped(postgres_url, 16))
+    states, group = asyncio.run(grouped(postgres_url, 16))
     assert all(state["log"] == ["first", "second"] and state["count"] == 2 for state in states)
-    assert writes.round_trips < writes.calls / 4  # 16 arcs' steps went together
+    assert group.round_trips < group.calls / 4  # 16 arcs' steps went together
 
 
 async def one_refused_row(url: str) -> tuple[list[BaseException | None], list[str], int]:

@@ -85,13 +85,10 @@ class PooledPostgresSaver(AsyncPostgresSaver):
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
-        async with self.conn.connection() as conn:
-            if pipeline:  # one round trip for the statements of one call
-                async with conn.pipeline(), conn.cursor(binary=True, row_factory=dict_row) as cur:
-                    yield cur
-            else:
-                async with conn.cursor(binary=True, row_factory=dict_row) as cur:
-                    yield cur
+        # `pipeline` stays for the base class's signature: the library asks for it only in the
+        # writes, which here go through the group commit instead.
+        async with self.conn.connection() as conn, conn.cursor(binary=True, row_factory=dict_row) as cur:
+            yield cur
 
     async def aput(
         self,
